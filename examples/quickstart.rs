@@ -1,0 +1,2 @@
+//! Quickstart (stub: written with the client foundation).
+fn main() {}
