@@ -1,8 +1,9 @@
 //! The [`PubNub`] client handle and the request pipeline every API shares.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -42,6 +43,10 @@ pub(crate) struct ClientInner {
     pub(crate) token: RwLock<Option<String>>,
     /// Publish sequence number (`seqn`), echoed by the server as envelope `s`.
     pub(crate) seqn: AtomicU32,
+    /// This user's presence state per channel (and channel group), as set by
+    /// `set_state`; subscribe and heartbeat requests carry it so the server
+    /// keeps it while the user is present.
+    pub(crate) presence_state: Mutex<BTreeMap<String, serde_json::Value>>,
 }
 
 impl fmt::Debug for PubNub {
@@ -69,6 +74,7 @@ impl PubNub {
                 base_url,
                 token: RwLock::new(None),
                 seqn: AtomicU32::new(1),
+                presence_state: Mutex::new(BTreeMap::new()),
             }),
         })
     }

@@ -26,6 +26,7 @@ pub mod api;
 mod client;
 pub mod config;
 pub mod crypto;
+pub mod entity;
 mod error;
 pub mod transport;
 
@@ -35,4 +36,5 @@ pub mod server;
 pub use api::publish::{PublishBuilder, PublishResult, SignalBuilder};
 pub use client::PubNub;
 pub use config::{Config, ConfigBuilder, HeartbeatNotifications, ReconnectPolicy};
+pub use entity::{Channel, ChannelGroup, ChannelMetadata, UserMetadata};
 pub use error::{Error, Result};
