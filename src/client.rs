@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+use crate::subscribe::SubscriberSlot;
 use crate::transport::signature::{canonical_query, sign_v2, v2_string_to_sign};
 use crate::transport::{
     HttpMethod, RequestKind, ReqwestTransport, Transport, TransportRequest, TransportResponse,
@@ -17,8 +18,11 @@ use crate::{Config, Error};
 /// The `pnsdk` value this client reports.
 pub(crate) const PNSDK: &str = concat!("PubNub-Rust-Rx/", env!("CARGO_PKG_VERSION"));
 
-/// A PubNub client: a cheap-to-clone handle (an `Arc` inside) shared by every
-/// API call, entity and subscription made from it.
+/// A PubNub client: a cheap-to-clone handle (two `Arc`s inside) shared by
+/// every API call, entity and subscription made from it.
+///
+/// When the last handle (client clones and subscriptions) is dropped, the
+/// client's background tasks end: nothing keeps running or keeps the runtime busy.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), pubnub_rx::Error> {
@@ -33,8 +37,12 @@ pub(crate) const PNSDK: &str = concat!("PubNub-Rust-Rx/", env!("CARGO_PKG_VERSIO
 #[derive(Clone)]
 pub struct PubNub {
     pub(crate) inner: Arc<ClientInner>,
+    /// The subscribe side. The multiplexer actor holds only `inner`, never
+    /// this, so dropping the last handle ends the actor.
+    pub(crate) subscriber: Arc<SubscriberSlot>,
 }
 
+/// Configuration and request pipeline, shared by the handles and the actors.
 pub(crate) struct ClientInner {
     pub(crate) config: Config,
     pub(crate) transport: Arc<dyn Transport>,
@@ -60,7 +68,7 @@ impl fmt::Debug for PubNub {
 impl PubNub {
     /// Creates a client from a validated configuration.
     ///
-    /// Needs no runtime to be created; API calls must run on tokio.
+    /// Needs no runtime to be created; API calls and subscriptions run on tokio.
     pub fn new(config: Config) -> Result<Self, Error> {
         let transport: Arc<dyn Transport> = match &config.transport {
             Some(transport) => Arc::clone(transport),
@@ -76,6 +84,7 @@ impl PubNub {
                 seqn: AtomicU32::new(1),
                 presence_state: Mutex::new(BTreeMap::new()),
             }),
+            subscriber: Arc::new(SubscriberSlot::default()),
         })
     }
 
@@ -99,23 +108,7 @@ impl PubNub {
 
     /// The token set with [`set_token`](Self::set_token), if any.
     pub fn token(&self) -> Option<String> {
-        self.inner
-            .token
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-
-    /// What goes into `auth`: the token unless the token manager is off, else
-    /// the auth key.
-    fn auth_value(&self) -> Option<String> {
-        let config = &self.inner.config;
-        if !config.disable_token_manager {
-            if let Some(token) = self.token() {
-                return Some(token);
-            }
-        }
-        config.auth_key.clone()
+        self.inner.token()
     }
 
     pub(crate) fn next_seqn(&self) -> u32 {
@@ -124,22 +117,38 @@ impl PubNub {
 
     /// Starts a request on `path` (already percent-encoded).
     pub(crate) fn request(&self, method: HttpMethod, path: String) -> Request {
-        Request {
-            method,
-            path,
-            query: Vec::new(),
-            body: None,
-            content_type: None,
-            kind: RequestKind::NonSubscribe,
-            auth: true,
-            sign_as_get: false,
+        Request::new(method, path)
+    }
+
+    /// Sends a request; HTTP error statuses become [`Error`]s.
+    pub(crate) async fn execute(&self, request: Request) -> Result<TransportResponse, Error> {
+        self.inner.execute(request).await
+    }
+}
+
+impl ClientInner {
+    pub(crate) fn token(&self) -> Option<String> {
+        self.token
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// What goes into `auth`: the token unless the token manager is off, else
+    /// the auth key.
+    fn auth_value(&self) -> Option<String> {
+        if !self.config.disable_token_manager {
+            if let Some(token) = self.token() {
+                return Some(token);
+            }
         }
+        self.config.auth_key.clone()
     }
 
     /// Adds the common parameters, signs, and turns a [`Request`] into what
     /// the transport sends.
     pub(crate) fn prepare(&self, request: Request) -> TransportRequest {
-        let config = &self.inner.config;
+        let config = &self.config;
         let Request {
             method,
             path,
@@ -169,7 +178,7 @@ impl PubNub {
             let canonical = canonical_query(query.iter().map(|(k, v)| (*k, v.as_str())));
             let publish_key = config.publish_key.as_deref().unwrap_or("");
             // POST publish is signed as a GET without body, as the official
-            // JS SDK does (PROTOCOL.md §8.3); the server accepts it.
+            // JS SDK does (PROTOCOL.md §8.3); PubNub accepts that form.
             let (method_text, signed_body): (&str, &[u8]) = if sign_as_get {
                 ("GET", b"")
             } else {
@@ -189,7 +198,7 @@ impl PubNub {
         };
         TransportRequest {
             method,
-            base_url: Arc::clone(&self.inner.base_url),
+            base_url: Arc::clone(&self.base_url),
             path,
             query,
             headers,
@@ -203,7 +212,7 @@ impl PubNub {
     pub(crate) async fn execute(&self, request: Request) -> Result<TransportResponse, Error> {
         let prepared = self.prepare(request);
         tracing::trace!(method = %prepared.method, path = %prepared.path, "sending request");
-        let response = self.inner.transport.send(prepared).await?;
+        let response = self.transport.send(prepared).await?;
         if response.status >= 400 {
             return Err(Error::from_response(response.status, &response.body));
         }
@@ -227,6 +236,19 @@ pub(crate) struct Request {
 }
 
 impl Request {
+    pub(crate) fn new(method: HttpMethod, path: String) -> Self {
+        Self {
+            method,
+            path,
+            query: Vec::new(),
+            body: None,
+            content_type: None,
+            kind: RequestKind::NonSubscribe,
+            auth: true,
+            sign_as_get: false,
+        }
+    }
+
     pub(crate) fn param(mut self, key: &'static str, value: impl Into<String>) -> Self {
         self.query.push((key, value.into()));
         self

@@ -28,6 +28,7 @@ pub mod config;
 pub mod crypto;
 pub mod entity;
 mod error;
+pub mod subscribe;
 pub mod transport;
 
 #[cfg(feature = "server")]
@@ -38,3 +39,7 @@ pub use client::PubNub;
 pub use config::{Config, ConfigBuilder, HeartbeatNotifications, ReconnectPolicy};
 pub use entity::{Channel, ChannelGroup, ChannelMetadata, UserMetadata};
 pub use error::{Error, Result};
+pub use subscribe::{
+    Event, Message, OverflowPolicy, Presence, PresenceEvent, Status, StatusCategory, Subscription,
+    SubscriptionOptions, SubscriptionSet,
+};
