@@ -216,25 +216,26 @@ impl<'s> Parser<'s> {
                 format!("a set (…, …) can only stand left of LIKE or CONTAINS, not {symbol}"),
             ));
         }
-        let mut rhs_value =
-            match rhs.node {
-                Node::Value(Operand::Set(_)) => {
-                    return Err(error(
-                        rhs.start,
-                        format!(
-                            "the right side of {symbol} must be a single value; \
+        let mut rhs_value = match rhs.node {
+            Node::Value(Operand::Set(_)) => {
+                return Err(error(
+                    rhs.start,
+                    format!(
+                        "the right side of {symbol} must be a single value; \
                          put the set on the left: (…, …) CONTAINS value"
-                        ),
-                    ))
-                }
-                Node::Value(value) => value,
-                Node::Cond(_) => return Err(error(
+                    ),
+                ))
+            }
+            Node::Value(value) => value,
+            Node::Cond(_) => {
+                return Err(error(
                     rhs.start,
                     format!(
                         "the right side of {symbol} is a condition; only values can be compared"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         if let Operand::Field(field) = &mut rhs_value {
             field.word_fallback = field.bare_word().is_some();
         }
