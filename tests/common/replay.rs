@@ -303,6 +303,160 @@ fn serve(state: Arc<ReplayState>, method: Method, uri: Uri, body: Bytes) -> Resp
     }
 }
 
+/// A replay server for several concurrent clients: each request is answered
+/// with the first unused recorded interaction it matches (method, decoded
+/// path with channel lists compared as sets, and the recorded `tt`, `uuid`,
+/// `add`, `remove`, `channel-group` values). An unmatched subscribe
+/// long-poll is held open, as a real server holds one with nothing to say;
+/// any other unmatched request gets 599.
+pub struct MatchingReplayServer {
+    pub addr: SocketAddr,
+    state: Arc<MatchState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+struct MatchState {
+    interactions: Vec<Interaction>,
+    used: Mutex<Vec<bool>>,
+    /// Every request with the index of the interaction that answered it.
+    log: Mutex<Vec<(Captured, Option<usize>)>>,
+    changed: tokio::sync::Notify,
+    stop: tokio::sync::Notify,
+}
+
+impl MatchingReplayServer {
+    pub async fn start(cassette: &Cassette) -> MatchingReplayServer {
+        let state = Arc::new(MatchState {
+            used: Mutex::new(vec![false; cassette.interactions.len()]),
+            interactions: cassette.interactions.clone(),
+            log: Mutex::new(Vec::new()),
+            changed: tokio::sync::Notify::new(),
+            stop: tokio::sync::Notify::new(),
+        });
+        let shared = Arc::clone(&state);
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
+            let state = Arc::clone(&shared);
+            async move { serve_matching(state, method, uri, body).await }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let stopper = Arc::clone(&state);
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                    stopper.stop.notify_waiters();
+                })
+                .await;
+        });
+        MatchingReplayServer {
+            addr,
+            state,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn origin(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Requests so far, with the recorded interaction each one matched.
+    pub fn log(&self) -> Vec<(Captured, Option<usize>)> {
+        self.state.log.lock().unwrap().clone()
+    }
+
+    /// Indexes of recorded interactions not used yet.
+    pub fn unused(&self) -> Vec<usize> {
+        let used = self.state.used.lock().unwrap();
+        (0..used.len()).filter(|i| !used[*i]).collect()
+    }
+
+    /// Waits until recorded interaction `index` has been requested.
+    pub async fn wait_used(&self, index: usize) {
+        loop {
+            let notified = self.state.changed.notified();
+            if self.state.used.lock().unwrap()[index] {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for MatchingReplayServer {
+    fn drop(&mut self) {
+        self.state.stop.notify_waiters();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn request_matches(recorded: &Interaction, ours: &Captured) -> bool {
+    if recorded.method != ours.method {
+        return false;
+    }
+    let (want, got) = (recorded.segments(), ours.segments());
+    if want.len() != got.len() || want.iter().zip(&got).any(|(w, g)| w != g && !list_eq(w, g)) {
+        return false;
+    }
+    let query = recorded.query();
+    ["tt", "uuid", "add", "remove", "channel-group"]
+        .iter()
+        .all(|key| match query.get(*key) {
+            None => true,
+            Some(want) => ours
+                .query
+                .get(*key)
+                .is_some_and(|got| got == want || list_eq(got, want)),
+        })
+}
+
+async fn serve_matching(state: Arc<MatchState>, method: Method, uri: Uri, body: Bytes) -> Response {
+    let captured = Captured {
+        method: method.to_string(),
+        raw_path: uri.path().to_owned(),
+        query: decode_query(uri.query().unwrap_or("")),
+        body: body.to_vec(),
+    };
+    let chosen = {
+        let mut used = state.used.lock().unwrap();
+        let index = (0..state.interactions.len())
+            .find(|i| !used[*i] && request_matches(&state.interactions[*i], &captured));
+        if let Some(i) = index {
+            used[i] = true;
+        }
+        index
+    };
+    let is_subscribe = captured.raw_path.starts_with("/v2/subscribe/");
+    state.log.lock().unwrap().push((captured, chosen));
+    state.changed.notify_waiters();
+    match chosen {
+        Some(i) => {
+            let recorded = &state.interactions[i];
+            let status =
+                StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (
+                status,
+                [("content-type", "text/javascript; charset=\"UTF-8\"")],
+                recorded.response_body.clone(),
+            )
+                .into_response()
+        }
+        None if is_subscribe => {
+            // Nothing recorded for this long-poll: hold it like a real server.
+            state.stop.notified().await;
+            (StatusCode::OK, "{\"t\":{\"t\":\"0\",\"r\":0},\"m\":[]}").into_response()
+        }
+        None => (
+            StatusCode::from_u16(599).unwrap(),
+            "no recorded interaction matches",
+        )
+            .into_response(),
+    }
+}
+
 /// Parameters our client adds that the recorder usually filtered out, or
 /// whose values differ per run.
 pub const VOLATILE_PARAMS: &[&str] = &[
@@ -349,6 +503,19 @@ pub fn assert_equivalent(
     ours: &Captured,
     segment_eq: &dyn Fn(usize, &str, &str) -> bool,
 ) {
+    assert_equivalent_with(cassette, recorded, ours, segment_eq, &[]);
+}
+
+/// [`assert_equivalent`], also allowing our request to carry `extra`
+/// parameters the recording client did not send (e.g. `heartbeat`, which
+/// pubnub-rx puts on every subscribe).
+pub fn assert_equivalent_with(
+    cassette: &str,
+    recorded: &Interaction,
+    ours: &Captured,
+    segment_eq: &dyn Fn(usize, &str, &str) -> bool,
+    extra: &[&str],
+) {
     assert_eq!(ours.method, recorded.method, "{cassette}: method");
     let (want, got) = (recorded.segments(), ours.segments());
     assert_eq!(
@@ -366,12 +533,10 @@ pub fn assert_equivalent(
     }
     let recorded_query = recorded.query();
     for (key, want) in &recorded_query {
+        // `ee` marks the Python event engine; `l_*` are telemetry.
         if key.starts_with("l_")
-            || key == "pnsdk"
-            || key == "requestid"
-            || key == "signature"
-            || key == "timestamp"
-            || key == "seqn"
+            || ["pnsdk", "requestid", "signature", "timestamp", "seqn", "ee"]
+                .contains(&key.as_str())
         {
             continue;
         }
@@ -394,7 +559,9 @@ pub fn assert_equivalent(
     }
     for key in ours.query.keys() {
         assert!(
-            recorded_query.contains_key(key) || VOLATILE_PARAMS.contains(&key.as_str()),
+            recorded_query.contains_key(key)
+                || VOLATILE_PARAMS.contains(&key.as_str())
+                || extra.contains(&key.as_str()),
             "{cassette}: we sent `{key}={}` which the recorded request does not have",
             ours.query[key]
         );
