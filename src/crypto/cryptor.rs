@@ -41,6 +41,37 @@ pub trait Cryptor: Send + Sync + fmt::Debug {
     fn decrypt(&self, data: &EncryptedData<'_>) -> Result<Vec<u8>, CryptoError>;
 }
 
+/// A boxed cryptor is a cryptor, so a `Box<dyn Cryptor>` can be the default of a
+/// [`CryptoModule`](super::CryptoModule).
+impl<C: Cryptor + ?Sized> Cryptor for Box<C> {
+    fn identifier(&self) -> [u8; 4] {
+        (**self).identifier()
+    }
+
+    fn encrypt(&self, plaintext: &[u8]) -> Result<EncryptedData<'static>, CryptoError> {
+        (**self).encrypt(plaintext)
+    }
+
+    fn decrypt(&self, data: &EncryptedData<'_>) -> Result<Vec<u8>, CryptoError> {
+        (**self).decrypt(data)
+    }
+}
+
+/// A shared cryptor is a cryptor, so one cryptor can serve several modules.
+impl<C: Cryptor + ?Sized> Cryptor for std::sync::Arc<C> {
+    fn identifier(&self) -> [u8; 4] {
+        (**self).identifier()
+    }
+
+    fn encrypt(&self, plaintext: &[u8]) -> Result<EncryptedData<'static>, CryptoError> {
+        (**self).encrypt(plaintext)
+    }
+
+    fn decrypt(&self, data: &EncryptedData<'_>) -> Result<Vec<u8>, CryptoError> {
+        (**self).decrypt(data)
+    }
+}
+
 /// Ciphertext plus the cryptor-specific metadata that travels in the crypto header
 /// (for `ACRH`, the IV).
 ///

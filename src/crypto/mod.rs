@@ -331,6 +331,18 @@ mod tests {
     }
 
     #[test]
+    fn boxed_and_shared_cryptors_can_be_the_default() {
+        let boxed: Box<dyn Cryptor> = Box::new(AesCbcCryptor::new("k").unwrap());
+        let shared = Arc::new(LegacyCryptor::new("k", true).unwrap());
+        let from_box = CryptoModule::new(boxed, vec![Box::new(Arc::clone(&shared))]);
+        let from_arc = CryptoModule::new(shared, Vec::new());
+        assert_eq!(from_box.default_cryptor_id(), AES_CBC_CRYPTOR_ID);
+        assert_eq!(from_arc.default_cryptor_id(), LEGACY_CRYPTOR_ID);
+        let legacy_data = from_arc.encrypt(b"m").unwrap();
+        assert_eq!(from_box.decrypt(&legacy_data).unwrap(), b"m");
+    }
+
+    #[test]
     fn clones_share_the_cryptors() {
         let module = CryptoModule::aes_cbc("k", true).unwrap();
         let clone = module.clone();
