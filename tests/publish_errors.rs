@@ -322,3 +322,50 @@ async fn requests_carry_the_common_parameters_and_a_valid_signature() {
         Some(pubnub_rx::transport::signature::sign_v2("sec", &to_sign).as_str())
     );
 }
+
+#[test]
+fn wrong_cipher_key_is_a_crypto_error() {
+    let with_key = |key: &str| {
+        PubNub::new(
+            Config::builder()
+                .subscribe_key("sub")
+                .user_id("u")
+                .cipher_key(key)
+                .build()
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let sealed = with_key("right key")
+        .encrypt(&serde_json::json!({"secret": 42}))
+        .unwrap();
+    let err = with_key("wrong key").decrypt(&sealed).unwrap_err();
+    assert!(matches!(err, Error::Crypto(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("key"),
+        "the message points at the key: {err}"
+    );
+    assert_eq!(
+        with_key("right key").decrypt(&sealed).unwrap(),
+        serde_json::json!({"secret": 42})
+    );
+    let plain = PubNub::new(
+        Config::builder()
+            .subscribe_key("sub")
+            .user_id("u")
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(matches!(
+        plain.decrypt(&sealed),
+        Err(Error::MissingKey {
+            key: "cipher_key",
+            ..
+        })
+    ));
+    assert!(matches!(
+        with_key("k").decrypt("not base64!"),
+        Err(Error::Crypto(_))
+    ));
+}

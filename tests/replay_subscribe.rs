@@ -91,17 +91,22 @@ fn assert_requests_in_order(cassette: &Cassette, server: &MatchingReplayServer) 
             ),
         }
     }
-    // Per client (uuid), the matched interactions come in recorded order.
-    let mut by_uuid: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    // Per client (uuid), its long-polls come in recorded order, and so do
+    // its other requests (the two run concurrently, as in the recording).
+    let mut by_uuid: std::collections::BTreeMap<(String, bool), Vec<usize>> = Default::default();
     for (captured, index) in &log {
         if let Some(i) = index {
-            by_uuid.entry(uuid_of(captured)).or_default().push(*i);
+            let long_poll = captured.raw_path.starts_with("/v2/subscribe/");
+            by_uuid
+                .entry((uuid_of(captured), long_poll))
+                .or_default()
+                .push(*i);
         }
     }
     for (uuid, indexes) in by_uuid {
         assert!(
             indexes.windows(2).all(|w| w[0] < w[1]),
-            "{}: {uuid} sent out of recorded order: {indexes:?}",
+            "{}: {uuid:?} sent out of recorded order: {indexes:?}",
             cassette.name
         );
     }
@@ -329,4 +334,111 @@ async fn access_denied_stops_without_retrying() {
         .count();
     assert_eq!(subscribes, 1);
     assert_requests_in_order(&cassette, &server);
+}
+
+/// The recording patched the legacy cryptor's random IV to a constant; a
+/// custom [`Cryptor`] (the public extension point) does the same here so
+/// the publish path matches byte for byte.
+#[derive(Debug)]
+struct FixedIv(pubnub_rx::crypto::LegacyCryptor);
+
+impl pubnub_rx::crypto::Cryptor for FixedIv {
+    fn identifier(&self) -> [u8; 4] {
+        self.0.identifier()
+    }
+    fn encrypt(
+        &self,
+        plaintext: &[u8],
+    ) -> Result<pubnub_rx::crypto::EncryptedData<'static>, pubnub_rx::crypto::CryptoError> {
+        self.0.encrypt_with_iv(plaintext, *b"knightsofni12345")
+    }
+    fn decrypt(
+        &self,
+        data: &pubnub_rx::crypto::EncryptedData<'_>,
+    ) -> Result<Vec<u8>, pubnub_rx::crypto::CryptoError> {
+        self.0.decrypt(data)
+    }
+}
+
+#[tokio::test]
+async fn sub_pub_unsub_encrypted_message_is_decrypted_once() {
+    let Some(cassette) = load("sub_pub_unsub_enc.yaml.json") else {
+        return;
+    };
+    let server = MatchingReplayServer::start(&cassette).await;
+    let cryptor = pubnub_rx::crypto::LegacyCryptor::new("testKey", true).unwrap();
+    let config = Config::builder()
+        .subscribe_key(SUB_KEY)
+        .publish_key("pub-c-739aa0fc-3ed5-472b-af26-aca1b333ec52")
+        .user_id("test-subscribe-asyncio-uuid")
+        .origin(server.origin())
+        .ssl(false)
+        .crypto_module(pubnub_rx::crypto::CryptoModule::new(
+            FixedIv(cryptor),
+            Vec::new(),
+        ))
+        .build()
+        .unwrap();
+    let client = PubNub::new(config).unwrap();
+    let mut status = client.status();
+    let subscription = client
+        .channel("test-subscribe-asyncio-ch")
+        .subscription(SubscriptionOptions::new());
+    let mut messages = subscription.messages();
+    subscription.subscribe();
+    expect_category(&mut status, StatusCategory::Connected).await;
+    client
+        .publish()
+        .channel("test-subscribe-asyncio-ch")
+        .message(&"hey")
+        .await
+        .unwrap();
+    let message = tokio::time::timeout(GUARD, messages.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(message.decryption_error(), None);
+    assert_eq!(message.decode::<String>().unwrap(), "hey");
+    assert_eq!(message.payload_json(), "\"hey\"");
+    subscription.unsubscribe();
+    tokio::time::timeout(GUARD, server.wait_used(3))
+        .await
+        .expect("the leave request");
+    assert_requests_in_order(&cassette, &server);
+}
+
+#[tokio::test]
+async fn encrypted_message_with_the_wrong_key_arrives_with_its_error() {
+    let Some(cassette) = load("sub_pub_unsub_enc.yaml.json") else {
+        return;
+    };
+    let server = MatchingReplayServer::start(&cassette).await;
+    let config = Config::builder()
+        .subscribe_key(SUB_KEY)
+        .user_id("test-subscribe-asyncio-uuid")
+        .origin(server.origin())
+        .ssl(false)
+        .cipher_key("not the key")
+        .build()
+        .unwrap();
+    let client = PubNub::new(config).unwrap();
+    let subscription = client
+        .channel("test-subscribe-asyncio-ch")
+        .subscription(SubscriptionOptions::new());
+    let mut messages = subscription.messages();
+    subscription.subscribe();
+    let message = tokio::time::timeout(GUARD, messages.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(message.decryption_error(), Some(Error::Crypto(_))),
+        "{message:?}"
+    );
+    assert_eq!(
+        message.payload_json(),
+        "\"a25pZ2h0c29mbmkxMjM0Nf61IdsMAvG1F5OWmMXjVxo=\"",
+        "the raw payload is kept"
+    );
+    assert!(matches!(message.decode::<String>(), Err(Error::Crypto(_))));
 }
