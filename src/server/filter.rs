@@ -28,7 +28,11 @@ pub struct FilterError {
 
 impl std::fmt::Display for FilterError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid filter expression at byte {}: {}", self.position, self.message)
+        write!(
+            f,
+            "invalid filter expression at byte {}: {}",
+            self.position, self.message
+        )
     }
 }
 
@@ -43,7 +47,9 @@ pub struct FilterExpr {
 impl FilterExpr {
     /// Parses an expression.
     pub fn parse(source: &str) -> Result<Self, FilterError> {
-        Ok(Self { _source: source.to_owned() })
+        Ok(Self {
+            _source: source.to_owned(),
+        })
     }
 
     /// Whether a message passes the filter.
