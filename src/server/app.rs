@@ -28,6 +28,8 @@ pub(crate) struct App {
     pub(crate) faults: Faults,
     /// Becomes `true` when the server shuts down; parked polls answer then.
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Number of parked subscribe long-polls (test hook).
+    pub(crate) parked: watch::Sender<usize>,
 }
 
 impl App {
@@ -41,6 +43,7 @@ impl App {
             clock,
             config,
             shutdown,
+            parked: watch::Sender::new(0),
         }
     }
 

@@ -205,18 +205,6 @@ impl Waiters {
             }
         }
     }
-
-    /// Number of parked polls (for tests and diagnostics).
-    pub(crate) fn parked(&self) -> usize {
-        let mut ids = std::collections::HashSet::new();
-        for set in self.channels.values().chain(self.groups.values()) {
-            ids.extend(set.keys().copied());
-        }
-        for (_, set) in self.wildcards.values() {
-            ids.extend(set.keys().copied());
-        }
-        ids.len()
-    }
 }
 
 /// Everything one keyset owns.

@@ -199,14 +199,18 @@ impl DevServerHandle {
         self.app.clock.tick()
     }
 
-    /// How many subscribe long-polls are parked right now, over all keysets.
+    /// How many subscribe receive long-polls are registered (parked or
+    /// about to answer) right now, over all keysets.
     pub fn parked_polls(&self) -> usize {
-        self.app
-            .keysets
-            .all()
-            .iter()
-            .map(|keyset| keyset.lock().waiters.parked())
-            .sum()
+        *self.app.parked.borrow()
+    }
+
+    /// Waits until at least `count` receive long-polls are parked, e.g. to
+    /// publish only once every subscriber is waiting. Wrap it in a timeout.
+    pub async fn wait_for_parked(&self, count: usize) {
+        let mut parked = self.app.parked.subscribe();
+        // The sender lives in `app`, which `self` keeps alive.
+        let _ = parked.wait_for(|n| *n >= count).await;
     }
 
     /// The configuration the server runs with.

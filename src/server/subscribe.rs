@@ -34,7 +34,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::Response;
 use bytes::{BufMut, BytesMut};
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use super::access::{Permission, Resources};
 use super::app::{stopped, App};
@@ -226,11 +226,32 @@ struct Registration {
     keyset: Arc<KeysetHandle>,
     id: u64,
     keys: WaitKeys,
+    parked: watch::Sender<usize>,
+}
+
+impl Registration {
+    fn new(
+        keyset: Arc<KeysetHandle>,
+        keys: WaitKeys,
+        notify: &Arc<Notify>,
+        parked: &watch::Sender<usize>,
+    ) -> Self {
+        let id = keyset.next_poll_id();
+        keyset.lock().waiters.register(id, &keys, notify);
+        parked.send_modify(|n| *n += 1);
+        Self {
+            keyset,
+            id,
+            keys,
+            parked: parked.clone(),
+        }
+    }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
         self.keyset.lock().waiters.unregister(self.id, &self.keys);
+        self.parked.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -291,16 +312,9 @@ pub(crate) async fn subscribe(
     };
 
     let notify = Arc::new(Notify::new());
-    let registration = Registration {
-        id: keyset.next_poll_id(),
-        keyset: keyset.clone(),
-        keys,
-    };
+    let registration = Registration::new(keyset.clone(), keys, &notify, &app.parked);
     {
         let mut state = keyset.lock();
-        state
-            .waiters
-            .register(registration.id, &registration.keys, &notify);
         if let Some(uuid) = uuid {
             let targets = presence_channels(
                 &state,
