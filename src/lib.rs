@@ -3,12 +3,43 @@
 //! An actor-based, reactive-stream client for the PubNub real-time network,
 //! plus (feature `server`) an embedded PubNub-compatible dev server.
 //!
-//! Crate documentation with a quickstart lands with the client foundation.
+//! ```no_run
+//! # async fn run() -> Result<(), pubnub_rx::Error> {
+//! use pubnub_rx::{Config, PubNub};
+//!
+//! let client = PubNub::new(
+//!     Config::builder()
+//!         .subscribe_key("demo")
+//!         .publish_key("demo")
+//!         .user_id("quickstart")
+//!         .build()?,
+//! )?;
+//! let sent = client.publish().channel("hello_world").message(&"Hello from Rust").await?;
+//! println!("published at timetoken {}", sent.timetoken);
+//! # Ok(()) }
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api;
+mod client;
+pub mod config;
 pub mod crypto;
+pub mod entity;
+mod error;
+pub mod subscribe;
+pub mod transport;
 
 #[cfg(feature = "server")]
 pub mod server;
+
+pub use api::publish::{PublishBuilder, PublishResult, SignalBuilder};
+pub use client::PubNub;
+pub use config::{Config, ConfigBuilder, HeartbeatNotifications, ReconnectPolicy};
+pub use entity::{Channel, ChannelGroup, ChannelMetadata, UserMetadata};
+pub use error::{Error, Result};
+pub use subscribe::{
+    Event, Message, OverflowPolicy, Presence, PresenceEvent, Status, StatusCategory, Subscription,
+    SubscriptionOptions, SubscriptionSet,
+};

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod recording;
+pub mod replay;
+
 use std::path::PathBuf;
 
 /// The `../shared` folder beside the project root (protocol facts, vectors,

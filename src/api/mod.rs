@@ -1,0 +1,51 @@
+//! The request/response APIs, one module per PubNub REST family. Each call
+//! is a builder on [`PubNub`](crate::PubNub) that is awaited directly
+//! (`IntoFuture`).
+
+pub mod encryption;
+pub mod publish;
+pub mod time;
+
+use serde_json::Value;
+
+use crate::Error;
+
+/// Reads a timetoken sent as a JSON number or a JSON string (PubNub uses
+/// both); never through `f64`, so all 17 digits survive.
+pub(crate) fn timetoken_from(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Parses a JSON body, naming what was expected when it is not JSON.
+pub(crate) fn parse_json(what: &'static str, body: &[u8]) -> Result<Value, Error> {
+    serde_json::from_slice(body).map_err(|e| Error::deserialization(what, e, body))
+}
+
+/// Serializes a user value, naming it in the error.
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(
+    what: &'static str,
+    value: &T,
+) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|e| Error::Serialization {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+/// Checks a channel name for calls that name exactly one channel.
+pub(crate) fn validate_channel(name: &'static str, channel: &str) -> Result<(), Error> {
+    if channel.is_empty() {
+        return Err(Error::invalid_argument(name, "is empty: name the channel"));
+    }
+    if channel.contains(',') {
+        return Err(Error::invalid_argument(
+            name,
+            format!("`{channel}` contains a comma, which PubNub channel names cannot hold"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,737 @@
+//! Client configuration: every option of the PubNub SDKs, validated once at
+//! [`ConfigBuilder::build`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::crypto::CryptoModule;
+use crate::transport::Transport;
+use crate::Error;
+
+/// The longest user id PubNub accepts, in characters (PROTOCOL.md §1.8).
+pub const MAX_USER_ID_CHARS: usize = 92;
+
+/// Which heartbeat outcomes are reported on the status stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeartbeatNotifications {
+    /// Never report heartbeats.
+    None,
+    /// Report failed heartbeats only (default, as in the PubNub SDKs).
+    #[default]
+    Failures,
+    /// Report every heartbeat.
+    All,
+}
+
+/// How the subscribe loop recovers from network errors, timeouts, HTTP 5xx
+/// and 429. HTTP 400 and 403 are never retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconnectPolicy {
+    /// Do not retry: report the failure and stop.
+    None,
+    /// Wait `delay` (plus up to 1 s of random jitter) between attempts.
+    Linear {
+        /// Pause between attempts.
+        delay: Duration,
+        /// Give up after this many failed attempts (`None`: never give up).
+        max_retries: Option<u32>,
+    },
+    /// Wait `min_delay · 2ⁿ`, capped at `max_delay`, plus up to 1 s of random
+    /// jitter.
+    Exponential {
+        /// The first pause.
+        min_delay: Duration,
+        /// The longest pause.
+        max_delay: Duration,
+        /// Give up after this many failed attempts (`None`: never give up).
+        max_retries: Option<u32>,
+    },
+}
+
+impl Default for ReconnectPolicy {
+    /// Exponential from 1 s to 32 s, never giving up: a client that says it
+    /// recovers by itself should still be there after a long outage.
+    fn default() -> Self {
+        Self::Exponential {
+            min_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(32),
+            max_retries: None,
+        }
+    }
+}
+
+impl ReconnectPolicy {
+    /// The PubNub SDKs' linear policy: 2 s, 10 retries.
+    pub fn linear() -> Self {
+        Self::Linear {
+            delay: Duration::from_secs(2),
+            max_retries: Some(10),
+        }
+    }
+
+    /// The PubNub SDKs' exponential policy: 2 s doubling up to 150 s, 6 retries.
+    pub fn exponential() -> Self {
+        Self::Exponential {
+            min_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(150),
+            max_retries: Some(6),
+        }
+    }
+
+    /// The pause before retry number `attempt` (0-based), without jitter, or
+    /// `None` when the policy gives up.
+    pub fn delay(&self, attempt: u32) -> Option<Duration> {
+        match *self {
+            Self::None => None,
+            Self::Linear { delay, max_retries } => {
+                (max_retries.is_none_or(|max| attempt < max)).then_some(delay)
+            }
+            Self::Exponential {
+                min_delay,
+                max_delay,
+                max_retries,
+            } => {
+                if max_retries.is_some_and(|max| attempt >= max) {
+                    return None;
+                }
+                let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
+                Some(min_delay.saturating_mul(factor).min(max_delay))
+            }
+        }
+    }
+}
+
+/// Validated client configuration. Build it with [`Config::builder`].
+///
+/// ```
+/// use pubnub_rx::Config;
+/// let config = Config::builder()
+///     .subscribe_key("demo")
+///     .publish_key("demo")
+///     .user_id("my-user")
+///     .build()?;
+/// assert_eq!(config.origin(), "ps.pndsn.com");
+/// # Ok::<(), pubnub_rx::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) subscribe_key: String,
+    pub(crate) publish_key: Option<String>,
+    pub(crate) secret_key: Option<String>,
+    pub(crate) user_id: String,
+    pub(crate) auth_key: Option<String>,
+    pub(crate) crypto: Option<CryptoModule>,
+    pub(crate) ssl: bool,
+    pub(crate) origin: String,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) subscribe_timeout: Duration,
+    pub(crate) non_subscribe_request_timeout: Duration,
+    pub(crate) filter_expression: Option<String>,
+    pub(crate) heartbeat_notifications: HeartbeatNotifications,
+    pub(crate) reconnect_policy: ReconnectPolicy,
+    pub(crate) presence_timeout: u32,
+    pub(crate) heartbeat_interval: Option<Duration>,
+    pub(crate) suppress_leave_events: bool,
+    pub(crate) enable_subscribe: bool,
+    pub(crate) disable_token_manager: bool,
+    pub(crate) maximum_message_cache: usize,
+    pub(crate) use_request_id: bool,
+    pub(crate) subscription_queue_capacity: usize,
+    pub(crate) transport: Option<Arc<dyn Transport>>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys beyond the subscribe key are secrets: never print them.
+        f.debug_struct("Config")
+            .field("subscribe_key", &self.subscribe_key)
+            .field("publish_key", &self.publish_key.as_ref().map(|_| "<set>"))
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<set>"))
+            .field("user_id", &self.user_id)
+            .field("auth_key", &self.auth_key.as_ref().map(|_| "<set>"))
+            .field("crypto", &self.crypto.as_ref().map(|_| "<set>"))
+            .field("ssl", &self.ssl)
+            .field("origin", &self.origin)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("subscribe_timeout", &self.subscribe_timeout)
+            .field(
+                "non_subscribe_request_timeout",
+                &self.non_subscribe_request_timeout,
+            )
+            .field("filter_expression", &self.filter_expression)
+            .field("heartbeat_notifications", &self.heartbeat_notifications)
+            .field("reconnect_policy", &self.reconnect_policy)
+            .field("presence_timeout", &self.presence_timeout)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("suppress_leave_events", &self.suppress_leave_events)
+            .field("enable_subscribe", &self.enable_subscribe)
+            .field("disable_token_manager", &self.disable_token_manager)
+            .field("maximum_message_cache", &self.maximum_message_cache)
+            .field("use_request_id", &self.use_request_id)
+            .field(
+                "subscription_queue_capacity",
+                &self.subscription_queue_capacity,
+            )
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+impl Config {
+    /// The subscribe key.
+    pub fn subscribe_key(&self) -> &str {
+        self.subscribe_key.as_str()
+    }
+
+    /// The publish key, if set.
+    pub fn publish_key(&self) -> Option<&str> {
+        self.publish_key.as_deref()
+    }
+
+    /// Whether a secret key is set (the key itself is not readable back).
+    pub fn has_secret_key(&self) -> bool {
+        self.secret_key.is_some()
+    }
+
+    /// The user id (a.k.a. uuid) sent on every request.
+    pub fn user_id(&self) -> &str {
+        self.user_id.as_str()
+    }
+
+    /// The Access Manager v2 auth key, if set.
+    pub fn auth_key(&self) -> Option<&str> {
+        self.auth_key.as_deref()
+    }
+
+    /// The crypto module, if encryption is configured.
+    pub fn crypto(&self) -> Option<&CryptoModule> {
+        self.crypto.as_ref()
+    }
+
+    /// Whether requests use HTTPS.
+    pub fn ssl(&self) -> bool {
+        self.ssl
+    }
+
+    /// The origin host (and port).
+    pub fn origin(&self) -> &str {
+        self.origin.as_str()
+    }
+
+    /// Timeout for establishing a connection.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// Timeout of a subscribe long-poll.
+    pub fn subscribe_timeout(&self) -> Duration {
+        self.subscribe_timeout
+    }
+
+    /// Timeout of every other request.
+    pub fn non_subscribe_request_timeout(&self) -> Duration {
+        self.non_subscribe_request_timeout
+    }
+
+    /// The subscribe filter expression, if set.
+    pub fn filter_expression(&self) -> Option<&str> {
+        self.filter_expression.as_deref()
+    }
+
+    /// Which heartbeat outcomes reach the status stream.
+    pub fn heartbeat_notifications(&self) -> HeartbeatNotifications {
+        self.heartbeat_notifications
+    }
+
+    /// The subscribe reconnection policy.
+    pub fn reconnect_policy(&self) -> ReconnectPolicy {
+        self.reconnect_policy
+    }
+
+    /// Presence timeout in seconds, sent as `heartbeat` on subscribe and heartbeat requests.
+    pub fn presence_timeout(&self) -> u32 {
+        self.presence_timeout
+    }
+
+    /// Interval of explicit heartbeat requests, or `None` when off.
+    pub fn heartbeat_interval(&self) -> Option<Duration> {
+        self.heartbeat_interval
+    }
+
+    /// Whether unsubscribing skips the `leave` request.
+    pub fn suppress_leave_events(&self) -> bool {
+        self.suppress_leave_events
+    }
+
+    /// Whether subscribing is enabled.
+    pub fn enable_subscribe(&self) -> bool {
+        self.enable_subscribe
+    }
+
+    /// Whether the token manager is disabled (tokens set with `set_token` are then ignored).
+    pub fn disable_token_manager(&self) -> bool {
+        self.disable_token_manager
+    }
+
+    /// How many recent message ids the subscribe loop remembers to drop duplicates.
+    pub fn maximum_message_cache(&self) -> usize {
+        self.maximum_message_cache
+    }
+
+    /// Whether each request carries a `requestid`.
+    pub fn use_request_id(&self) -> bool {
+        self.use_request_id
+    }
+
+    /// Default capacity of each subscription's queue.
+    pub fn subscription_queue_capacity(&self) -> usize {
+        self.subscription_queue_capacity
+    }
+}
+
+impl Config {
+    /// Starts a builder with the PubNub defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// `https://origin` or `http://origin`.
+    pub fn base_url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.ssl { "https" } else { "http" },
+            self.origin
+        )
+    }
+}
+
+/// Builder of [`Config`]; every setter can be chained, `build()` validates.
+#[derive(Clone)]
+pub struct ConfigBuilder {
+    inner: Config,
+    cipher_key: Option<(String, bool)>,
+}
+
+impl Default for ConfigBuilder {
+    fn default() -> Self {
+        Self {
+            inner: Config {
+                subscribe_key: String::new(),
+                publish_key: None,
+                secret_key: None,
+                user_id: String::new(),
+                auth_key: None,
+                crypto: None,
+                ssl: true,
+                origin: "ps.pndsn.com".to_owned(),
+                connect_timeout: Duration::from_secs(5),
+                subscribe_timeout: Duration::from_secs(310),
+                non_subscribe_request_timeout: Duration::from_secs(10),
+                filter_expression: None,
+                heartbeat_notifications: HeartbeatNotifications::default(),
+                reconnect_policy: ReconnectPolicy::default(),
+                presence_timeout: 300,
+                heartbeat_interval: None,
+                suppress_leave_events: false,
+                enable_subscribe: true,
+                disable_token_manager: false,
+                maximum_message_cache: 100,
+                use_request_id: true,
+                subscription_queue_capacity: 1024,
+                transport: None,
+            },
+            cipher_key: None,
+        }
+    }
+}
+
+impl fmt::Debug for ConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigBuilder")
+            .field("config", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConfigBuilder {
+    /// The subscribe key (required).
+    pub fn subscribe_key(mut self, key: impl Into<String>) -> Self {
+        self.inner.subscribe_key = key.into();
+        self
+    }
+
+    /// The publish key (needed to publish, fire and signal).
+    pub fn publish_key(mut self, key: impl Into<String>) -> Self {
+        self.inner.publish_key = Some(key.into());
+        self
+    }
+
+    /// The secret key: every request is then signed, and Access Manager admin
+    /// calls become available. Keep it on servers only.
+    pub fn secret_key(mut self, key: impl Into<String>) -> Self {
+        self.inner.secret_key = Some(key.into());
+        self
+    }
+
+    /// The user id (required; 1 to 92 characters). The PubNub SDKs call it uuid.
+    pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
+        self.inner.user_id = user_id.into();
+        self
+    }
+
+    /// Alias of [`user_id`](Self::user_id).
+    pub fn uuid(self, uuid: impl Into<String>) -> Self {
+        self.user_id(uuid)
+    }
+
+    /// The Access Manager v2 auth key sent as `auth` (a token set with
+    /// `set_token` takes precedence).
+    pub fn auth_key(mut self, key: impl Into<String>) -> Self {
+        self.inner.auth_key = Some(key.into());
+        self
+    }
+
+    /// Encrypts messages with the legacy cryptor (random IV), as the PubNub
+    /// SDKs do for a plain cipher key, so every PubNub client can read them;
+    /// AES-CBC (`PNED` header) messages are decrypted too. New applications
+    /// whose clients all support it should prefer
+    /// `crypto_module(CryptoModule::aes_cbc(key, true)?)`.
+    pub fn cipher_key(mut self, key: impl Into<String>) -> Self {
+        self.cipher_key = Some((key.into(), true));
+        self
+    }
+
+    /// A ready-made crypto module (legacy, AES-CBC, or your own cryptor).
+    pub fn crypto_module(mut self, module: CryptoModule) -> Self {
+        self.inner.crypto = Some(module);
+        self.cipher_key = None;
+        self
+    }
+
+    /// Use HTTPS (default `true`). Set `false` for a local dev server.
+    pub fn ssl(mut self, ssl: bool) -> Self {
+        self.inner.ssl = ssl;
+        self
+    }
+
+    /// The host (and optional port) to talk to, without scheme; default
+    /// `ps.pndsn.com`. E.g. `127.0.0.1:8090` for a local dev server.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.inner.origin = origin.into();
+        self
+    }
+
+    /// Connect timeout (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.inner.connect_timeout = timeout;
+        self
+    }
+
+    /// Subscribe long-poll timeout (default 310 s; must exceed the server's hold time).
+    pub fn subscribe_timeout(mut self, timeout: Duration) -> Self {
+        self.inner.subscribe_timeout = timeout;
+        self
+    }
+
+    /// Timeout of every non-subscribe request (default 10 s).
+    pub fn non_subscribe_request_timeout(mut self, timeout: Duration) -> Self {
+        self.inner.non_subscribe_request_timeout = timeout;
+        self
+    }
+
+    /// A server-side filter expression, sent on every subscribe request.
+    pub fn filter_expression(mut self, expression: impl Into<String>) -> Self {
+        self.inner.filter_expression = Some(expression.into());
+        self
+    }
+
+    /// Which heartbeat outcomes reach the status stream (default failures).
+    pub fn heartbeat_notifications(mut self, options: HeartbeatNotifications) -> Self {
+        self.inner.heartbeat_notifications = options;
+        self
+    }
+
+    /// The subscribe reconnection policy.
+    pub fn reconnect_policy(mut self, policy: ReconnectPolicy) -> Self {
+        self.inner.reconnect_policy = policy;
+        self
+    }
+
+    /// Presence timeout in seconds (default 300; PubNub's minimum is 20). As
+    /// in the Python SDK this also turns on explicit heartbeats every
+    /// `timeout / 2 − 1` seconds; call [`heartbeat_interval`](Self::heartbeat_interval)
+    /// afterwards to choose another interval (or `None` to turn them off).
+    pub fn presence_timeout(mut self, seconds: u32) -> Self {
+        self.inner.presence_timeout = seconds;
+        let interval = (seconds / 2).saturating_sub(1).max(1);
+        self.inner.heartbeat_interval = Some(Duration::from_secs(u64::from(interval)));
+        self
+    }
+
+    /// Interval of explicit heartbeat requests (`None`: off, the default —
+    /// the subscribe long-poll itself keeps the user present).
+    pub fn heartbeat_interval(mut self, interval: Option<Duration>) -> Self {
+        self.inner.heartbeat_interval = interval;
+        self
+    }
+
+    /// Skip the `leave` request when unsubscribing (default `false`).
+    pub fn suppress_leave_events(mut self, suppress: bool) -> Self {
+        self.inner.suppress_leave_events = suppress;
+        self
+    }
+
+    /// Allow subscribing (default `true`); `false` makes a publish-only client.
+    pub fn enable_subscribe(mut self, enable: bool) -> Self {
+        self.inner.enable_subscribe = enable;
+        self
+    }
+
+    /// Ignore tokens set with `set_token` (default `false`).
+    pub fn disable_token_manager(mut self, disable: bool) -> Self {
+        self.inner.disable_token_manager = disable;
+        self
+    }
+
+    /// How many recent message ids the subscribe loop remembers to drop
+    /// duplicates delivered around a reconnect (default 100; 0 disables).
+    pub fn maximum_message_cache(mut self, size: usize) -> Self {
+        self.inner.maximum_message_cache = size;
+        self
+    }
+
+    /// Send a `requestid` (UUID v4) with every request (default `true`).
+    pub fn use_request_id(mut self, enable: bool) -> Self {
+        self.inner.use_request_id = enable;
+        self
+    }
+
+    /// Default capacity of each subscription's queue (default 1024 events).
+    pub fn subscription_queue_capacity(mut self, capacity: usize) -> Self {
+        self.inner.subscription_queue_capacity = capacity;
+        self
+    }
+
+    /// A custom [`Transport`] (default: [`ReqwestTransport`](crate::transport::ReqwestTransport)).
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.inner.transport = Some(transport);
+        self
+    }
+
+    /// Validates every option and returns the configuration.
+    pub fn build(self) -> Result<Config, Error> {
+        let mut config = self.inner;
+        let invalid = |field, reason: &str| Error::InvalidConfig {
+            field,
+            reason: reason.to_owned(),
+        };
+        if config.subscribe_key.trim().is_empty() {
+            return Err(invalid(
+                "subscribe_key",
+                "is required; find it in your PubNub keyset (or use any value with a dev server)",
+            ));
+        }
+        if config
+            .publish_key
+            .as_deref()
+            .is_some_and(|k| k.trim().is_empty())
+        {
+            return Err(invalid(
+                "publish_key",
+                "is empty; leave it unset for a subscribe-only client",
+            ));
+        }
+        if config
+            .secret_key
+            .as_deref()
+            .is_some_and(|k| k.trim().is_empty())
+        {
+            return Err(invalid(
+                "secret_key",
+                "is empty; leave it unset unless you use Access Manager",
+            ));
+        }
+        validate_user_id(&config.user_id)?;
+        if config.origin.is_empty() || config.origin.contains("://") || config.origin.contains('/')
+        {
+            return Err(invalid("origin", "must be a host with an optional port, e.g. `ps.pndsn.com` or `127.0.0.1:8090` (no scheme, no path; use `ssl` for the scheme)"));
+        }
+        for (field, value) in [
+            ("connect_timeout", config.connect_timeout),
+            ("subscribe_timeout", config.subscribe_timeout),
+            (
+                "non_subscribe_request_timeout",
+                config.non_subscribe_request_timeout,
+            ),
+        ] {
+            if value.is_zero() {
+                return Err(invalid(field, "must be greater than zero"));
+            }
+        }
+        if config.presence_timeout == 0 {
+            return Err(invalid(
+                "presence_timeout",
+                "must be at least 1 second (PubNub raises values below 20 to 20)",
+            ));
+        }
+        if config.heartbeat_interval.is_some_and(|i| i.is_zero()) {
+            return Err(invalid(
+                "heartbeat_interval",
+                "must be greater than zero; use None to turn heartbeats off",
+            ));
+        }
+        if config
+            .filter_expression
+            .as_deref()
+            .is_some_and(|f| f.trim().is_empty())
+        {
+            return Err(invalid(
+                "filter_expression",
+                "is empty; leave it unset to receive every message",
+            ));
+        }
+        if config.subscription_queue_capacity == 0 {
+            return Err(invalid("subscription_queue_capacity", "must be at least 1"));
+        }
+        if let Some((key, random_iv)) = self.cipher_key {
+            if key.is_empty() {
+                return Err(invalid(
+                    "cipher_key",
+                    "is empty; leave it unset to publish unencrypted",
+                ));
+            }
+            config.crypto = Some(CryptoModule::legacy(&key, random_iv)?);
+        }
+        Ok(config)
+    }
+}
+
+/// Checks a user id: non-empty, at most 92 characters.
+pub(crate) fn validate_user_id(user_id: &str) -> Result<(), Error> {
+    if user_id.trim().is_empty() {
+        return Err(Error::InvalidConfig {
+            field: "user_id",
+            reason: "is required: choose a stable id for this user or device (1 to 92 characters)"
+                .to_owned(),
+        });
+    }
+    let chars = user_id.chars().count();
+    if chars > MAX_USER_ID_CHARS {
+        return Err(Error::InvalidConfig {
+            field: "user_id",
+            reason: format!(
+                "is {chars} characters long; PubNub accepts at most {MAX_USER_ID_CHARS}"
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> ConfigBuilder {
+        Config::builder().subscribe_key("sub").user_id("me")
+    }
+
+    #[test]
+    fn defaults_match_the_pubnub_sdks() {
+        let c = base().build().unwrap();
+        assert!(c.ssl());
+        assert_eq!(c.origin(), "ps.pndsn.com");
+        assert_eq!(c.connect_timeout(), Duration::from_secs(5));
+        assert_eq!(c.subscribe_timeout(), Duration::from_secs(310));
+        assert_eq!(c.non_subscribe_request_timeout(), Duration::from_secs(10));
+        assert_eq!(c.presence_timeout(), 300);
+        assert_eq!(c.heartbeat_interval(), None);
+        assert_eq!(
+            c.heartbeat_notifications(),
+            HeartbeatNotifications::Failures
+        );
+        assert!(!c.suppress_leave_events());
+        assert!(c.enable_subscribe());
+        assert_eq!(c.base_url(), "https://ps.pndsn.com");
+    }
+
+    #[test]
+    fn required_fields_are_checked() {
+        let missing_sub = Config::builder().user_id("me").build().unwrap_err();
+        assert!(matches!(
+            missing_sub,
+            Error::InvalidConfig {
+                field: "subscribe_key",
+                ..
+            }
+        ));
+        let missing_user = Config::builder().subscribe_key("s").build().unwrap_err();
+        assert!(matches!(
+            missing_user,
+            Error::InvalidConfig {
+                field: "user_id",
+                ..
+            }
+        ));
+        let long = "é".repeat(93);
+        let too_long = base().user_id(long).build().unwrap_err();
+        assert!(too_long.to_string().contains("93 characters"), "{too_long}");
+        assert!(base().user_id("é".repeat(92)).build().is_ok());
+        let origin = base().origin("http://x").build().unwrap_err();
+        assert!(matches!(
+            origin,
+            Error::InvalidConfig {
+                field: "origin",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn presence_timeout_implies_heartbeat_interval() {
+        let c = base().presence_timeout(120).build().unwrap();
+        assert_eq!(c.heartbeat_interval(), Some(Duration::from_secs(59)));
+        let off = base()
+            .presence_timeout(120)
+            .heartbeat_interval(None)
+            .build()
+            .unwrap();
+        assert_eq!(off.heartbeat_interval(), None);
+    }
+
+    #[test]
+    fn reconnect_delays() {
+        let exp = ReconnectPolicy::exponential();
+        assert_eq!(exp.delay(0), Some(Duration::from_secs(2)));
+        assert_eq!(exp.delay(3), Some(Duration::from_secs(16)));
+        assert_eq!(exp.delay(6), None);
+        let capped = ReconnectPolicy::Exponential {
+            min_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(150),
+            max_retries: None,
+        };
+        assert_eq!(capped.delay(40), Some(Duration::from_secs(150)));
+        assert_eq!(
+            ReconnectPolicy::linear().delay(9),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(ReconnectPolicy::linear().delay(10), None);
+        assert_eq!(ReconnectPolicy::None.delay(0), None);
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let c = base()
+            .publish_key("pub-secretish")
+            .secret_key("sec-xyz")
+            .auth_key("auth-xyz")
+            .build()
+            .unwrap();
+        let text = format!("{c:?}");
+        assert!(
+            !text.contains("sec-xyz")
+                && !text.contains("auth-xyz")
+                && !text.contains("pub-secretish")
+        );
+    }
+}

@@ -1,0 +1,289 @@
+//! Wire types of a subscribe v2 response (PROTOCOL.md §4.2–4.3) and their
+//! zero-copy decoding.
+//!
+//! The response body stays in one shared [`Bytes`] buffer. serde parses it
+//! with borrowed fields (`&str`, `&RawValue`), and every field of a decoded
+//! envelope is a [`Span`] — a byte range into that buffer — so decoding
+//! allocates nothing per message beyond the envelope list itself. A string
+//! that contained JSON escapes cannot be borrowed; only then is it owned.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+
+use bytes::Bytes;
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::Error;
+
+/// The subscribe cursor: a timetoken and its region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Cursor {
+    /// 17-digit timetoken.
+    pub timetoken: u64,
+    /// Region (`r`) the timetoken belongs to.
+    pub region: u32,
+}
+
+/// Where a decoded text field lives.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Span {
+    /// Byte range into the response body (valid UTF-8 by construction).
+    Range(u32, u32),
+    /// The field held JSON escapes, so serde unescaped it into a new string.
+    Owned(Box<str>),
+}
+
+impl Span {
+    pub(crate) fn as_str<'a>(&'a self, body: &'a [u8]) -> &'a str {
+        match self {
+            Self::Range(start, end) => body
+                .get(*start as usize..*end as usize)
+                .and_then(|bytes| std::str::from_utf8(bytes).ok())
+                .unwrap_or(""),
+            Self::Owned(text) => text,
+        }
+    }
+
+    fn text(body: &[u8], value: Cow<'_, str>) -> Self {
+        match value {
+            Cow::Borrowed(s) => {
+                Self::range(body, s.as_bytes()).unwrap_or_else(|| Self::Owned(s.into()))
+            }
+            Cow::Owned(s) => Self::Owned(s.into_boxed_str()),
+        }
+    }
+
+    fn raw(body: &[u8], value: &RawValue) -> Self {
+        let text = value.get();
+        Self::range(body, text.as_bytes()).unwrap_or_else(|| Self::Owned(text.into()))
+    }
+
+    /// The position of `part` inside `body`, when `part` borrows from it.
+    fn range(body: &[u8], part: &[u8]) -> Option<Self> {
+        let range = subslice_range(body, part)?;
+        Some(Self::Range(
+            u32::try_from(range.start).ok()?,
+            u32::try_from(range.end).ok()?,
+        ))
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Range(start, end) => write!(f, "{start}..{end}"),
+            Self::Owned(text) => write!(f, "{text:?}"),
+        }
+    }
+}
+
+/// Byte range of `part` within `base`, if `part` points into `base`.
+fn subslice_range(base: &[u8], part: &[u8]) -> Option<Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= base.len()).then_some(start..end)
+}
+
+/// One decoded envelope (`m[]` item).
+#[derive(Debug, Clone)]
+pub(crate) struct Envelope {
+    /// `c`: the channel the message was published on.
+    pub(crate) channel: Span,
+    /// `b`: the subscription it matched through, when it differs from `c`.
+    pub(crate) subscription: Option<Span>,
+    /// `d`: the payload, raw JSON.
+    pub(crate) payload: Span,
+    /// `e`: 0 message, 1 signal, 2 App Context, 3 message action, 4 file.
+    pub(crate) message_type: u8,
+    /// `f`
+    pub(crate) flags: u32,
+    /// `i`: the publisher's uuid.
+    pub(crate) publisher: Option<Span>,
+    /// `p`: the message's own timetoken and region.
+    pub(crate) published: Cursor,
+    /// `u`: user metadata, raw JSON.
+    pub(crate) meta: Option<Span>,
+    /// `cmt`: custom message type.
+    pub(crate) custom_message_type: Option<Span>,
+    /// `s`: publisher sequence number.
+    pub(crate) sequence: Option<u32>,
+}
+
+/// A decoded subscribe response: the next cursor and the envelopes.
+#[derive(Debug, Clone)]
+pub(crate) struct SubscribeResponse {
+    pub(crate) body: Bytes,
+    pub(crate) cursor: Cursor,
+    pub(crate) envelopes: Vec<Envelope>,
+}
+
+#[derive(Deserialize)]
+struct WireResponse<'a> {
+    t: WireCursor,
+    #[serde(borrow, default)]
+    m: Vec<WireEnvelope<'a>>,
+}
+
+#[derive(Deserialize)]
+struct WireCursor {
+    #[serde(deserialize_with = "timetoken")]
+    t: u64,
+    #[serde(default)]
+    r: u32,
+}
+
+#[derive(Deserialize)]
+struct WireEnvelope<'a> {
+    #[serde(borrow)]
+    c: Cow<'a, str>,
+    #[serde(borrow, default)]
+    b: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    d: &'a RawValue,
+    #[serde(default)]
+    e: Option<u8>,
+    #[serde(default)]
+    f: Option<u32>,
+    #[serde(borrow, default)]
+    i: Option<Cow<'a, str>>,
+    p: WireCursor,
+    #[serde(borrow, default)]
+    u: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    cmt: Option<Cow<'a, str>>,
+    #[serde(default)]
+    s: Option<u32>,
+}
+
+/// A timetoken as a JSON string or number, parsed without `f64`.
+fn timetoken<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    struct TimetokenVisitor;
+    impl Visitor<'_> for TimetokenVisitor {
+        type Value = u64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a timetoken (string or integer)")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+            v.parse()
+                .map_err(|_| E::custom(format!("timetoken `{v}` is not an integer")))
+        }
+    }
+    deserializer.deserialize_any(TimetokenVisitor)
+}
+
+impl SubscribeResponse {
+    /// Decodes a subscribe response body. Never panics on bad input.
+    pub(crate) fn decode(body: Bytes) -> Result<Self, Error> {
+        let wire: WireResponse<'_> = serde_json::from_slice(&body)
+            .map_err(|e| Error::deserialization("the subscribe response", e, &body))?;
+        let cursor = Cursor {
+            timetoken: wire.t.t,
+            region: wire.t.r,
+        };
+        let base: &[u8] = &body;
+        let envelopes = wire
+            .m
+            .into_iter()
+            .map(|w| {
+                let channel = Span::text(base, w.c);
+                // `b` equal to `c` means "no separate subscription" (§4.3).
+                let subscription =
+                    w.b.filter(|b| channel.as_str(base) != b.as_ref())
+                        .map(|b| Span::text(base, b));
+                Envelope {
+                    channel,
+                    subscription,
+                    payload: Span::raw(base, w.d),
+                    message_type: w.e.unwrap_or(0),
+                    flags: w.f.unwrap_or(0),
+                    publisher: w.i.map(|i| Span::text(base, i)),
+                    published: Cursor {
+                        timetoken: w.p.t,
+                        region: w.p.r,
+                    },
+                    meta: w.u.map(|u| Span::raw(base, u)),
+                    custom_message_type: w.cmt.map(|c| Span::text(base, c)),
+                    sequence: w.s,
+                }
+            })
+            .collect();
+        Ok(Self {
+            body: body.clone(),
+            cursor,
+            envelopes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &str = r#"{"t":{"t":"17379929965457610","r":42},"m":[{"a":"3","f":0,"i":"uuid-mock","s":1,"p":{"t":"17379929965457610","r":42},"k":"sub-c-d0b8","c":"test-channel","d":"hey","b":"test-group","u":{"x":1},"cmt":"chat"},{"a":"2","f":0,"p":{"t":"14720341194420285","r":1},"k":"sub","c":"ch-pnpres","d":{"action":"join","timestamp":1472034119,"uuid":"listener","occupancy":1},"b":"ch-pnpres"}]}"#;
+
+    #[test]
+    fn decodes_cassette_envelopes_without_copying() {
+        let r = SubscribeResponse::decode(Bytes::from_static(BODY.as_bytes())).unwrap();
+        assert_eq!(
+            r.cursor,
+            Cursor {
+                timetoken: 17379929965457610,
+                region: 42
+            }
+        );
+        assert_eq!(r.envelopes.len(), 2);
+        let m = &r.envelopes[0];
+        assert!(matches!(m.channel, Span::Range(..)));
+        assert_eq!(m.channel.as_str(&r.body), "test-channel");
+        assert_eq!(
+            m.subscription.as_ref().unwrap().as_str(&r.body),
+            "test-group"
+        );
+        assert_eq!(m.payload.as_str(&r.body), r#""hey""#);
+        assert_eq!(m.publisher.as_ref().unwrap().as_str(&r.body), "uuid-mock");
+        assert_eq!(m.meta.as_ref().unwrap().as_str(&r.body), r#"{"x":1}"#);
+        assert_eq!(
+            m.custom_message_type.as_ref().unwrap().as_str(&r.body),
+            "chat"
+        );
+        assert_eq!(m.sequence, Some(1));
+        let p = &r.envelopes[1];
+        assert!(
+            p.subscription.is_none(),
+            "b == c means a direct subscription"
+        );
+        assert_eq!(p.published.timetoken, 14720341194420285);
+    }
+
+    #[test]
+    fn escaped_strings_are_owned_and_numbers_accepted() {
+        let body = r#"{"t":{"t":17000000000000001,"r":1},"m":[{"c":"caf\u00e9 \"x\"","d":1,"p":{"t":"17000000000000001","r":1}}]}"#;
+        let r = SubscribeResponse::decode(Bytes::from_static(body.as_bytes())).unwrap();
+        assert_eq!(r.cursor.timetoken, 17000000000000001);
+        assert_eq!(r.envelopes[0].channel.as_str(&r.body), "café \"x\"");
+        assert!(matches!(r.envelopes[0].channel, Span::Owned(_)));
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors() {
+        for body in [
+            "",
+            "{",
+            "[]",
+            r#"{"t":{"t":"x","r":1},"m":[]}"#,
+            r#"{"t":{"t":"1"},"m":[{"c":1}]}"#,
+        ] {
+            let err = SubscribeResponse::decode(Bytes::from_static(body.as_bytes())).unwrap_err();
+            assert!(
+                matches!(err, Error::Deserialization { .. }),
+                "{body}: {err:?}"
+            );
+        }
+    }
+}
