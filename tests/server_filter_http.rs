@@ -1,9 +1,6 @@
 //! `filter-expr` over HTTP: a table of expressions against a fixed set of
-//! published messages.
-//!
-//! The expression language itself lives in `server/filter.rs`. While that
-//! file is still the placeholder that lets everything through, the tests
-//! that need the real language say so and skip.
+//! published messages, unparsable filters, and filters vs presence. The
+//! language itself is unit-tested in `server_filter.rs`.
 
 mod common;
 #[path = "common/dev_server.rs"]
@@ -12,20 +9,7 @@ mod dev_server;
 use std::time::Duration;
 
 use dev_server::{enc, test_config, TestServer};
-use pubnub_rx::server::filter::FilterExpr;
 use serde_json::json;
-
-/// True while `filter.rs` is the accept-everything placeholder.
-fn filter_language_missing(test: &str) -> bool {
-    let placeholder = FilterExpr::parse("meta.x ==").is_ok() && FilterExpr::parse("((").is_ok();
-    if placeholder {
-        eprintln!(
-            "SKIPPED {test}: server/filter.rs is still the placeholder that accepts every \
-             expression; this test runs once the filter language is merged"
-        );
-    }
-    placeholder
-}
 
 /// Publishes the fixed message set; returns the cursor before it.
 async fn publish_set(t: &TestServer, channel: &str) -> u64 {
@@ -62,7 +46,12 @@ async fn publish_set(t: &TestServer, channel: &str) -> u64 {
 
 async fn ids_matching(t: &TestServer, channel: &str, cursor: u64, expr: &str) -> Vec<String> {
     let polled = t
-        .receive(channel, cursor, "filtering", &format!("filter-expr={}", enc(expr)))
+        .receive(
+            channel,
+            cursor,
+            "filtering",
+            &format!("filter-expr={}", enc(expr)),
+        )
         .await;
     polled
         .messages
@@ -73,9 +62,6 @@ async fn ids_matching(t: &TestServer, channel: &str, cursor: u64, expr: &str) ->
 
 #[tokio::test]
 async fn filter_expression_table() {
-    if filter_language_missing("filter_expression_table") {
-        return;
-    }
     let t = TestServer::with_config(test_config().with_hold(Duration::from_millis(200))).await;
     let cursor = publish_set(&t, "filtered").await;
     let table: &[(&str, &[&str])] = &[
@@ -116,18 +102,20 @@ async fn filter_expression_table() {
             failures.push(format!("{expr}: expected {expected:?}, got {got:?}"));
         }
     }
-    assert!(failures.is_empty(), "filter mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "filter mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[tokio::test]
 async fn an_unparsable_filter_matches_no_message_but_presence_still_arrives() {
-    if filter_language_missing("an_unparsable_filter_matches_no_message_but_presence_still_arrives") {
-        return;
-    }
     let t = TestServer::with_config(test_config().with_hold(Duration::from_millis(200))).await;
     let broken = format!("filter-expr={}", enc("meta.lang == "));
     let cursor = t.handshake("fx,fx-pnpres", "watcher", &broken).await;
-    t.publish_with("fx", r#"{"id":"m"}"#, "meta=%7B%22lang%22%3A%22en%22%7D").await;
+    t.publish_with("fx", r#"{"id":"m"}"#, "meta=%7B%22lang%22%3A%22en%22%7D")
+        .await;
     let polled = t.receive("fx,fx-pnpres", cursor, "watcher", &broken).await;
     let channels: Vec<_> = polled.messages.iter().map(|m| m["c"].clone()).collect();
     assert_eq!(channels, [json!("fx-pnpres")], "only the join, no message");
@@ -135,11 +123,11 @@ async fn an_unparsable_filter_matches_no_message_but_presence_still_arrives() {
 
 #[tokio::test]
 async fn a_filter_never_hides_presence_events_and_keeps_matching_messages() {
-    // Holds with the placeholder and with the real language alike.
     let t = TestServer::with_config(test_config().with_hold(Duration::from_millis(200))).await;
     let filter = format!("filter-expr={}", enc(r#"meta.lang == "en""#));
     let cursor = t.handshake("fy,fy-pnpres", "watcher", &filter).await;
-    t.publish_with("fy", r#"{"id":"en"}"#, "meta=%7B%22lang%22%3A%22en%22%7D").await;
+    t.publish_with("fy", r#"{"id":"en"}"#, "meta=%7B%22lang%22%3A%22en%22%7D")
+        .await;
     let polled = t.receive("fy,fy-pnpres", cursor, "watcher", &filter).await;
     let channels: Vec<_> = polled.messages.iter().map(|m| m["c"].clone()).collect();
     assert_eq!(channels, [json!("fy-pnpres"), json!("fy")]);

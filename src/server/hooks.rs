@@ -88,11 +88,35 @@ impl LoggedRequest {
     }
 }
 
-/// The bounded log of the most recent requests.
+/// Most bytes (paths, queries, headers, bodies) the log keeps; older
+/// entries are forgotten first.
+const LOG_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+impl LoggedRequest {
+    fn size(&self) -> usize {
+        self.path.len()
+            + self.raw_query.as_ref().map_or(0, String::len)
+            + self.body.len()
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    list: VecDeque<Arc<LoggedRequest>>,
+    bytes: usize,
+}
+
+/// The log of the most recent requests, bounded in count
+/// (`request_log_capacity`) and in bytes (64 MiB).
 #[derive(Debug)]
 pub struct RequestLog {
     capacity: usize,
-    entries: Mutex<VecDeque<Arc<LoggedRequest>>>,
+    entries: Mutex<Entries>,
     next_seq: AtomicU64,
     live: broadcast::Sender<Arc<LoggedRequest>>,
 }
@@ -101,7 +125,7 @@ impl RequestLog {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            entries: Mutex::new(VecDeque::new()),
+            entries: Mutex::new(Entries::default()),
             next_seq: AtomicU64::new(1),
             live: broadcast::channel(1024).0,
         }
@@ -112,9 +136,13 @@ impl RequestLog {
         let request = Arc::new(request);
         if self.capacity > 0 {
             let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-            entries.push_back(request.clone());
-            while entries.len() > self.capacity {
-                entries.pop_front();
+            entries.bytes += request.size();
+            entries.list.push_back(request.clone());
+            while entries.list.len() > self.capacity || entries.bytes > LOG_MAX_BYTES {
+                match entries.list.pop_front() {
+                    Some(old) => entries.bytes = entries.bytes.saturating_sub(old.size()),
+                    None => break,
+                }
             }
         }
         // No receiver is fine: nobody is waiting.
@@ -127,6 +155,7 @@ impl RequestLog {
         self.entries
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .list
             .iter()
             .cloned()
             .collect()
@@ -142,10 +171,7 @@ impl RequestLog {
 
     /// Forgets every logged request (sequence numbers keep increasing).
     pub fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        *self.entries.lock().unwrap_or_else(PoisonError::into_inner) = Entries::default();
     }
 
     /// The `seq` of the latest request so far (0 if none): a mark for

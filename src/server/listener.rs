@@ -25,8 +25,11 @@ use tokio::time::MissedTickBehavior;
 use super::app::{stopped, App};
 use super::router::{self, ConnControl};
 
-/// How long a client may take to send request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a connection may sit without a complete request head. hyper
+/// counts idle keep-alive time too, so this is longer than the idle pool
+/// timeouts of the SDKs' HTTP clients (reqwest 90 s, aiohttp 15 s): they
+/// close idle connections first and never race a server-side close.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(300);
 /// Largest request head hyper buffers (paths above it get hyper's own 431).
 const MAX_HEAD_BYTES: usize = 1 << 20;
 

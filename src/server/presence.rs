@@ -18,6 +18,9 @@
 //!   make the event larger than 30 KB). When occupancy falls back to
 //!   `announce_max` the pending deltas are flushed in one last `interval`
 //!   event and the channel returns to announce mode.
+//! * State (per uuid and channel) is set by `set_state`, by a subscribe or
+//!   heartbeat `state` parameter (an empty object changes nothing) and is
+//!   dropped when the uuid leaves or times out on that channel.
 //! * Wildcard subscriptions do not mark presence (nothing documents a
 //!   presence for a pattern).
 
@@ -123,12 +126,15 @@ impl Presence {
         joined
     }
 
+    /// Removes a member; its state on the channel goes with it (state lives
+    /// as long as the presence it describes).
     fn remove_member(&mut self, uuid: &str, channel: &str) -> bool {
         let removed = self
             .channels
             .get_mut(channel)
             .is_some_and(|c| c.members.remove(uuid).is_some());
         if removed {
+            self.set_state(uuid, channel, None);
             if let Some(channels) = self.by_uuid.get_mut(uuid) {
                 channels.remove(channel);
                 if channels.is_empty() {
