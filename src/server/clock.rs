@@ -70,7 +70,13 @@ impl Clock {
 
     /// Shifts "now" forward.
     pub(crate) fn advance(&self, by: Duration) {
-        self.offset.fetch_add(duration_to_tt(by), Ordering::AcqRel);
+        let by = duration_to_tt(by);
+        // Saturates instead of wrapping around to the past.
+        let _ = self
+            .offset
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |offset| {
+                Some(offset.saturating_add(by))
+            });
     }
 }
 
@@ -104,5 +110,8 @@ mod tests {
         let after = clock.tick();
         assert!(after >= before + 3600 * TT_PER_SEC);
         assert!(clock.unix_secs() >= before / TT_PER_SEC + 3600);
+        clock.advance(Duration::MAX);
+        clock.advance(Duration::MAX);
+        assert!(clock.tick() > after, "saturates, never wraps to the past");
     }
 }

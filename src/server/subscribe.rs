@@ -325,19 +325,16 @@ pub(crate) async fn subscribe(
         }
     }
 
-    let deadline = tokio::time::Instant::now() + app.config.hold;
+    // `sleep` saturates absurd hold times instead of overflowing.
+    let hold = tokio::time::sleep(app.config.hold);
+    tokio::pin!(hold);
+    let limit = app.config.queue_size.max(1);
     let mut shutdown = app.shutdown.clone();
     let mut cursor = cursor;
     let response = loop {
         let found = {
             let state = keyset.lock();
-            scan(
-                &state,
-                &registration.keys,
-                cursor,
-                app.config.queue_size,
-                &filter,
-            )
+            scan(&state, &registration.keys, cursor, limit, &filter)
         };
         if !found.hits.is_empty() {
             break render(found.newest_seen, &found.hits);
@@ -346,7 +343,7 @@ pub(crate) async fn subscribe(
         cursor = found.newest_seen;
         tokio::select! {
             () = notify.notified() => {}
-            () = tokio::time::sleep_until(deadline) => break render(cursor, &[]),
+            () = &mut hold => break render(cursor, &[]),
             () = stopped(&mut shutdown) => break render(cursor, &[]),
         }
     };
