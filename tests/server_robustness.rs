@@ -322,3 +322,14 @@ async fn garbage_and_stalled_connections_do_not_block_anyone() {
     assert_eq!(tt.to_string().len(), 17);
     drop((stalled, slow));
 }
+
+#[tokio::test]
+async fn cors_preflight_is_answered_for_browsers() {
+    let t = TestServer::start().await;
+    let reply = t
+        .request("OPTIONS", &format!("/v2/subscribe/{SUB}/ch/0"), None, &[])
+        .await;
+    assert_eq!(reply.status, 200);
+    let reply = t.get("/time/0").await;
+    assert_eq!(reply.status, 200);
+}
