@@ -1,4 +1,86 @@
-//! `pubnub-dev-server`: runs the embedded PubNub-compatible server in the foreground.
-//! (stub: being written on the `server` branch)
+//! `pubnub-dev-server`: runs the embedded PubNub-compatible server in the
+//! foreground until Ctrl-C.
+//!
+//! ```text
+//! pubnub-dev-server --host 127.0.0.1 --port 8090 --hold 280 --presence-timeout 300 --queue-size 100 --log info
+//! ```
 
-fn main() {}
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use pubnub_rx::server::{DevServer, DevServerConfig};
+use tracing_subscriber::EnvFilter;
+
+/// An offline PubNub-compatible server for development and tests.
+#[derive(Debug, Parser)]
+#[command(name = "pubnub-dev-server", version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8090)]
+    port: u16,
+    /// Seconds an idle subscribe long-poll is held before an empty answer.
+    #[arg(long, default_value_t = 280.0)]
+    hold: f64,
+    /// Default presence timeout in seconds (when a client sends no `heartbeat`).
+    #[arg(long, default_value_t = 300)]
+    presence_timeout: u64,
+    /// Messages per subscribe answer; older ones beyond it are lost for that subscriber.
+    #[arg(long, default_value_t = 100)]
+    queue_size: usize,
+    /// Log filter: a level (`info`, `debug`, …) or a tracing filter directive.
+    #[arg(long, default_value = "info")]
+    log: String,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = match EnvFilter::try_new(&args.log) {
+        Ok(filter) => filter,
+        Err(error) => {
+            eprintln!(
+                "invalid --log filter `{}`: {error}; try `info` or `debug`",
+                args.log
+            );
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let hold = match Duration::try_from_secs_f64(args.hold) {
+        Ok(hold) if hold <= Duration::from_secs(300) => hold,
+        _ => {
+            eprintln!(
+                "invalid --hold {}: give seconds between 0 and 300 (clients give up after 310)",
+                args.hold
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let config = DevServerConfig::default()
+        .with_host(args.host)
+        .with_port(args.port)
+        .with_hold(hold)
+        .with_presence_timeout(Duration::from_secs(args.presence_timeout.max(1)))
+        .with_queue_size(args.queue_size);
+    let server = match DevServer::start(config).await {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("pubnub-dev-server: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "pubnub-dev-server listening; use origin {} with ssl=false",
+        server.origin()
+    );
+    if let Err(error) = tokio::signal::ctrl_c().await {
+        eprintln!("pubnub-dev-server: cannot wait for Ctrl-C ({error}); stopping");
+    }
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}

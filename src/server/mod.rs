@@ -1,5 +1,231 @@
 //! The embedded PubNub-compatible dev server (feature `server`).
 //!
-//! (stub: being written on the `server` branch)
+//! An offline server that speaks PubNub's REST protocol closely enough for
+//! the official SDKs to accept it: time, publish / fire / signal, subscribe
+//! v2 long-polls (channels, channel groups, wildcards, filter expressions),
+//! presence (heartbeat, leave, timeouts, here_now, where_now, state),
+//! history (v2, fetch v3, message counts, delete) and channel groups. It is
+//! the default backend of this crate's tests, examples and benchmarks.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pubnub_rx::server::ServerError> {
+//! use std::time::Duration;
+//! use pubnub_rx::server::{DevServer, DevServerConfig};
+//!
+//! let server = DevServer::start(DevServerConfig::default().with_hold(Duration::from_secs(5))).await?;
+//! println!("use origin {} with ssl=false", server.origin());
+//! // … point a PubNub client at it …
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Design
+//!
+//! | module | responsibility |
+//! | --- | --- |
+//! | `mod.rs` | [`DevServer::start`], [`DevServerHandle`] (address, shutdown, test hooks) |
+//! | `config.rs` | [`DevServerConfig`], [`Keyset`] |
+//! | `listener.rs` | accept loop on hyper HTTP/1, one task per connection in one `JoinSet`, graceful shutdown, the periodic presence sweep |
+//! | `router.rs` | the single axum handler: bounded body read, decoding, request log, fault injection, route resolution on decoded segments, dispatch |
+//! | `wire.rs` | path / query decoding per PROTOCOL.md §1.3 (split then decode; decode then split for lists; `+` in queries) |
+//! | `errors.rs` | the error bodies, statuses and `Content-Type`s of §1.5 / §1.7 |
+//! | `compression.rs` | request bodies sniffed for gzip / zlib / raw deflate (§1.6) |
+//! | `clock.rs` | 17-digit timetokens, strictly increasing across the server; the test clock offset |
+//! | `message.rs` | a stored message and its pre-rendered envelope |
+//! | `keyset.rs` | keyset registry; per-keyset state (store, groups, presence, parked polls) behind one short-held lock |
+//! | `publish.rs`, `subscribe.rs`, `presence.rs`, `history.rs`, `groups.rs` | the endpoints |
+//! | `access.rs` | the one authorization seam (allows everything until Access Manager lands) |
+//! | `hooks.rs` | request log and fault injection |
+//! | `filter.rs` | the `filter-expr` language |
+//!
+//! **Keys.** Without explicit keysets any subscribe key is accepted and gets
+//! its own state, created on first use (like PubNub's `demo` keys). With
+//! [`DevServerConfig::with_keyset`], unknown subscribe keys are answered 400
+//! `Invalid Subscribe Key` and a wrong publish key 400 `[0,"Invalid Key",tt]`.
+//!
+//! **Hot path.** A publish renders its envelope once (without `p` and `b`),
+//! stores an `Arc` of it and wakes only the long-polls registered on its
+//! channel, on a group holding the channel, or on a matching wildcard. Each
+//! woken poll copies the pre-rendered bytes into its answer. Locks are held
+//! for short synchronous sections, never across an `.await`.
+//!
+//! **Bounds.** Per channel: `channel_retention` recent messages for
+//! subscribers and `history_retention` stored ones. Per answer:
+//! `queue_size` messages. Request bodies, decompressed bodies and request
+//! targets are capped. Parked polls hold no buffers. The request log keeps
+//! `request_log_capacity` entries.
+//!
+//! **Test hooks** (on [`DevServerHandle`]): the [request log](RequestLog)
+//! with `wait_for` (no sleeping), [fault injection](Faults) per
+//! [`RouteKind`], [`DevServerHandle::advance_clock`] (presence timeouts
+//! without waiting), and `hold` down to milliseconds.
 
+mod access;
+mod app;
+mod clock;
+mod compression;
+mod config;
+mod errors;
 pub mod filter;
+mod groups;
+mod history;
+mod hooks;
+mod keyset;
+mod listener;
+mod message;
+mod presence;
+mod publish;
+mod router;
+mod subscribe;
+mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::{DevServerConfig, Keyset};
+pub use hooks::{Fault, Faults, LoggedRequest, RequestLog, RouteKind};
+
+use app::App;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The address could not be bound.
+    #[error(
+        "could not listen on {addr}: {source}; pick another port (0 picks a free one) or host"
+    )]
+    Bind {
+        /// The address that was asked for.
+        addr: SocketAddr,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Starts dev servers; see [`DevServer::start`].
+#[derive(Debug)]
+pub struct DevServer;
+
+impl DevServer {
+    /// Binds `config.host:config.port` and serves in tasks on the current
+    /// tokio runtime until the returned handle is shut down or dropped.
+    ///
+    /// Must be called from within a tokio runtime.
+    pub async fn start(config: DevServerConfig) -> Result<DevServerHandle, ServerError> {
+        let requested = config.bind_addr();
+        let bind_error = |source| ServerError::Bind {
+            addr: requested,
+            source,
+        };
+        let listener = TcpListener::bind(requested).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        let (shutdown, stopping) = watch::channel(false);
+        let app = Arc::new(App::new(config, stopping.clone()));
+        let task = tokio::spawn(listener::run(listener, app.clone(), stopping));
+        tracing::info!(%addr, "pubnub dev server listening");
+        Ok(DevServerHandle {
+            addr,
+            app,
+            shutdown,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running dev server. Dropping it stops the server at once (every task
+/// ends); [`DevServerHandle::shutdown`] stops it gracefully.
+#[derive(Debug)]
+pub struct DevServerHandle {
+    addr: SocketAddr,
+    app: Arc<App>,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl DevServerHandle {
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The `origin` to give a PubNub SDK (`host:port`, with `ssl = false`).
+    pub fn origin(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// `http://host:port`, for raw HTTP requests.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections, answers parked long-polls (empty `m`),
+    /// lets in-flight requests finish (up to the shutdown grace period, then
+    /// closes them) and waits until every task has ended.
+    pub async fn shutdown(mut self) {
+        self.shutdown.send_replace(true);
+        if let Some(task) = self.task.take() {
+            // A panicking or aborted server task has nothing left to stop.
+            let _ = task.await;
+        }
+    }
+
+    /// The log of received requests.
+    pub fn request_log(&self) -> &RequestLog {
+        &self.app.log
+    }
+
+    /// Fault injection.
+    pub fn faults(&self) -> &Faults {
+        &self.app.faults
+    }
+
+    /// Shifts the server's clock forward by `by` (timetokens, presence
+    /// timeouts and intervals follow it) and runs the presence sweep at
+    /// once: when this returns, every timeout that became due has been
+    /// reported.
+    pub fn advance_clock(&self, by: Duration) {
+        self.app.advance_clock(by);
+    }
+
+    /// A fresh timetoken from the server clock.
+    pub fn timetoken(&self) -> u64 {
+        self.app.clock.tick()
+    }
+
+    /// How many subscribe receive long-polls are registered (parked or
+    /// about to answer) right now, over all keysets.
+    pub fn parked_polls(&self) -> usize {
+        *self.app.parked.borrow()
+    }
+
+    /// Waits until at least `count` receive long-polls are parked, e.g. to
+    /// publish only once every subscriber is waiting. Wrap it in a timeout.
+    pub async fn wait_for_parked(&self, count: usize) {
+        let mut parked = self.app.parked.subscribe();
+        // The sender lives in `app`, which `self` keeps alive.
+        let _ = parked.wait_for(|n| *n >= count).await;
+    }
+
+    /// The configuration the server runs with.
+    pub fn config(&self) -> &DevServerConfig {
+        &self.app.config
+    }
+}
+
+impl Drop for DevServerHandle {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+        if let Some(task) = self.task.take() {
+            // Aborting the server task drops its JoinSet, which aborts every
+            // connection task: nothing outlives the handle.
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The state shared by every request of one server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::access::{Permission, Resources};
+use super::clock::Clock;
+use super::config::DevServerConfig;
+use super::errors::ApiError;
+use super::hooks::{Faults, RequestLog};
+use super::keyset::{KeysetHandle, Keysets};
+use super::wire::RequestCtx;
+
+/// Resolves once `shutdown` turns true or its sender is gone.
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    // Either outcome means "stop"; the guard it returns is dropped here.
+    let _ = shutdown.wait_for(|stopping| *stopping).await;
+}
+
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) config: Arc<DevServerConfig>,
+    pub(crate) clock: Arc<Clock>,
+    pub(crate) keysets: Keysets,
+    pub(crate) log: RequestLog,
+    pub(crate) faults: Faults,
+    /// Becomes `true` when the server shuts down; parked polls answer then.
+    pub(crate) shutdown: watch::Receiver<bool>,
+    /// Number of parked subscribe long-polls (test hook).
+    pub(crate) parked: watch::Sender<usize>,
+}
+
+impl App {
+    pub(crate) fn new(config: DevServerConfig, shutdown: watch::Receiver<bool>) -> Self {
+        let config = Arc::new(config);
+        let clock = Arc::new(Clock::new());
+        Self {
+            keysets: Keysets::new(config.clone(), clock.clone()),
+            log: RequestLog::new(config.request_log_capacity),
+            faults: Faults::default(),
+            clock,
+            config,
+            shutdown,
+            parked: watch::Sender::new(0),
+        }
+    }
+
+    /// The authorization seam: every data request passes here with the
+    /// permission it needs and the resources it touches. Allows everything
+    /// until Access Manager enforcement is added (see `access.rs`).
+    pub(crate) fn authorize(
+        &self,
+        _keyset: &KeysetHandle,
+        _ctx: &RequestCtx,
+        _permission: Permission,
+        _resources: &Resources,
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// Presence timeouts and interval events of every keyset, against the
+    /// server clock.
+    pub(crate) fn sweep(&self) {
+        for keyset in self.keysets.all() {
+            keyset.lock().presence_sweep();
+        }
+    }
+
+    /// Shifts the server clock and sweeps at once.
+    pub(crate) fn advance_clock(&self, by: Duration) {
+        self.clock.advance(by);
+        self.sweep();
+    }
+}

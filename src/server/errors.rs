@@ -1,0 +1,230 @@
+//! Error answers in the shapes PubNub's services use (PROTOCOL.md §1.7) and
+//! the response headers of §1.5.
+//!
+//! Shapes:
+//! * publish service (publish, signal): `[0,"<description>","<timetoken>"]`;
+//! * Access Manager: `{"message":…,"error":true,"service":"Access Manager","status":…}`
+//!   with `Content-Type: text/javascript; charset=UTF-8` (no quotes);
+//! * history services: `{"status":400,"error":true,"error_message":…,"channels":{}}`;
+//! * everything else (presence, channel registry, subscribe, and the front
+//!   end for unknown routes or malformed requests): `{"status":…,"error":true,
+//!   "service":…,"message":…}` — the shape CLIENT-CAPTURES.md shows both MIT
+//!   clients handle. Where PubNub's exact wording is unrecorded the message
+//!   says plainly what was wrong.
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, Response, StatusCode};
+use serde_json::json;
+
+/// `Content-Type` of the publish, subscribe, presence, history and
+/// channel-registry services (with the quotes, as PubNub sends it).
+pub(crate) const PN_CONTENT_TYPE: &str = "text/javascript; charset=\"UTF-8\"";
+/// `Content-Type` of Access Manager answers (no quotes).
+pub(crate) const PAM_CONTENT_TYPE: &str = "text/javascript; charset=UTF-8";
+
+/// Service names used in error bodies.
+pub(crate) mod service {
+    pub(crate) const BALANCER: &str = "Balancer";
+    pub(crate) const PRESENCE: &str = "Presence";
+    pub(crate) const CHANNEL_REGISTRY: &str = "channel-registry";
+    pub(crate) const SUBSCRIBE: &str = "Subscribe";
+}
+
+/// Builds a response with PubNub's usual headers.
+pub(crate) fn pn_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Body>,
+) -> Response<Body> {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, DELETE, PATCH, OPTIONS"),
+    );
+    response
+}
+
+/// A `200` JSON answer with the PubNub `Content-Type`.
+pub(crate) fn ok_json(body: impl Into<Body>) -> Response<Body> {
+    pn_response(StatusCode::OK, PN_CONTENT_TYPE, body)
+}
+
+/// An error answer. Every handler returns `Result<Response, ApiError>`.
+#[derive(Debug, Clone)]
+pub(crate) enum ApiError {
+    /// 400 `{"message":"Invalid Subscribe Key",…,"service":"Access Manager"}`.
+    InvalidSubscribeKey,
+    /// A publish-service rejection `[0,"<message>","<tt>"]`.
+    Publish {
+        status: StatusCode,
+        message: String,
+        timetoken: u64,
+    },
+    /// `{"status":…,"error":true,"service":…,"message":…}`.
+    Service {
+        status: StatusCode,
+        service: &'static str,
+        message: String,
+    },
+    /// `{"status":…,"error":true,"error_message":…,"channels":{}}`.
+    History { status: StatusCode, message: String },
+    /// 403 Access Manager denial listing the refused resources.
+    #[allow(dead_code)] // produced once Access Manager enforcement lands
+    Forbidden {
+        channels: Vec<String>,
+        groups: Vec<String>,
+    },
+    /// A literal answer (fault injection).
+    Raw { status: StatusCode, body: String },
+}
+
+impl ApiError {
+    /// 400 from the service named `service`.
+    pub(crate) fn bad_request(service: &'static str, message: impl Into<String>) -> Self {
+        Self::Service {
+            status: StatusCode::BAD_REQUEST,
+            service,
+            message: message.into(),
+        }
+    }
+
+    /// A publish-service 400 `[0,"<message>","<tt>"]`.
+    pub(crate) fn publish(message: impl Into<String>, timetoken: u64) -> Self {
+        Self::Publish {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+            timetoken,
+        }
+    }
+
+    /// History-service 400 "Invalid Arguments"-style answer.
+    pub(crate) fn history(message: impl Into<String>) -> Self {
+        Self::History {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status of this answer.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidSubscribeKey => StatusCode::BAD_REQUEST,
+            Self::Publish { status, .. }
+            | Self::Service { status, .. }
+            | Self::History { status, .. }
+            | Self::Raw { status, .. } => *status,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+        }
+    }
+
+    /// Renders the PubNub body and headers. Bodies are written field by
+    /// field so their key order matches the real service's.
+    pub(crate) fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        let code = status.as_u16();
+        match self {
+            Self::InvalidSubscribeKey => pn_response(
+                status,
+                PAM_CONTENT_TYPE,
+                r#"{"message":"Invalid Subscribe Key","error":true,"service":"Access Manager","status":400}"#,
+            ),
+            Self::Publish {
+                message, timetoken, ..
+            } => pn_response(
+                status,
+                PN_CONTENT_TYPE,
+                format!(r#"[0,{},"{timetoken}"]"#, json_string(&message)),
+            ),
+            Self::Service {
+                service, message, ..
+            } => pn_response(
+                status,
+                PN_CONTENT_TYPE,
+                format!(
+                    r#"{{"status":{code},"error":true,"service":{},"message":{}}}"#,
+                    json_string(service),
+                    json_string(&message)
+                ),
+            ),
+            Self::History { message, .. } => pn_response(
+                status,
+                PN_CONTENT_TYPE,
+                format!(
+                    r#"{{"status":{code},"error":true,"error_message":{},"channels":{{}}}}"#,
+                    json_string(&message)
+                ),
+            ),
+            Self::Forbidden { channels, groups } => {
+                let mut payload = serde_json::Map::new();
+                if !channels.is_empty() {
+                    payload.insert("channels".into(), json!(channels));
+                }
+                if !groups.is_empty() {
+                    payload.insert("channel-groups".into(), json!(groups));
+                }
+                let mut response = pn_response(
+                    status,
+                    PAM_CONTENT_TYPE,
+                    format!(
+                        r#"{{"message":"Forbidden","payload":{},"error":true,"service":"Access Manager","status":403}}"#,
+                        serde_json::Value::Object(payload)
+                    ),
+                );
+                response
+                    .headers_mut()
+                    .insert("x-pn-cause", HeaderValue::from_static("9999"));
+                response
+            }
+            Self::Raw { body, .. } => pn_response(status, PN_CONTENT_TYPE, body),
+        }
+    }
+}
+
+/// `s` as a JSON string literal.
+pub(crate) fn json_string(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(response: Response<Body>) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn invalid_subscribe_key_is_the_real_body() {
+        let response = ApiError::InvalidSubscribeKey.into_response();
+        assert_eq!(response.status(), 400);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/javascript; charset=UTF-8"
+        );
+        assert_eq!(
+            body_of(response).await,
+            r#"{"message":"Invalid Subscribe Key","error":true,"service":"Access Manager","status":400}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn publish_errors_are_three_element_arrays() {
+        let response = ApiError::publish("Invalid Key", 14820999375199241).into_response();
+        assert_eq!(response.status(), 400);
+        assert_eq!(
+            body_of(response).await,
+            r#"[0,"Invalid Key","14820999375199241"]"#
+        );
+    }
+}

@@ -1,0 +1,415 @@
+//! Message persistence (PROTOCOL.md §6): history v2, fetch messages v3 (with
+//! and without actions), message counts and delete.
+//!
+//! Range rules (PubNub docs): `start` is exclusive, `end` inclusive. With
+//! only `start`, history v2 returns messages older than it — or, with
+//! `reverse=true`, newer than it (the docs' "page from oldest to newest");
+//! with only `end`, messages at or newer than it; with both, the messages
+//! between them whichever is larger. Without `reverse` the newest `count`
+//! messages of the range are returned, with it the oldest; items are always
+//! oldest first. Fetch v3 returns the newest `max` of the range. Delete
+//! removes the range the same way (start exclusive, end inclusive; both
+//! absent = everything). Expired messages (publish `ttl`) are never returned.
+//! Message actions are not stored yet, so history-with-actions answers
+//! `"actions":{}`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Response;
+use serde_json::value::RawValue;
+use serde_json::{json, Map, Value};
+
+use super::access::{Permission, Resources};
+use super::app::App;
+use super::errors::{ok_json, ApiError};
+use super::keyset::KeysetHandle;
+use super::message::StoredMessage;
+use super::wire::{split_list, RequestCtx};
+
+const HISTORY_MAX_COUNT: usize = 100;
+const FETCH_MAX_SINGLE: usize = 100;
+const FETCH_MAX_MULTI: usize = 25;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Range {
+    start: Option<u64>,
+    end: Option<u64>,
+}
+
+impl Range {
+    fn from_query(ctx: &RequestCtx) -> Result<Self, ApiError> {
+        let parse = |key: &str| -> Result<Option<u64>, ApiError> {
+            match ctx.query.non_empty(key) {
+                None => Ok(None),
+                Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
+                    ApiError::history(format!("Invalid Arguments: `{key}` must be a timetoken"))
+                }),
+            }
+        };
+        Ok(Self {
+            start: parse("start")?,
+            end: parse("end")?,
+        })
+    }
+
+    /// Whether timetoken `tt` is in the range; `newer_than_start` flips the
+    /// meaning of a lone `start` (history v2 `reverse=true`).
+    fn contains(self, tt: u64, newer_than_start: bool) -> bool {
+        match (self.start, self.end) {
+            (None, None) => true,
+            (Some(start), None) if newer_than_start => tt > start,
+            (Some(start), None) => tt < start,
+            (None, Some(end)) => tt >= end,
+            (Some(start), Some(end)) => tt >= start.min(end) && tt <= start.max(end) && tt != start,
+        }
+    }
+}
+
+/// The live messages of `history` in `range`, oldest first, limited to the
+/// newest (or with `oldest` the oldest) `count`. The flag says whether the
+/// range held more.
+fn select(
+    history: Option<&VecDeque<Arc<StoredMessage>>>,
+    range: Range,
+    count: usize,
+    oldest: bool,
+    now: u64,
+) -> (Vec<Arc<StoredMessage>>, bool) {
+    let in_range: Vec<&Arc<StoredMessage>> = history
+        .into_iter()
+        .flatten()
+        .filter(|m| m.is_live(now) && range.contains(m.timetoken, oldest))
+        .collect();
+    let more = in_range.len() > count;
+    let picked = if oldest {
+        in_range.into_iter().take(count).cloned().collect()
+    } else {
+        let skip = in_range.len().saturating_sub(count);
+        in_range.into_iter().skip(skip).cloned().collect()
+    };
+    (picked, more)
+}
+
+fn raw(msg: &RawValue) -> Value {
+    // Stored JSON is valid; `null` only if that ever changed.
+    serde_json::from_str(msg.get()).unwrap_or(Value::Null)
+}
+
+fn count_param(ctx: &RequestCtx, key: &str, default: usize, max: usize) -> usize {
+    ctx.query
+        .get(key)
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .map_or(default, |n| n.min(max))
+}
+
+/// `GET /v2/history/sub-key/{sub}/channel/{ch}`.
+pub(crate) fn history_v2(
+    app: &App,
+    keyset: &Arc<KeysetHandle>,
+    ctx: &RequestCtx,
+    channel: &str,
+) -> Result<Response<Body>, ApiError> {
+    let count = count_param(ctx, "count", HISTORY_MAX_COUNT, HISTORY_MAX_COUNT);
+    let range = Range::from_query(ctx)?;
+    let reverse = ctx.query.flag("reverse", false);
+    let include_token = ctx.query.flag("include_token", false);
+    let include_meta = ctx.query.flag("include_meta", false);
+    let string_tokens = ctx.query.flag("string_message_token", false);
+    app.authorize(keyset, ctx, Permission::Read, &Resources::channel(channel))?;
+    let now = app.clock.now();
+    let (msgs, _) = {
+        let state = keyset.lock();
+        let history = state.store.channels.get(channel).map(|c| &c.history);
+        select(history, range, count, reverse, now)
+    };
+    let token = |tt: u64| {
+        if string_tokens {
+            json!(tt.to_string())
+        } else {
+            json!(tt)
+        }
+    };
+    let items: Vec<Value> = msgs
+        .iter()
+        .map(|m| {
+            if !include_token && !include_meta {
+                return raw(&m.data);
+            }
+            let mut item = Map::new();
+            item.insert("message".into(), raw(&m.data));
+            if include_token {
+                item.insert("timetoken".into(), token(m.timetoken));
+            }
+            if include_meta {
+                // A message without meta reads `""` (2023 recording).
+                item.insert("meta".into(), m.meta.as_deref().map_or(json!(""), raw));
+            }
+            Value::Object(item)
+        })
+        .collect();
+    let first = msgs.first().map_or(0, |m| m.timetoken);
+    let last = msgs.last().map_or(0, |m| m.timetoken);
+    Ok(ok_json(json!([items, first, last]).to_string()))
+}
+
+/// `GET /v3/history[-with-actions]/sub-key/{sub}/channel/{chs}`.
+pub(crate) fn fetch_messages(
+    app: &App,
+    keyset: &Arc<KeysetHandle>,
+    ctx: &RequestCtx,
+    channels_segment: &str,
+    with_actions: bool,
+) -> Result<Response<Body>, ApiError> {
+    let channels = split_list(channels_segment);
+    if channels.is_empty() {
+        return Err(ApiError::history(
+            "Invalid Arguments: name at least one channel",
+        ));
+    }
+    if with_actions && channels.len() > 1 {
+        return Err(ApiError::history(
+            "Invalid Arguments: history with actions takes exactly one channel",
+        ));
+    }
+    let (default, max) = if with_actions || channels.len() > 1 {
+        (FETCH_MAX_MULTI, FETCH_MAX_MULTI)
+    } else {
+        (FETCH_MAX_SINGLE, FETCH_MAX_SINGLE)
+    };
+    let count = count_param(ctx, "max", default, max);
+    let range = Range::from_query(ctx)?;
+    let include_meta = ctx.query.flag("include_meta", false);
+    let include_uuid = ctx.query.flag("include_uuid", false);
+    let include_type = ctx.query.flag("include_message_type", false);
+    let include_custom_type = ctx.query.flag("include_custom_message_type", false);
+    app.authorize(
+        keyset,
+        ctx,
+        Permission::Read,
+        &Resources::channels(channels.iter().cloned()),
+    )?;
+    let now = app.clock.now();
+    let selected: Vec<(String, Vec<Arc<StoredMessage>>, bool)> = {
+        let state = keyset.lock();
+        channels
+            .iter()
+            .map(|channel| {
+                let history = state
+                    .store
+                    .channels
+                    .get(channel.as_str())
+                    .map(|c| &c.history);
+                let (msgs, more) = select(history, range, count, false, now);
+                (channel.clone(), msgs, more)
+            })
+            .collect()
+    };
+    let mut by_channel = Map::new();
+    let mut more = None;
+    for (channel, msgs, truncated) in &selected {
+        if msgs.is_empty() {
+            continue;
+        }
+        let items: Vec<Value> = msgs
+            .iter()
+            .map(|m| {
+                let mut item = Map::new();
+                item.insert("message".into(), raw(&m.data));
+                item.insert("timetoken".into(), json!(m.timetoken.to_string()));
+                if include_meta {
+                    if let Some(meta) = &m.meta {
+                        item.insert("meta".into(), raw(meta));
+                    }
+                }
+                if include_uuid {
+                    if let Some(uuid) = &m.publisher {
+                        item.insert("uuid".into(), json!(&**uuid));
+                    }
+                }
+                if include_type {
+                    // `null` for an ordinary message, as both MIT clients expect.
+                    let kind = m.kind.type_number().filter(|n| *n != 0);
+                    item.insert("message_type".into(), json!(kind));
+                }
+                if include_custom_type {
+                    if let Some(cmt) = &m.custom_message_type {
+                        item.insert("custom_message_type".into(), json!(cmt));
+                    }
+                }
+                if with_actions {
+                    item.insert("actions".into(), json!({}));
+                }
+                Value::Object(item)
+            })
+            .collect();
+        if *truncated && selected.len() == 1 {
+            if let Some(oldest) = msgs.first() {
+                let path = if with_actions {
+                    "history-with-actions"
+                } else {
+                    "history"
+                };
+                more = Some(json!({
+                    "url": format!(
+                        "/v3/{path}/sub-key/{}/channel/{}?max={count}&start={}",
+                        percent_encode(&keyset.subscribe_key),
+                        percent_encode(channel),
+                        oldest.timetoken
+                    ),
+                    "start": oldest.timetoken.to_string(),
+                    "max": count
+                }));
+            }
+        }
+        by_channel.insert(channel.clone(), Value::Array(items));
+    }
+    let mut body = json!({
+        "status": 200,
+        "error": false,
+        "error_message": "",
+        "channels": by_channel
+    });
+    if let (Some(more), Value::Object(map)) = (more, &mut body) {
+        map.insert("more".into(), more);
+    }
+    Ok(ok_json(body.to_string()))
+}
+
+fn percent_encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// `GET /v3/history/sub-key/{sub}/message-counts/{chs}`.
+pub(crate) fn message_counts(
+    app: &App,
+    keyset: &Arc<KeysetHandle>,
+    ctx: &RequestCtx,
+    channels_segment: &str,
+) -> Result<Response<Body>, ApiError> {
+    let channels = split_list(channels_segment);
+    if channels.is_empty() {
+        return Err(ApiError::history(
+            "Invalid Arguments: name at least one channel",
+        ));
+    }
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<u64>()
+            .map_err(|_| ApiError::history(format!("Invalid Arguments: `{v}` is not a timetoken")))
+    };
+    let timetokens: Vec<u64> =
+        match (
+            ctx.query.non_empty("timetoken"),
+            ctx.query.non_empty("channelsTimetoken"),
+        ) {
+            (_, Some(list)) => {
+                let list = list.split(',').map(parse).collect::<Result<Vec<_>, _>>()?;
+                match list.as_slice() {
+                    [one] => vec![*one; channels.len()],
+                    _ if list.len() == channels.len() => list,
+                    _ => return Err(ApiError::history(
+                        "Invalid Arguments: `channelsTimetoken` needs one timetoken per channel",
+                    )),
+                }
+            }
+            (Some(one), None) => vec![parse(one)?; channels.len()],
+            (None, None) => {
+                return Err(ApiError::history(
+                    "Invalid Arguments: pass `timetoken` or `channelsTimetoken`",
+                ))
+            }
+        };
+    app.authorize(
+        keyset,
+        ctx,
+        Permission::Read,
+        &Resources::channels(channels.iter().cloned()),
+    )?;
+    let now = app.clock.now();
+    let state = keyset.lock();
+    let counts: Map<String, Value> = channels
+        .iter()
+        .zip(timetokens)
+        .map(|(channel, after)| {
+            let n = state.store.channels.get(channel.as_str()).map_or(0, |c| {
+                c.history
+                    .iter()
+                    .filter(|m| m.timetoken > after && m.is_live(now))
+                    .count()
+            });
+            (channel.clone(), json!(n))
+        })
+        .collect();
+    Ok(ok_json(
+        json!({"status": 200, "error": false, "error_message": "", "channels": counts}).to_string(),
+    ))
+}
+
+/// `DELETE /v3/history/sub-key/{sub}/channel/{chs}`.
+pub(crate) fn delete_messages(
+    app: &App,
+    keyset: &Arc<KeysetHandle>,
+    ctx: &RequestCtx,
+    channels_segment: &str,
+) -> Result<Response<Body>, ApiError> {
+    let channels = split_list(channels_segment);
+    if channels.is_empty() {
+        return Err(ApiError::history(
+            "Invalid Arguments: name at least one channel",
+        ));
+    }
+    let range = Range::from_query(ctx)?;
+    app.authorize(
+        keyset,
+        ctx,
+        Permission::Delete,
+        &Resources::channels(channels.iter().cloned()),
+    )?;
+    let mut state = keyset.lock();
+    for channel in &channels {
+        if let Some(data) = state.store.channels.get_mut(channel.as_str()) {
+            data.history.retain(|m| !range.contains(m.timetoken, false));
+        }
+    }
+    Ok(ok_json(
+        r#"{"status":200,"error":false,"error_message":""}"#,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_rules() {
+        let r = Range {
+            start: Some(10),
+            end: None,
+        };
+        assert!(r.contains(9, false) && !r.contains(10, false) && !r.contains(11, false));
+        assert!(r.contains(11, true) && !r.contains(10, true));
+        let r = Range {
+            start: None,
+            end: Some(10),
+        };
+        assert!(r.contains(10, false) && r.contains(11, false) && !r.contains(9, false));
+        let r = Range {
+            start: Some(20),
+            end: Some(10),
+        };
+        assert!(r.contains(10, false) && r.contains(19, false) && !r.contains(20, false));
+        let r = Range {
+            start: Some(10),
+            end: Some(20),
+        };
+        assert!(!r.contains(10, false) && r.contains(20, false));
+        let r = Range {
+            start: Some(10),
+            end: Some(10),
+        };
+        assert!(!r.contains(10, false));
+    }
+}

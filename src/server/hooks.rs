@@ -1,0 +1,409 @@
+//! Test hooks: the request log (with a way to await a request without
+//! sleeping) and fault injection.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::broadcast;
+
+/// Which route a request hit, as the request log and fault injection see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RouteKind {
+    /// `GET /time/0`.
+    Time,
+    /// Publish and fire (`/publish/…`, GET or POST).
+    Publish,
+    /// `GET /signal/…`.
+    Signal,
+    /// `GET /v2/subscribe/…` (handshake and receive).
+    Subscribe,
+    /// `…/heartbeat`.
+    Heartbeat,
+    /// `…/leave`.
+    Leave,
+    /// here_now, per channel or global.
+    HereNow,
+    /// where_now.
+    WhereNow,
+    /// Set presence state.
+    SetState,
+    /// Get presence state.
+    GetState,
+    /// History v2.
+    History,
+    /// Fetch messages v3 (with or without actions).
+    FetchMessages,
+    /// Message counts.
+    MessageCounts,
+    /// Delete messages.
+    DeleteMessages,
+    /// Channel-group management.
+    ChannelGroups,
+    /// CORS preflight.
+    Options,
+    /// Anything the server does not know.
+    Unknown,
+}
+
+/// One request as it arrived.
+#[derive(Debug, Clone)]
+pub struct LoggedRequest {
+    /// Position in the log, starting at 1, increasing by one per request.
+    pub seq: u64,
+    /// The route it hit.
+    pub kind: RouteKind,
+    /// The HTTP method.
+    pub method: String,
+    /// The path exactly as sent (still percent-encoded).
+    pub path: String,
+    /// The raw query string, if any.
+    pub raw_query: Option<String>,
+    /// Decoded query pairs in order (empty if the query could not be decoded).
+    pub query: Vec<(String, String)>,
+    /// Request headers (name, value) with non-UTF-8 values dropped.
+    pub headers: Vec<(String, String)>,
+    /// The body exactly as received (possibly compressed).
+    pub body: Bytes,
+}
+
+impl LoggedRequest {
+    /// The first decoded value of query parameter `key`.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Most bytes (paths, queries, headers, bodies) the log keeps; older
+/// entries are forgotten first.
+const LOG_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+impl LoggedRequest {
+    fn size(&self) -> usize {
+        self.path.len()
+            + self.raw_query.as_ref().map_or(0, String::len)
+            + self.body.len()
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    list: VecDeque<Arc<LoggedRequest>>,
+    bytes: usize,
+}
+
+/// The log of the most recent requests, bounded in count
+/// (`request_log_capacity`) and in bytes (64 MiB).
+#[derive(Debug)]
+pub struct RequestLog {
+    capacity: usize,
+    entries: Mutex<Entries>,
+    next_seq: AtomicU64,
+    live: broadcast::Sender<Arc<LoggedRequest>>,
+}
+
+impl RequestLog {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            entries: Mutex::new(Entries::default()),
+            next_seq: AtomicU64::new(1),
+            live: broadcast::channel(1024).0,
+        }
+    }
+
+    pub(crate) fn record(&self, mut request: LoggedRequest) -> Arc<LoggedRequest> {
+        request.seq = self.next_seq.fetch_add(1, Ordering::AcqRel);
+        let request = Arc::new(request);
+        if self.capacity > 0 {
+            let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            entries.bytes += request.size();
+            entries.list.push_back(request.clone());
+            while entries.list.len() > self.capacity || entries.bytes > LOG_MAX_BYTES {
+                match entries.list.pop_front() {
+                    Some(old) => entries.bytes = entries.bytes.saturating_sub(old.size()),
+                    None => break,
+                }
+            }
+        }
+        // No receiver is fine: nobody is waiting.
+        let _ = self.live.send(request.clone());
+        request
+    }
+
+    /// The logged requests, oldest first.
+    pub fn snapshot(&self) -> Vec<Arc<LoggedRequest>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .list
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The logged requests of one route kind, oldest first.
+    pub fn of_kind(&self, kind: RouteKind) -> Vec<Arc<LoggedRequest>> {
+        self.snapshot()
+            .into_iter()
+            .filter(|r| r.kind == kind)
+            .collect()
+    }
+
+    /// Forgets every logged request (sequence numbers keep increasing).
+    pub fn clear(&self) {
+        *self.entries.lock().unwrap_or_else(PoisonError::into_inner) = Entries::default();
+    }
+
+    /// The `seq` of the latest request so far (0 if none): a mark for
+    /// [`RequestLog::wait_for_after`].
+    pub fn mark(&self) -> u64 {
+        self.next_seq.load(Ordering::Acquire).saturating_sub(1)
+    }
+
+    /// Waits until a request matching `pred` has arrived — now or earlier
+    /// (among those still in the log). Wrap it in a timeout in tests.
+    pub async fn wait_for<F>(&self, pred: F) -> Arc<LoggedRequest>
+    where
+        F: Fn(&LoggedRequest) -> bool,
+    {
+        self.wait_for_after(0, pred).await
+    }
+
+    /// Waits until a request matching `pred` arrives after the call.
+    pub async fn wait_for_next<F>(&self, pred: F) -> Arc<LoggedRequest>
+    where
+        F: Fn(&LoggedRequest) -> bool,
+    {
+        let mark = self.mark();
+        self.wait_for_after(mark, pred).await
+    }
+
+    /// Waits until a request matching `pred` with `seq > mark` has arrived.
+    pub async fn wait_for_after<F>(&self, mark: u64, pred: F) -> Arc<LoggedRequest>
+    where
+        F: Fn(&LoggedRequest) -> bool,
+    {
+        // Subscribe first, then look at the past: nothing falls in between.
+        let mut live = self.live.subscribe();
+        let find_logged = || {
+            self.snapshot()
+                .into_iter()
+                .find(|r| r.seq > mark && pred(r))
+        };
+        if let Some(found) = find_logged() {
+            return found;
+        }
+        loop {
+            match live.recv().await {
+                Ok(request) if request.seq > mark && pred(&request) => return request,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    if let Some(found) = find_logged() {
+                        return found;
+                    }
+                }
+                // The log lives as long as the server; if it is gone nothing
+                // more can arrive.
+                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+            }
+        }
+    }
+}
+
+/// What to do to a request instead of (or before) answering it normally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this HTTP status and body (`Content-Type` as PubNub's).
+    Respond {
+        /// HTTP status code.
+        status: u16,
+        /// Response body.
+        body: String,
+    },
+    /// Wait `after`, then close the connection without answering.
+    DropConnection {
+        /// How long the request stays open before the connection is closed.
+        after: Duration,
+    },
+    /// Wait this long, then handle the request normally.
+    Delay(Duration),
+}
+
+#[derive(Debug)]
+struct FaultRule {
+    kind: RouteKind,
+    remaining: usize,
+    fault: Fault,
+}
+
+/// Fault injection: rules apply, in the order they were added, to the next
+/// requests of their route kind.
+#[derive(Debug, Default)]
+pub struct Faults {
+    rules: Mutex<VecDeque<FaultRule>>,
+}
+
+impl Faults {
+    /// Applies `fault` to the next `times` requests of route `kind`.
+    pub fn inject(&self, kind: RouteKind, times: usize, fault: Fault) {
+        if times == 0 {
+            return;
+        }
+        self.rules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back(FaultRule {
+                kind,
+                remaining: times,
+                fault,
+            });
+    }
+
+    /// Answers the next `times` requests of `kind` with `status` and `body`.
+    pub fn respond(&self, kind: RouteKind, times: usize, status: u16, body: impl Into<String>) {
+        self.inject(
+            kind,
+            times,
+            Fault::Respond {
+                status,
+                body: body.into(),
+            },
+        );
+    }
+
+    /// Closes the connection of the next `times` requests of `kind` without
+    /// answering.
+    pub fn drop_connections(&self, kind: RouteKind, times: usize) {
+        self.drop_connections_after(kind, times, Duration::ZERO);
+    }
+
+    /// Like [`Faults::drop_connections`], after holding each request `after`
+    /// (a long-poll dropped mid-poll).
+    pub fn drop_connections_after(&self, kind: RouteKind, times: usize, after: Duration) {
+        self.inject(kind, times, Fault::DropConnection { after });
+    }
+
+    /// Delays the next `times` requests of `kind` by `by`, then answers them.
+    pub fn delay(&self, kind: RouteKind, times: usize, by: Duration) {
+        self.inject(kind, times, Fault::Delay(by));
+    }
+
+    /// Removes every pending rule.
+    pub fn clear(&self) {
+        self.rules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// How many faults are still to be applied, over all rules.
+    pub fn pending(&self) -> usize {
+        self.rules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|r| r.remaining)
+            .sum()
+    }
+
+    /// Takes the fault for one request of `kind`, if a rule applies.
+    pub(crate) fn take(&self, kind: RouteKind) -> Option<Fault> {
+        let mut rules = self.rules.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = rules.iter().position(|r| r.kind == kind)?;
+        let rule = rules.get_mut(index)?;
+        rule.remaining -= 1;
+        let fault = rule.fault.clone();
+        if rule.remaining == 0 {
+            rules.remove(index);
+        }
+        Some(fault)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(kind: RouteKind, path: &str) -> LoggedRequest {
+        LoggedRequest {
+            seq: 0,
+            kind,
+            method: "GET".into(),
+            path: path.into(),
+            raw_query: None,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn faults_apply_in_order_and_count_down() {
+        let faults = Faults::default();
+        faults.respond(RouteKind::Subscribe, 2, 500, "x");
+        faults.delay(RouteKind::Subscribe, 1, Duration::from_millis(5));
+        assert_eq!(faults.take(RouteKind::Publish), None);
+        assert!(matches!(
+            faults.take(RouteKind::Subscribe),
+            Some(Fault::Respond { status: 500, .. })
+        ));
+        assert!(matches!(
+            faults.take(RouteKind::Subscribe),
+            Some(Fault::Respond { .. })
+        ));
+        assert!(matches!(
+            faults.take(RouteKind::Subscribe),
+            Some(Fault::Delay(_))
+        ));
+        assert_eq!(faults.take(RouteKind::Subscribe), None);
+        assert_eq!(faults.pending(), 0);
+    }
+
+    #[test]
+    fn log_is_bounded() {
+        let log = RequestLog::new(2);
+        for i in 0..5 {
+            log.record(request(RouteKind::Time, &format!("/{i}")));
+        }
+        let paths: Vec<_> = log.snapshot().iter().map(|r| r.path.clone()).collect();
+        assert_eq!(paths, ["/3", "/4"]);
+        assert_eq!(log.mark(), 5);
+    }
+
+    #[tokio::test]
+    async fn wait_for_sees_past_and_future_requests() {
+        let log = Arc::new(RequestLog::new(10));
+        log.record(request(RouteKind::Time, "/past"));
+        let past = log.wait_for(|r| r.path == "/past").await;
+        assert_eq!(past.seq, 1);
+        let waiter = {
+            let log = log.clone();
+            tokio::spawn(async move { log.wait_for_next(|r| r.kind == RouteKind::Publish).await })
+        };
+        tokio::task::yield_now().await;
+        log.record(request(RouteKind::Time, "/other"));
+        log.record(request(RouteKind::Publish, "/pub"));
+        let found = waiter.await.unwrap();
+        assert_eq!(found.path, "/pub");
+    }
+}

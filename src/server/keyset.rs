@@ -1,0 +1,425 @@
+//! Keysets: the registry of subscribe keys and the state each one owns.
+//!
+//! All state of one keyset (channels, groups, presence, parked long-polls)
+//! sits behind one `std::sync::Mutex`, held only for short synchronous
+//! sections and never across an `.await`. Every message is inserted (and
+//! gets its timetoken) while that lock is held, so within a keyset the
+//! visible messages are always exactly those with a timetoken up to some
+//! point — which is what lets a long-poll scan by cursor without missing
+//! anything. Waking parked polls happens after the lock is released
+//! ([`KeysetGuard`]'s `Drop`).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use tokio::sync::Notify;
+
+use super::clock::Clock;
+use super::config::{DevServerConfig, Keyset};
+use super::errors::ApiError;
+use super::groups::Groups;
+use super::message::{PreparedMessage, StoredMessage};
+use super::presence::Presence;
+
+/// The `-pnpres` suffix of presence channels and groups.
+pub(crate) const PRESENCE_SUFFIX: &str = "-pnpres";
+
+/// `("ch", true)` for `"ch-pnpres"`, `("ch", false)` for `"ch"`.
+pub(crate) fn split_presence(name: &str) -> (&str, bool) {
+    match name.strip_suffix(PRESENCE_SUFFIX) {
+        Some(base) if !base.is_empty() => (base, true),
+        _ => (name, false),
+    }
+}
+
+/// A wildcard subscription `a.*` / `a.b.*` (or its presence form
+/// `a.*-pnpres`). Per PubNub's rules the pattern ends in `.*`, does not start
+/// with `.`, has no other `*` and at most two dots; anything else is an
+/// ordinary channel name. `a.*` matches every channel that starts with `a.`
+/// (so `a.b` and `a.b.c`), never the presence channels unless the pattern is
+/// the presence form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Wildcard {
+    /// The pattern as subscribed (the envelope's `b`).
+    pub(crate) pattern: String,
+    /// `"a."` for `a.*`.
+    prefix: String,
+    presence: bool,
+}
+
+impl Wildcard {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
+        let (base, presence) = split_presence(name);
+        let prefix = base.strip_suffix('*')?;
+        let valid = prefix.len() > 1
+            && prefix.ends_with('.')
+            && !prefix.starts_with('.')
+            && !prefix.contains('*')
+            && prefix.matches('.').count() <= 2;
+        valid.then(|| Self {
+            pattern: name.to_owned(),
+            prefix: prefix.to_owned(),
+            presence,
+        })
+    }
+
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub(crate) fn matches(&self, channel: &str) -> bool {
+        let (base, presence) = split_presence(channel);
+        presence == self.presence
+            && base.len() > self.prefix.len()
+            && base.starts_with(&self.prefix)
+    }
+}
+
+/// Recent messages of one channel (for subscribers) and its history.
+#[derive(Debug, Default)]
+pub(crate) struct ChannelData {
+    /// Everything deliverable, oldest first, in `seq` order.
+    pub(crate) recent: VecDeque<Arc<StoredMessage>>,
+    /// Stored messages, oldest first, in timetoken order.
+    pub(crate) history: VecDeque<Arc<StoredMessage>>,
+}
+
+/// Per-keyset message store.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    pub(crate) channels: BTreeMap<Arc<str>, ChannelData>,
+}
+
+impl Store {
+    fn push(&mut self, msg: &Arc<StoredMessage>, retention: usize, history_retention: usize) {
+        let data = self.channels.entry(msg.channel.clone()).or_default();
+        data.recent.push_back(msg.clone());
+        while data.recent.len() > retention {
+            data.recent.pop_front();
+        }
+        if msg.stored && history_retention > 0 {
+            // Usually the newest; a `ptto` override may place it earlier.
+            let at = data
+                .history
+                .iter()
+                .rposition(|m| m.timetoken <= msg.timetoken)
+                .map_or(0, |i| i + 1);
+            data.history.insert(at, msg.clone());
+            while data.history.len() > history_retention {
+                data.history.pop_front();
+            }
+        }
+    }
+}
+
+type WaiterSet = HashMap<u64, Arc<Notify>>;
+
+/// Parked long-polls, indexed by what they wait on, so that a publish wakes
+/// only the polls that care about its channel.
+#[derive(Debug, Default)]
+pub(crate) struct Waiters {
+    channels: HashMap<String, WaiterSet>,
+    groups: HashMap<String, WaiterSet>,
+    wildcards: HashMap<String, (Wildcard, WaiterSet)>,
+}
+
+/// What one long-poll waits on.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WaitKeys {
+    pub(crate) channels: Vec<String>,
+    pub(crate) groups: Vec<String>,
+    pub(crate) wildcards: Vec<Wildcard>,
+}
+
+impl Waiters {
+    pub(crate) fn register(&mut self, id: u64, keys: &WaitKeys, notify: &Arc<Notify>) {
+        for channel in &keys.channels {
+            self.channels
+                .entry(channel.clone())
+                .or_default()
+                .insert(id, notify.clone());
+        }
+        for group in &keys.groups {
+            self.groups
+                .entry(group.clone())
+                .or_default()
+                .insert(id, notify.clone());
+        }
+        for wildcard in &keys.wildcards {
+            self.wildcards
+                .entry(wildcard.pattern.clone())
+                .or_insert_with(|| (wildcard.clone(), WaiterSet::new()))
+                .1
+                .insert(id, notify.clone());
+        }
+    }
+
+    pub(crate) fn unregister(&mut self, id: u64, keys: &WaitKeys) {
+        fn remove(map: &mut HashMap<String, WaiterSet>, key: &str, id: u64) {
+            if let Some(set) = map.get_mut(key) {
+                set.remove(&id);
+                if set.is_empty() {
+                    map.remove(key);
+                }
+            }
+        }
+        for channel in &keys.channels {
+            remove(&mut self.channels, channel, id);
+        }
+        for group in &keys.groups {
+            remove(&mut self.groups, group, id);
+        }
+        for wildcard in &keys.wildcards {
+            if let Some((_, set)) = self.wildcards.get_mut(&wildcard.pattern) {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.wildcards.remove(&wildcard.pattern);
+                }
+            }
+        }
+    }
+
+    /// Every poll interested in a message on `channel`.
+    fn collect(&self, channel: &str, groups: &Groups, out: &mut Vec<Arc<Notify>>) {
+        if let Some(set) = self.channels.get(channel) {
+            out.extend(set.values().cloned());
+        }
+        if !self.groups.is_empty() {
+            let (base, presence) = split_presence(channel);
+            for group in groups.groups_of(base) {
+                let set = if presence {
+                    self.groups.get(&format!("{group}{PRESENCE_SUFFIX}"))
+                } else {
+                    self.groups.get(group)
+                };
+                if let Some(set) = set {
+                    out.extend(set.values().cloned());
+                }
+            }
+        }
+        for (wildcard, set) in self.wildcards.values() {
+            if wildcard.matches(channel) {
+                out.extend(set.values().cloned());
+            }
+        }
+    }
+}
+
+/// Everything one keyset owns.
+#[derive(Debug)]
+pub(crate) struct KeysetState {
+    pub(crate) subscribe_key: Arc<str>,
+    pub(crate) config: Arc<DevServerConfig>,
+    pub(crate) clock: Arc<Clock>,
+    pub(crate) store: Store,
+    pub(crate) groups: Groups,
+    pub(crate) presence: Presence,
+    pub(crate) waiters: Waiters,
+    /// Polls to wake once the lock is released.
+    wakes: Vec<Arc<Notify>>,
+}
+
+impl KeysetState {
+    /// Gives a prepared message its timetoken, stores it and schedules the
+    /// wake-up of every interested poll.
+    pub(crate) fn insert(&mut self, prepared: PreparedMessage) -> Arc<StoredMessage> {
+        let msg = Arc::new(prepared.finish(self.clock.tick()));
+        self.store.push(
+            &msg,
+            self.config.effective_channel_retention(),
+            self.config.history_retention,
+        );
+        self.waiters
+            .collect(&msg.channel, &self.groups, &mut self.wakes);
+        msg
+    }
+}
+
+/// One keyset: its keys and its state.
+#[derive(Debug)]
+pub(crate) struct KeysetHandle {
+    pub(crate) subscribe_key: Arc<str>,
+    /// The publish key that must match, for explicit keysets.
+    pub(crate) publish_key: Option<String>,
+    /// Kept for Access Manager.
+    #[allow(dead_code)]
+    pub(crate) secret_key: Option<String>,
+    state: Mutex<KeysetState>,
+    next_poll_id: AtomicU64,
+}
+
+/// Exclusive access to a keyset's state; wakes scheduled polls on drop,
+/// after the lock is released.
+pub(crate) struct KeysetGuard<'a> {
+    guard: Option<MutexGuard<'a, KeysetState>>,
+}
+
+impl Deref for KeysetGuard<'_> {
+    type Target = KeysetState;
+
+    fn deref(&self) -> &KeysetState {
+        // `guard` is only `None` inside `drop`.
+        self.guard.as_deref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl DerefMut for KeysetGuard<'_> {
+    fn deref_mut(&mut self) -> &mut KeysetState {
+        self.guard.as_deref_mut().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for KeysetGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(mut guard) = self.guard.take() {
+            let wakes = std::mem::take(&mut guard.wakes);
+            drop(guard);
+            for notify in wakes {
+                notify.notify_one();
+            }
+        }
+    }
+}
+
+impl KeysetHandle {
+    fn new(
+        keyset: Keyset,
+        config: Arc<DevServerConfig>,
+        clock: Arc<Clock>,
+        explicit: bool,
+    ) -> Self {
+        let subscribe_key: Arc<str> = Arc::from(keyset.subscribe_key.as_str());
+        Self {
+            subscribe_key: subscribe_key.clone(),
+            publish_key: explicit.then_some(keyset.publish_key),
+            secret_key: keyset.secret_key,
+            state: Mutex::new(KeysetState {
+                subscribe_key,
+                config,
+                clock,
+                store: Store::default(),
+                groups: Groups::default(),
+                presence: Presence::default(),
+                waiters: Waiters::default(),
+                wakes: Vec::new(),
+            }),
+            next_poll_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Locks the keyset state. A poisoned lock (a panic elsewhere) is
+    /// recovered: the state is plain data that stays consistent per call.
+    pub(crate) fn lock(&self) -> KeysetGuard<'_> {
+        KeysetGuard {
+            guard: Some(self.state.lock().unwrap_or_else(PoisonError::into_inner)),
+        }
+    }
+
+    pub(crate) fn next_poll_id(&self) -> u64 {
+        self.next_poll_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The registry of keysets.
+#[derive(Debug)]
+pub(crate) struct Keysets {
+    config: Arc<DevServerConfig>,
+    clock: Arc<Clock>,
+    map: RwLock<HashMap<String, Arc<KeysetHandle>>>,
+}
+
+impl Keysets {
+    pub(crate) fn new(config: Arc<DevServerConfig>, clock: Arc<Clock>) -> Self {
+        let map = config
+            .keysets
+            .iter()
+            .map(|keyset| {
+                (
+                    keyset.subscribe_key.clone(),
+                    Arc::new(KeysetHandle::new(
+                        keyset.clone(),
+                        config.clone(),
+                        clock.clone(),
+                        true,
+                    )),
+                )
+            })
+            .collect();
+        Self {
+            config,
+            clock,
+            map: RwLock::new(map),
+        }
+    }
+
+    /// The keyset of `subscribe_key`: created on first use in open mode,
+    /// 400 "Invalid Subscribe Key" when explicit keysets are configured and
+    /// this is not one of them.
+    pub(crate) fn resolve(&self, subscribe_key: &str) -> Result<Arc<KeysetHandle>, ApiError> {
+        if subscribe_key.is_empty() {
+            return Err(ApiError::InvalidSubscribeKey);
+        }
+        if let Some(found) = self
+            .map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(subscribe_key)
+        {
+            return Ok(found.clone());
+        }
+        if !self.config.keysets.is_empty() {
+            return Err(ApiError::InvalidSubscribeKey);
+        }
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        let handle = map.entry(subscribe_key.to_owned()).or_insert_with(|| {
+            Arc::new(KeysetHandle::new(
+                Keyset::new(subscribe_key, ""),
+                self.config.clone(),
+                self.clock.clone(),
+                false,
+            ))
+        });
+        Ok(handle.clone())
+    }
+
+    /// A snapshot of every keyset (for the presence sweep).
+    pub(crate) fn all(&self) -> Vec<Arc<KeysetHandle>> {
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_rules() {
+        let w = Wildcard::parse("a.*").unwrap();
+        assert!(w.matches("a.b"));
+        assert!(w.matches("a.b.c"));
+        assert!(!w.matches("a."));
+        assert!(!w.matches("ab.c"));
+        assert!(!w.matches("a.b-pnpres"));
+        let wp = Wildcard::parse("a.*-pnpres").unwrap();
+        assert!(wp.matches("a.b-pnpres"));
+        assert!(!wp.matches("a.b"));
+        assert!(Wildcard::parse("a.b.*").is_some());
+        for literal in ["*", ".*", "a.*.b", "a*", "a.", "a.b.c.*", "a*b"] {
+            assert!(Wildcard::parse(literal).is_none(), "{literal}");
+        }
+    }
+
+    #[test]
+    fn presence_names_split() {
+        assert_eq!(split_presence("ch-pnpres"), ("ch", true));
+        assert_eq!(split_presence("ch"), ("ch", false));
+        assert_eq!(split_presence("-pnpres"), ("-pnpres", false));
+    }
+}

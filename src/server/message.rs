@@ -1,0 +1,298 @@
+//! One message as the server keeps it, and its subscribe envelope.
+//!
+//! The envelope (PROTOCOL.md §4.3) is rendered **once**, when the message is
+//! published, without the parts that vary: `p` (known only once the
+//! timetoken is assigned, and cheap) and `b` (which depends on how each
+//! subscriber matched the channel). A response splices those in with a few
+//! byte copies, so fanning a message out to thousands of parked long-polls
+//! never re-serializes its payload.
+//!
+//! Payloads are kept as compact JSON text in their original key order;
+//! a `serde_json::Value` is built lazily, only if a filter expression needs it.
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::errors::json_string;
+
+/// What kind of event a message is (envelope `e`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MessageKind {
+    /// A published message (`e` absent).
+    Message,
+    /// A signal (`e: 1`).
+    Signal,
+    /// A presence event on a `-pnpres` channel (no `e`, no `i`).
+    Presence,
+}
+
+impl MessageKind {
+    /// The envelope/history `message_type` number, `None` for presence.
+    pub(crate) fn type_number(self) -> Option<u8> {
+        match self {
+            Self::Message => Some(0),
+            Self::Signal => Some(1),
+            Self::Presence => None,
+        }
+    }
+
+    /// Whether `filter-expr` applies (PROTOCOL.md §4.7: messages, signals,
+    /// files — not presence).
+    pub(crate) fn is_filtered(self) -> bool {
+        !matches!(self, Self::Presence)
+    }
+}
+
+/// A message or event held by the server.
+#[derive(Debug)]
+pub(crate) struct StoredMessage {
+    /// Server-issued timetoken: the subscribe cursor space. Unique and
+    /// strictly increasing in publish order.
+    pub(crate) seq: u64,
+    /// The timetoken clients see (`p.t`, history): `seq`, or the publisher's
+    /// `ptto` override.
+    pub(crate) timetoken: u64,
+    pub(crate) channel: Arc<str>,
+    pub(crate) kind: MessageKind,
+    /// Compact payload JSON.
+    pub(crate) data: Box<RawValue>,
+    /// Compact `meta` JSON.
+    pub(crate) meta: Option<Box<RawValue>>,
+    pub(crate) publisher: Option<Arc<str>>,
+    pub(crate) custom_message_type: Option<String>,
+    /// History expiry (timetoken units), from the publish `ttl`.
+    pub(crate) expires_at: Option<u64>,
+    /// Whether the message is kept in history.
+    pub(crate) stored: bool,
+    /// `{…"d":…` — the envelope without `p`, `b` and the closing brace.
+    envelope_head: Bytes,
+    data_value: OnceLock<Value>,
+    meta_value: OnceLock<Option<Value>>,
+}
+
+/// The parts of a message known before it gets a timetoken.
+#[derive(Debug)]
+pub(crate) struct NewMessage {
+    pub(crate) channel: Arc<str>,
+    pub(crate) kind: MessageKind,
+    pub(crate) data: Box<RawValue>,
+    pub(crate) meta: Option<Box<RawValue>>,
+    pub(crate) publisher: Option<Arc<str>>,
+    pub(crate) custom_message_type: Option<String>,
+    pub(crate) sequence: Option<u64>,
+    pub(crate) stored: bool,
+    /// History time-to-live in timetoken units (`None`: keyset retention).
+    pub(crate) ttl: Option<u64>,
+    /// Publisher's timetoken override.
+    pub(crate) ptto: Option<u64>,
+}
+
+/// A pre-rendered envelope head; build it outside any lock.
+#[derive(Debug)]
+pub(crate) struct PreparedMessage {
+    new: NewMessage,
+    head: Bytes,
+}
+
+impl NewMessage {
+    /// Renders the envelope head for `subscribe_key`.
+    pub(crate) fn prepare(self, subscribe_key: &str) -> PreparedMessage {
+        let mut head = BytesMut::with_capacity(self.data.get().len() + 128);
+        head.put_slice(br#"{"a":"1","f":0"#);
+        if let Some(publisher) = &self.publisher {
+            head.put_slice(br#","i":"#);
+            head.put_slice(json_string(publisher).as_bytes());
+        }
+        if self.kind != MessageKind::Presence {
+            head.put_slice(br#","s":"#);
+            head.put_slice(self.sequence.unwrap_or(1).to_string().as_bytes());
+        }
+        head.put_slice(br#","k":"#);
+        head.put_slice(json_string(subscribe_key).as_bytes());
+        head.put_slice(br#","c":"#);
+        head.put_slice(json_string(&self.channel).as_bytes());
+        head.put_slice(br#","d":"#);
+        head.put_slice(self.data.get().as_bytes());
+        if self.kind == MessageKind::Signal {
+            head.put_slice(br#","e":1"#);
+        }
+        if let Some(meta) = &self.meta {
+            head.put_slice(br#","u":"#);
+            head.put_slice(meta.get().as_bytes());
+        }
+        if let Some(cmt) = &self.custom_message_type {
+            head.put_slice(br#","cmt":"#);
+            head.put_slice(json_string(cmt).as_bytes());
+        }
+        PreparedMessage {
+            new: self,
+            head: head.freeze(),
+        }
+    }
+}
+
+impl PreparedMessage {
+    /// Completes the message with its server timetoken.
+    pub(crate) fn finish(self, seq: u64) -> StoredMessage {
+        let NewMessage {
+            channel,
+            kind,
+            data,
+            meta,
+            publisher,
+            custom_message_type,
+            stored,
+            ttl,
+            ptto,
+            ..
+        } = self.new;
+        let timetoken = ptto.unwrap_or(seq);
+        StoredMessage {
+            seq,
+            timetoken,
+            channel,
+            kind,
+            data,
+            meta,
+            publisher,
+            custom_message_type,
+            expires_at: ttl.map(|ttl| timetoken.saturating_add(ttl)),
+            stored,
+            envelope_head: self.head,
+            data_value: OnceLock::new(),
+            meta_value: OnceLock::new(),
+        }
+    }
+}
+
+impl StoredMessage {
+    /// Appends the full envelope, with `b` when the subscriber matched
+    /// through a group, a wildcard or a presence channel.
+    pub(crate) fn write_envelope(&self, out: &mut BytesMut, matched_by: Option<&str>) {
+        out.put_slice(&self.envelope_head);
+        out.put_slice(br#","p":{"t":""#);
+        out.put_slice(self.timetoken.to_string().as_bytes());
+        out.put_slice(br#"","r":1}"#);
+        if let Some(b) = matched_by {
+            out.put_slice(br#","b":"#);
+            out.put_slice(json_string(b).as_bytes());
+        }
+        out.put_u8(b'}');
+    }
+
+    /// The payload as a JSON value (parsed on first use).
+    pub(crate) fn data_value(&self) -> &Value {
+        self.data_value
+            .get_or_init(|| serde_json::from_str(self.data.get()).unwrap_or(Value::Null))
+    }
+
+    /// The `meta` as a JSON value (parsed on first use).
+    pub(crate) fn meta_value(&self) -> Option<&Value> {
+        self.meta_value
+            .get_or_init(|| {
+                self.meta
+                    .as_ref()
+                    .and_then(|meta| serde_json::from_str(meta.get()).ok())
+            })
+            .as_ref()
+    }
+
+    /// Whether the message is still in history at `now`.
+    pub(crate) fn is_live(&self, now: u64) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// Removes insignificant whitespace from valid JSON text, keeping key order
+/// and string contents exactly.
+pub(crate) fn minify_json(valid: &str) -> String {
+    let mut out = String::with_capacity(valid.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in valid.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parses JSON text into compact raw JSON; `None` if it is not JSON.
+pub(crate) fn compact_json(text: &str) -> Option<Box<RawValue>> {
+    let raw: &RawValue = serde_json::from_str(text).ok()?;
+    RawValue::from_string(minify_json(raw.get())).ok()
+}
+
+/// Compact raw JSON of a value built by the server.
+pub(crate) fn raw_of(value: &Value) -> Box<RawValue> {
+    // Serializing a `Value` cannot fail; the default is `null`.
+    serde_json::value::to_raw_value(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(kind: MessageKind, meta: Option<&str>) -> StoredMessage {
+        NewMessage {
+            channel: Arc::from("ch"),
+            kind,
+            data: compact_json(r#"{"z": 1, "a": "x y"}"#).unwrap(),
+            meta: meta.and_then(compact_json),
+            publisher: Some(Arc::from("me")),
+            custom_message_type: None,
+            sequence: None,
+            stored: true,
+            ttl: None,
+            ptto: None,
+        }
+        .prepare("sub-c-1")
+        .finish(17000000000000001)
+    }
+
+    #[test]
+    fn minify_keeps_order_and_strings() {
+        assert_eq!(
+            minify_json("{ \"b\" : [1, 2],\n \"a\": \"x \\\" y\" }"),
+            r#"{"b":[1,2],"a":"x \" y"}"#
+        );
+    }
+
+    #[test]
+    fn envelope_has_the_documented_fields() {
+        let msg = sample(MessageKind::Message, Some(r#"{"k": "v"}"#));
+        let mut out = BytesMut::new();
+        msg.write_envelope(&mut out, None);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"a":"1","f":0,"i":"me","s":1,"k":"sub-c-1","c":"ch","d":{"z":1,"a":"x y"},"u":{"k":"v"},"p":{"t":"17000000000000001","r":1}}"#
+        );
+        let mut out = BytesMut::new();
+        sample(MessageKind::Signal, None).write_envelope(&mut out, Some("grp"));
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["e"], 1);
+        assert_eq!(v["b"], "grp");
+    }
+
+    #[test]
+    fn lazy_values() {
+        let msg = sample(MessageKind::Message, Some(r#"{"k": "v"}"#));
+        assert_eq!(msg.data_value()["z"], 1);
+        assert_eq!(msg.meta_value().unwrap()["k"], "v");
+    }
+}

@@ -1,0 +1,544 @@
+//! From an HTTP request to a handler.
+//!
+//! Routing is done here on percent-decoded path segments (`wire.rs`) rather
+//! than with axum's path router, because PubNub paths carry encoded `/`
+//! inside segments and comma lists that must be decoded before splitting.
+//! Every request goes through [`handle`]: bounded body read, decoding,
+//! request log, fault injection, then the handler. Anything that goes wrong
+//! is answered with a PubNub-shaped error body; nothing here panics or drops
+//! a connection (except on an injected fault).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use super::app::App;
+use super::compression::{decode_body, BodyError};
+use super::errors::{pn_response, service, ApiError, PN_CONTENT_TYPE};
+use super::groups::{channel_registration, GroupOp};
+use super::history;
+use super::hooks::{Fault, LoggedRequest, RouteKind};
+use super::presence;
+use super::publish::{publish, time, PublishKind};
+use super::subscribe::subscribe;
+use super::wire::{decode_path, decode_query, Query, RequestCtx};
+
+/// How long a client may take to send its request body.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Lets a handler close its connection without answering (fault injection).
+/// Inserted into every request's extensions by the accept loop.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnControl(pub(crate) Arc<Notify>);
+
+impl ConnControl {
+    fn close(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// A resolved route, borrowing from the decoded segments.
+enum Route<'a> {
+    Time,
+    Options,
+    Publish {
+        kind: PublishKind,
+        publish_key: &'a str,
+        subscribe_key: &'a str,
+        channel: &'a str,
+        message: Option<String>,
+    },
+    Subscribe {
+        subscribe_key: &'a str,
+        channels: &'a str,
+    },
+    Heartbeat {
+        subscribe_key: &'a str,
+        channels: &'a str,
+    },
+    Leave {
+        subscribe_key: &'a str,
+        channels: &'a str,
+    },
+    HereNow {
+        subscribe_key: &'a str,
+        channels: Option<&'a str>,
+    },
+    WhereNow {
+        subscribe_key: &'a str,
+        uuid: &'a str,
+    },
+    SetState {
+        subscribe_key: &'a str,
+        channels: &'a str,
+        uuid: &'a str,
+    },
+    GetState {
+        subscribe_key: &'a str,
+        channels: &'a str,
+        uuid: &'a str,
+    },
+    History {
+        subscribe_key: &'a str,
+        channel: &'a str,
+    },
+    Fetch {
+        subscribe_key: &'a str,
+        channels: &'a str,
+        with_actions: bool,
+    },
+    MessageCounts {
+        subscribe_key: &'a str,
+        channels: &'a str,
+    },
+    DeleteMessages {
+        subscribe_key: &'a str,
+        channels: &'a str,
+    },
+    Groups {
+        subscribe_key: &'a str,
+        op: GroupOp<'a>,
+    },
+}
+
+impl Route<'_> {
+    fn kind(&self) -> RouteKind {
+        match self {
+            Self::Time => RouteKind::Time,
+            Self::Options => RouteKind::Options,
+            Self::Publish {
+                kind: PublishKind::Publish,
+                ..
+            } => RouteKind::Publish,
+            Self::Publish {
+                kind: PublishKind::Signal,
+                ..
+            } => RouteKind::Signal,
+            Self::Subscribe { .. } => RouteKind::Subscribe,
+            Self::Heartbeat { .. } => RouteKind::Heartbeat,
+            Self::Leave { .. } => RouteKind::Leave,
+            Self::HereNow { .. } => RouteKind::HereNow,
+            Self::WhereNow { .. } => RouteKind::WhereNow,
+            Self::SetState { .. } => RouteKind::SetState,
+            Self::GetState { .. } => RouteKind::GetState,
+            Self::History { .. } => RouteKind::History,
+            Self::Fetch { .. } => RouteKind::FetchMessages,
+            Self::MessageCounts { .. } => RouteKind::MessageCounts,
+            Self::DeleteMessages { .. } => RouteKind::DeleteMessages,
+            Self::Groups { .. } => RouteKind::ChannelGroups,
+        }
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::Service {
+        status: StatusCode::NOT_FOUND,
+        service: service::BALANCER,
+        message: "Not Found: no PubNub API at this path".to_owned(),
+    }
+}
+
+fn method_not_allowed(method: &Method) -> ApiError {
+    ApiError::Service {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        service: service::BALANCER,
+        message: format!("Method Not Allowed: {method} is not accepted on this path"),
+    }
+}
+
+/// Checks the method of a matched path.
+fn only<'a>(method: &Method, allowed: &[Method], route: Route<'a>) -> Result<Route<'a>, ApiError> {
+    if allowed.contains(method) {
+        Ok(route)
+    } else {
+        Err(method_not_allowed(method))
+    }
+}
+
+fn resolve<'a>(method: &Method, segments: &'a [String]) -> Result<Route<'a>, ApiError> {
+    use Method as M;
+    if *method == M::OPTIONS {
+        return Ok(Route::Options);
+    }
+    let segs: Vec<&'a str> = segments.iter().map(String::as_str).collect();
+    let get = &[M::GET][..];
+    match segs.as_slice() {
+        ["time", "0"] => only(method, get, Route::Time),
+        [api @ ("publish" | "signal"), publish_key, subscribe_key, _, channel, _, rest @ ..] => {
+            let kind = if *api == "publish" {
+                PublishKind::Publish
+            } else {
+                PublishKind::Signal
+            };
+            // A GET without a message falls through to "Invalid JSON".
+            let message = (!rest.is_empty()).then(|| rest.join("/"));
+            only(
+                method,
+                &[M::GET, M::POST],
+                Route::Publish {
+                    kind,
+                    publish_key,
+                    subscribe_key,
+                    channel,
+                    message,
+                },
+            )
+        }
+        ["v2", "subscribe", subscribe_key, channels]
+        | ["v2", "subscribe", subscribe_key, channels, _] => only(
+            method,
+            get,
+            Route::Subscribe {
+                subscribe_key,
+                channels,
+            },
+        ),
+        ["v2", "presence", "sub-key" | "sub_key", subscribe_key] => only(
+            method,
+            get,
+            Route::HereNow {
+                subscribe_key,
+                channels: None,
+            },
+        ),
+        ["v2", "presence", "sub-key" | "sub_key", subscribe_key, rest @ ..] => match rest {
+            ["channel", channels] => only(
+                method,
+                get,
+                Route::HereNow {
+                    subscribe_key,
+                    channels: Some(channels),
+                },
+            ),
+            ["channel", channels, "heartbeat"] => only(
+                method,
+                get,
+                Route::Heartbeat {
+                    subscribe_key,
+                    channels,
+                },
+            ),
+            ["channel", channels, "leave"] => only(
+                method,
+                get,
+                Route::Leave {
+                    subscribe_key,
+                    channels,
+                },
+            ),
+            ["channel", channels, "uuid", uuid] => only(
+                method,
+                get,
+                Route::GetState {
+                    subscribe_key,
+                    channels,
+                    uuid,
+                },
+            ),
+            ["channel", channels, "uuid", uuid, "data"] => only(
+                method,
+                get,
+                Route::SetState {
+                    subscribe_key,
+                    channels,
+                    uuid,
+                },
+            ),
+            ["uuid", uuid] => only(
+                method,
+                get,
+                Route::WhereNow {
+                    subscribe_key,
+                    uuid,
+                },
+            ),
+            _ => Err(not_found()),
+        },
+        ["v2", "history", "sub-key", subscribe_key, "channel", channel] => only(
+            method,
+            get,
+            Route::History {
+                subscribe_key,
+                channel,
+            },
+        ),
+        ["v3", "history", "sub-key", subscribe_key, "channel", channels] => {
+            if *method == M::DELETE {
+                Ok(Route::DeleteMessages {
+                    subscribe_key,
+                    channels,
+                })
+            } else {
+                only(
+                    method,
+                    get,
+                    Route::Fetch {
+                        subscribe_key,
+                        channels,
+                        with_actions: false,
+                    },
+                )
+            }
+        }
+        ["v3", "history-with-actions", "sub-key", subscribe_key, "channel", channels] => only(
+            method,
+            get,
+            Route::Fetch {
+                subscribe_key,
+                channels,
+                with_actions: true,
+            },
+        ),
+        ["v3", "history", "sub-key", subscribe_key, "message-counts", channels] => only(
+            method,
+            get,
+            Route::MessageCounts {
+                subscribe_key,
+                channels,
+            },
+        ),
+        ["v1", "channel-registration", "sub-key", subscribe_key, "channel-group", rest @ ..] => {
+            let op = match rest {
+                [] => GroupOp::ListGroups,
+                [group] => GroupOp::Group(group),
+                [group, "remove"] => GroupOp::Delete(group),
+                _ => return Err(not_found()),
+            };
+            only(method, get, Route::Groups { subscribe_key, op })
+        }
+        _ => Err(not_found()),
+    }
+}
+
+async fn dispatch(
+    app: &App,
+    route: Route<'_>,
+    ctx: &RequestCtx,
+) -> Result<Response<Body>, ApiError> {
+    let keysets = &app.keysets;
+    match route {
+        Route::Time => Ok(time(app)),
+        Route::Options => {
+            let mut response = pn_response(StatusCode::OK, PN_CONTENT_TYPE, "");
+            response.headers_mut().insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("*"),
+            );
+            Ok(response)
+        }
+        Route::Publish {
+            kind,
+            publish_key,
+            subscribe_key,
+            channel,
+            message,
+        } => {
+            let keyset = keysets.resolve(subscribe_key)?;
+            publish(
+                app,
+                &keyset,
+                ctx,
+                kind,
+                publish_key,
+                channel,
+                message.as_deref(),
+            )
+        }
+        Route::Subscribe {
+            subscribe_key,
+            channels,
+        } => subscribe(app, keysets.resolve(subscribe_key)?, ctx, channels).await,
+        Route::Heartbeat {
+            subscribe_key,
+            channels,
+        } => presence::heartbeat(app, &keysets.resolve(subscribe_key)?, ctx, channels),
+        Route::Leave {
+            subscribe_key,
+            channels,
+        } => presence::leave(app, &keysets.resolve(subscribe_key)?, ctx, channels),
+        Route::HereNow {
+            subscribe_key,
+            channels,
+        } => presence::here_now(app, &keysets.resolve(subscribe_key)?, ctx, channels),
+        Route::WhereNow {
+            subscribe_key,
+            uuid,
+        } => presence::where_now(app, &keysets.resolve(subscribe_key)?, ctx, uuid),
+        Route::SetState {
+            subscribe_key,
+            channels,
+            uuid,
+        } => presence::set_state(app, &keysets.resolve(subscribe_key)?, ctx, channels, uuid),
+        Route::GetState {
+            subscribe_key,
+            channels,
+            uuid,
+        } => presence::get_state(app, &keysets.resolve(subscribe_key)?, ctx, channels, uuid),
+        Route::History {
+            subscribe_key,
+            channel,
+        } => history::history_v2(app, &keysets.resolve(subscribe_key)?, ctx, channel),
+        Route::Fetch {
+            subscribe_key,
+            channels,
+            with_actions,
+        } => history::fetch_messages(
+            app,
+            &keysets.resolve(subscribe_key)?,
+            ctx,
+            channels,
+            with_actions,
+        ),
+        Route::MessageCounts {
+            subscribe_key,
+            channels,
+        } => history::message_counts(app, &keysets.resolve(subscribe_key)?, ctx, channels),
+        Route::DeleteMessages {
+            subscribe_key,
+            channels,
+        } => history::delete_messages(app, &keysets.resolve(subscribe_key)?, ctx, channels),
+        Route::Groups { subscribe_key, op } => {
+            channel_registration(app, &keysets.resolve(subscribe_key)?, ctx, op)
+        }
+    }
+}
+
+fn headers_for_log(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            value
+                .to_str()
+                .ok()
+                .map(|v| (name.as_str().to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+fn too_large() -> ApiError {
+    ApiError::Service {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        service: service::BALANCER,
+        message: "Request Entity Too Large.".to_owned(),
+    }
+}
+
+/// Reads the body within the size limit and the read timeout.
+async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let limit = app.config.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::bad_request(
+            service::BALANCER,
+            "the request body could not be read completely (truncated, or larger than allowed)",
+        )),
+        Err(_) => Err(ApiError::Service {
+            status: StatusCode::REQUEST_TIMEOUT,
+            service: service::BALANCER,
+            message: "the request body did not arrive in time".to_owned(),
+        }),
+    }
+}
+
+/// The one handler: every request of the server goes through here.
+pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let conn = parts.extensions.get::<ConnControl>().cloned();
+    let raw_path = parts.uri.path().to_owned();
+    let raw_query = parts.uri.query().map(str::to_owned);
+    let target_len = raw_path.len() + raw_query.as_ref().map_or(0, |q| q.len() + 1);
+
+    let body = read_body(&app, &parts.headers, body).await;
+    let segments = decode_path(&raw_path);
+    let query = raw_query.as_deref().map(decode_query).transpose();
+    let route = match &segments {
+        Ok(segments) => resolve(&parts.method, segments),
+        Err(_) => Err(not_found()),
+    };
+    let kind = route.as_ref().map_or(RouteKind::Unknown, Route::kind);
+
+    app.log.record(LoggedRequest {
+        seq: 0,
+        kind,
+        method: parts.method.to_string(),
+        path: raw_path.clone(),
+        raw_query: raw_query.clone(),
+        query: query.as_ref().ok().cloned().flatten().unwrap_or_default(),
+        headers: headers_for_log(&parts.headers),
+        body: body.as_ref().cloned().unwrap_or_default(),
+    });
+
+    match app.faults.take(kind) {
+        Some(Fault::Respond { status, body }) => {
+            return ApiError::Raw {
+                status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                body,
+            }
+            .into_response();
+        }
+        Some(Fault::DropConnection { after }) => {
+            tokio::time::sleep(after).await;
+            if let Some(conn) = &conn {
+                conn.close();
+                // The connection task drops this future with the socket.
+                std::future::pending::<()>().await;
+            }
+            return ApiError::Service {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                service: service::BALANCER,
+                message: "fault injection could not close this connection".to_owned(),
+            }
+            .into_response();
+        }
+        Some(Fault::Delay(by)) => tokio::time::sleep(by).await,
+        None => {}
+    }
+
+    let result = async {
+        if target_len > app.config.max_uri_bytes {
+            return Err(ApiError::Service {
+                status: StatusCode::URI_TOO_LONG,
+                service: service::BALANCER,
+                message: "Request-URI Too Long.".to_owned(),
+            });
+        }
+        let raw_body = body?;
+        if let Err(e) = &segments {
+            return Err(ApiError::bad_request(service::BALANCER, e.what.clone()));
+        }
+        let query = query.map_err(|e| ApiError::bad_request(service::BALANCER, e.what))?;
+        let route = route?;
+        let body = if raw_body.is_empty() {
+            raw_body
+        } else {
+            match decode_body(&raw_body, app.config.max_body_bytes) {
+                Ok(decoded) => Bytes::copy_from_slice(&decoded),
+                Err(BodyError::TooLarge) => return Err(too_large()),
+                Err(BodyError::Corrupt(what)) => {
+                    return Err(ApiError::bad_request(service::BALANCER, what))
+                }
+            }
+        };
+        let ctx = RequestCtx {
+            method: parts.method.clone(),
+            raw_path: raw_path.clone(),
+            query: Query::new(query.unwrap_or_default()),
+            body,
+        };
+        dispatch(&app, route, &ctx).await
+    }
+    .await;
+    result.unwrap_or_else(ApiError::into_response)
+}

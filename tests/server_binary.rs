@@ -1,0 +1,78 @@
+//! The `pubnub-dev-server` binary: prints the origin, serves, and stops
+//! cleanly on Ctrl-C (SIGINT).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+const STEP: Duration = Duration::from_secs(20);
+
+/// Needs `kill -INT`, so Unix only.
+#[cfg(unix)]
+#[tokio::test]
+async fn binary_prints_its_origin_serves_and_stops_on_ctrl_c() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pubnub-dev-server"))
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--hold",
+            "1",
+            "--presence-timeout",
+            "60",
+        ])
+        .args(["--queue-size", "100", "--log", "warn"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(STEP, lines.next_line())
+        .await
+        .expect("a line in time")
+        .expect("readable")
+        .expect("one line");
+    let origin = line
+        .strip_prefix("pubnub-dev-server listening; use origin ")
+        .and_then(|rest| rest.strip_suffix(" with ssl=false"))
+        .unwrap_or_else(|| panic!("unexpected banner: {line}"));
+    assert!(origin.starts_with("127.0.0.1:"), "{origin}");
+
+    let body = reqwest::get(format!("http://{origin}/time/0"))
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(body.len(), 19, "[<17 digits>]: {body}");
+
+    let pid = child.id().expect("running").to_string();
+    let status = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(status.success());
+    let exit = tokio::time::timeout(STEP, child.wait())
+        .await
+        .expect("exits in time")
+        .expect("exit status");
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test]
+async fn binary_refuses_a_bad_hold_with_a_message() {
+    let output = Command::new(env!("CARGO_BIN_EXE_pubnub-dev-server"))
+        .args(["--port", "0", "--hold", "9999"])
+        .output()
+        .await
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--hold"), "{stderr}");
+}
