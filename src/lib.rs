@@ -35,6 +35,7 @@ pub mod transport;
 pub mod server;
 
 pub use access::{Permissions, Token};
+pub use api::access::{AccessLevel, AccessResult, GrantBuilder, GrantTokenBuilder};
 pub use api::publish::{PublishBuilder, PublishResult, SignalBuilder};
 pub use client::PubNub;
 pub use config::{Config, ConfigBuilder, HeartbeatNotifications, ReconnectPolicy};
