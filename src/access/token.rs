@@ -23,7 +23,7 @@
 //! HMAC-SHA256(secret, the CBOR encoding [`Token::to_cbor_bytes`] writes for
 //! the same token *without* its `sig` entry).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine as _;
@@ -173,7 +173,15 @@ impl Token {
                 rest.len()
             )));
         }
-        Self::from_cbor_value(value)
+        Self::from_cbor_value(value).map_err(|e| match e {
+            // Show the bytes as the token text they would be.
+            Error::Deserialization { what, reason, .. } => Error::Deserialization {
+                what,
+                reason,
+                body: truncated_text(URL_SAFE.encode(bytes).as_bytes()),
+            },
+            other => other,
+        })
     }
 
     /// HMAC-SHA256 with `secret` over the CBOR of every field but `sig` (this
@@ -228,10 +236,10 @@ impl Token {
         let mut timestamp = None;
         let mut ttl = None;
         let mut token = Token::new(0, 0);
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen = BTreeSet::new();
         for (k, v) in entries {
             let name = key_text(k).map_err(|e| invalid(format!("has a top-level key that {e}")))?;
-            if seen.contains(&name) {
+            if !seen.insert(name.clone()) {
                 return Err(invalid(format!("repeats the key `{name}`")));
             }
             match name.as_str() {
@@ -267,7 +275,6 @@ impl Token {
                 // Unknown entries are ignored: newer token versions may add some.
                 _ => {}
             }
-            seen.push(name);
         }
         let require = |value: Option<u64>, name: &str| {
             value.ok_or_else(|| invalid(format!("lacks the `{name}` entry")))
@@ -667,7 +674,7 @@ mod tests {
 
     #[test]
     fn bad_tokens_are_errors_that_say_why() {
-        let cases: [(&str, &str); 5] = [
+        let cases: [(&str, &str); 6] = [
             ("", "empty"),
             ("@@@@", "base64"),
             ("AAAA", "CBOR map"),
@@ -675,6 +682,11 @@ mod tests {
             (&URL_SAFE.encode([0xa1, 0x41, b'v', 0x02]), "lacks the `t`"),
             // trailing byte after an empty map
             (&URL_SAFE.encode([0xa0, 0x00]), "unexpected bytes"),
+            // `v` twice
+            (
+                &URL_SAFE.encode([0xa2, 0x41, b'v', 0x02, 0x41, b'v', 0x02]),
+                "repeats the key `v`",
+            ),
         ];
         for (text, why) in cases {
             let e = parse_token(text).unwrap_err();
