@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod api;
 mod client;
 pub mod config;
@@ -34,6 +35,8 @@ pub mod transport;
 #[cfg(feature = "server")]
 pub mod server;
 
+pub use access::{Permissions, Token};
+pub use api::access::{AccessLevel, AccessResult, GrantBuilder, GrantTokenBuilder};
 pub use api::publish::{PublishBuilder, PublishResult, SignalBuilder};
 pub use client::PubNub;
 pub use config::{Config, ConfigBuilder, HeartbeatNotifications, ReconnectPolicy};

@@ -2,6 +2,7 @@
 //! is a builder on [`PubNub`](crate::PubNub) that is awaited directly
 //! (`IntoFuture`).
 
+pub mod access;
 pub mod encryption;
 pub mod publish;
 pub mod time;

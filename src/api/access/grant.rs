@@ -1,0 +1,654 @@
+//! Access Manager v2: `GET /v2/auth/grant|audit/sub-key/{sub}`
+//! (PROTOCOL.md §8.1). Revoke is a grant with every flag 0.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+
+use super::result::parse_access_response;
+use super::{comma_list, require_admin_keys, validate_names, AccessResult};
+use crate::client::Request;
+use crate::transport::encoding::encode;
+use crate::transport::HttpMethod;
+use crate::{Error, PubNub};
+
+/// The longest v2 grant PubNub accepts: one year, in minutes.
+pub const MAX_GRANT_TTL: u32 = 525_600;
+
+type BoxedResult = Pin<Box<dyn Future<Output = Result<AccessResult, Error>> + Send>>;
+
+/// The seven v2 flags, each sent only when set (as the Python SDK does;
+/// PubNub treats a missing flag as 0).
+#[derive(Debug, Clone, Copy, Default)]
+struct Flags {
+    read: Option<bool>,
+    write: Option<bool>,
+    manage: Option<bool>,
+    delete: Option<bool>,
+    get: Option<bool>,
+    update: Option<bool>,
+    join: Option<bool>,
+}
+
+impl Flags {
+    const ALL_OFF: Self = Self {
+        read: Some(false),
+        write: Some(false),
+        manage: Some(false),
+        delete: Some(false),
+        get: Some(false),
+        update: Some(false),
+        join: Some(false),
+    };
+
+    fn params(&self) -> [(&'static str, Option<bool>); 7] {
+        [
+            ("r", self.read),
+            ("w", self.write),
+            ("m", self.manage),
+            ("d", self.delete),
+            ("g", self.get),
+            ("u", self.update),
+            ("j", self.join),
+        ]
+    }
+}
+
+/// The resources a v2 call names.
+#[derive(Debug, Clone, Default)]
+struct Targets {
+    channels: Vec<String>,
+    channel_groups: Vec<String>,
+    uuids: Vec<String>,
+    auth_keys: Vec<String>,
+}
+
+impl Targets {
+    fn validate(&self) -> Result<(), Error> {
+        validate_names("channels", &self.channels)?;
+        validate_names("channel_groups", &self.channel_groups)?;
+        validate_names("uuids", &self.uuids)?;
+        validate_names("auth_keys", &self.auth_keys)
+    }
+}
+
+fn extend<I, S>(list: &mut Vec<String>, names: I)
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    list.extend(names.into_iter().map(Into::into));
+}
+
+/// Builder of an Access Manager v2 grant; await it to send. Created by
+/// [`PubNub::grant`].
+///
+/// Without channels, groups or uuids the grant applies to the whole
+/// subscribe key; without auth keys it applies to every client. Only the
+/// flags you set are sent, and PubNub reads a missing flag as "not granted".
+/// An auth key is any string, sent as is: the literal `null` is an auth key
+/// like any other, not "no auth key".
+///
+/// ```no_run
+/// # async fn run(admin: pubnub_rx::PubNub) -> Result<(), pubnub_rx::Error> {
+/// let result = admin
+///     .grant()
+///     .channels(["room-1", "room-1-pnpres"])
+///     .auth_keys(["user-42-key"])
+///     .read(true)
+///     .write(true)
+///     .ttl(60)
+///     .await?;
+/// let room = &result.channels["room-1"];
+/// println!("{:?}", room.auth_keys["user-42-key"].permissions);
+/// # Ok(()) }
+/// ```
+#[must_use = "a grant does nothing until it is awaited"]
+#[derive(Debug)]
+pub struct GrantBuilder {
+    client: PubNub,
+    targets: Targets,
+    flags: Flags,
+    ttl: Option<u32>,
+    operation: &'static str,
+}
+
+impl PubNub {
+    /// Grants Access Manager v2 permissions to auth keys (needs the secret key).
+    pub fn grant(&self) -> GrantBuilder {
+        GrantBuilder {
+            client: self.clone(),
+            targets: Targets::default(),
+            flags: Flags::default(),
+            ttl: None,
+            operation: "an Access Manager grant",
+        }
+    }
+
+    /// Revokes Access Manager v2 permissions: a grant with every flag 0
+    /// (needs the secret key).
+    pub fn revoke(&self) -> RevokeBuilder {
+        RevokeBuilder {
+            inner: GrantBuilder {
+                flags: Flags::ALL_OFF,
+                operation: "an Access Manager revoke",
+                ..self.grant()
+            },
+        }
+    }
+
+    /// Reads the Access Manager v2 permissions in force, changing nothing
+    /// (needs the secret key).
+    pub fn audit(&self) -> AuditBuilder {
+        AuditBuilder {
+            client: self.clone(),
+            targets: Targets::default(),
+        }
+    }
+}
+
+impl GrantBuilder {
+    /// Channels to grant on (added to any given before).
+    pub fn channels<I, S>(mut self, channels: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        extend(&mut self.targets.channels, channels);
+        self
+    }
+
+    /// Channel groups to grant on.
+    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        extend(&mut self.targets.channel_groups, groups);
+        self
+    }
+
+    /// User ids whose App Context metadata the grant covers (`target-uuid`;
+    /// needs auth keys, and cannot be mixed with channels or groups).
+    pub fn uuids<I, S>(mut self, uuids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        extend(&mut self.targets.uuids, uuids);
+        self
+    }
+
+    /// Auth keys that receive the permissions.
+    pub fn auth_keys<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        extend(&mut self.targets.auth_keys, keys);
+        self
+    }
+
+    /// Read: subscribe, history, presence (`r`).
+    pub fn read(mut self, allow: bool) -> Self {
+        self.flags.read = Some(allow);
+        self
+    }
+
+    /// Write: publish, signal (`w`).
+    pub fn write(mut self, allow: bool) -> Self {
+        self.flags.write = Some(allow);
+        self
+    }
+
+    /// Manage: channel-group management (`m`).
+    pub fn manage(mut self, allow: bool) -> Self {
+        self.flags.manage = Some(allow);
+        self
+    }
+
+    /// Delete: delete history (`d`).
+    pub fn delete(mut self, allow: bool) -> Self {
+        self.flags.delete = Some(allow);
+        self
+    }
+
+    /// Get App Context metadata (`g`).
+    pub fn get(mut self, allow: bool) -> Self {
+        self.flags.get = Some(allow);
+        self
+    }
+
+    /// Update App Context metadata (`u`).
+    pub fn update(mut self, allow: bool) -> Self {
+        self.flags.update = Some(allow);
+        self
+    }
+
+    /// Join channels as a member (`j`).
+    pub fn join(mut self, allow: bool) -> Self {
+        self.flags.join = Some(allow);
+        self
+    }
+
+    /// How long the grant lasts, in minutes: 0 = forever, at most
+    /// [`MAX_GRANT_TTL`] (one year). Unset uses PubNub's default (1440).
+    pub fn ttl(mut self, minutes: u32) -> Self {
+        self.ttl = Some(minutes);
+        self
+    }
+
+    fn build(self) -> Result<(PubNub, Request), Error> {
+        let Self {
+            client,
+            targets,
+            flags,
+            ttl,
+            operation,
+        } = self;
+        require_admin_keys(&client, operation)?;
+        targets.validate()?;
+        if flags.params().iter().all(|(_, flag)| flag.is_none()) {
+            return Err(Error::invalid_argument(
+                "permissions",
+                "no permission flag is set: call .read(true), .write(true), ... (or use revoke())",
+            ));
+        }
+        if !targets.uuids.is_empty() {
+            if targets.auth_keys.is_empty() {
+                return Err(Error::invalid_argument(
+                    "uuids",
+                    "a grant on uuids needs the auth keys that receive it: add .auth_keys([..])",
+                ));
+            }
+            if !targets.channels.is_empty() || !targets.channel_groups.is_empty() {
+                return Err(Error::invalid_argument(
+                    "uuids",
+                    "cannot be granted in the same call as channels or channel groups: make two calls",
+                ));
+            }
+        }
+        if let Some(minutes) = ttl {
+            if minutes > MAX_GRANT_TTL {
+                return Err(Error::invalid_argument(
+                    "ttl",
+                    format!("{minutes} minutes is over the limit of {MAX_GRANT_TTL} (one year); use 0 for a grant that never expires"),
+                ));
+            }
+        }
+        let path = format!(
+            "/v2/auth/grant/sub-key/{}",
+            encode(&client.inner.config.subscribe_key)
+        );
+        let mut request = client
+            .request(HttpMethod::Get, path)
+            .without_auth()
+            .param_opt("auth", comma_list(&targets.auth_keys))
+            .param_opt("channel", comma_list(&targets.channels))
+            .param_opt("channel-group", comma_list(&targets.channel_groups))
+            .param_opt("target-uuid", comma_list(&targets.uuids));
+        for (name, flag) in flags.params() {
+            request = request.param_opt(name, flag.map(|on| if on { "1" } else { "0" }));
+        }
+        let request = request.param_opt("ttl", ttl.map(|t| t.to_string()));
+        Ok((client, request))
+    }
+}
+
+impl IntoFuture for GrantBuilder {
+    type Output = Result<AccessResult, Error>;
+    type IntoFuture = BoxedResult;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let prepared = self.build();
+        Box::pin(async move {
+            let (client, request) = prepared?;
+            let response = client.execute(request).await?;
+            parse_access_response("the grant response", &response.body)
+        })
+    }
+}
+
+/// Builder of an Access Manager v2 revoke (every flag 0); await it to send.
+/// Created by [`PubNub::revoke`].
+///
+/// ```no_run
+/// # async fn run(admin: pubnub_rx::PubNub) -> Result<(), pubnub_rx::Error> {
+/// admin.revoke().channels(["room-1"]).auth_keys(["user-42-key"]).await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a revoke does nothing until it is awaited"]
+#[derive(Debug)]
+pub struct RevokeBuilder {
+    inner: GrantBuilder,
+}
+
+impl RevokeBuilder {
+    /// Channels to revoke on.
+    pub fn channels<I, S>(self, channels: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            inner: self.inner.channels(channels),
+        }
+    }
+
+    /// Channel groups to revoke on.
+    pub fn channel_groups<I, S>(self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            inner: self.inner.channel_groups(groups),
+        }
+    }
+
+    /// User ids to revoke App Context access on (needs auth keys).
+    pub fn uuids<I, S>(self, uuids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            inner: self.inner.uuids(uuids),
+        }
+    }
+
+    /// Auth keys that lose their permissions.
+    pub fn auth_keys<I, S>(self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            inner: self.inner.auth_keys(keys),
+        }
+    }
+}
+
+impl IntoFuture for RevokeBuilder {
+    type Output = Result<AccessResult, Error>;
+    type IntoFuture = BoxedResult;
+
+    fn into_future(self) -> Self::IntoFuture {
+        self.inner.into_future()
+    }
+}
+
+/// Builder of an Access Manager v2 audit; await it to send. Created by
+/// [`PubNub::audit`]. With no channel or group it reports the subscribe-key
+/// level.
+///
+/// ```no_run
+/// # async fn run(admin: pubnub_rx::PubNub) -> Result<(), pubnub_rx::Error> {
+/// let audit = admin.audit().channels(["room-1"]).await?;
+/// for (name, access) in &audit.channels {
+///     println!("{name}: {} auth keys", access.auth_keys.len());
+/// }
+/// # Ok(()) }
+/// ```
+#[must_use = "an audit does nothing until it is awaited"]
+#[derive(Debug)]
+pub struct AuditBuilder {
+    client: PubNub,
+    targets: Targets,
+}
+
+impl AuditBuilder {
+    /// Channels to audit.
+    pub fn channels<I, S>(mut self, channels: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        extend(&mut self.targets.channels, channels);
+        self
+    }
+
+    /// Channel groups to audit.
+    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        extend(&mut self.targets.channel_groups, groups);
+        self
+    }
+
+    /// Restricts the report to these auth keys.
+    pub fn auth_keys<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        extend(&mut self.targets.auth_keys, keys);
+        self
+    }
+
+    fn build(self) -> Result<(PubNub, Request), Error> {
+        let Self { client, targets } = self;
+        require_admin_keys(&client, "an Access Manager audit")?;
+        targets.validate()?;
+        let path = format!(
+            "/v2/auth/audit/sub-key/{}",
+            encode(&client.inner.config.subscribe_key)
+        );
+        let request = client
+            .request(HttpMethod::Get, path)
+            .without_auth()
+            .param_opt("auth", comma_list(&targets.auth_keys))
+            .param_opt("channel", comma_list(&targets.channels))
+            .param_opt("channel-group", comma_list(&targets.channel_groups));
+        Ok((client, request))
+    }
+}
+
+impl IntoFuture for AuditBuilder {
+    type Output = Result<AccessResult, Error>;
+    type IntoFuture = BoxedResult;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let prepared = self.build();
+        Box::pin(async move {
+            let (client, request) = prepared?;
+            let response = client.execute(request).await?;
+            parse_access_response("the audit response", &response.body)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+
+    fn admin() -> PubNub {
+        PubNub::new(
+            Config::builder()
+                .subscribe_key("sub")
+                .publish_key("pub")
+                .secret_key("sec")
+                .auth_key("my-own-key")
+                .user_id("admin")
+                .build()
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn query(request: &Request) -> Vec<(&'static str, &str)> {
+        request
+            .query
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn grant_sends_only_the_flags_set_and_comma_lists() {
+        let (_, request) = admin()
+            .grant()
+            .channels(["a", "b c"])
+            .auth_keys(["k1", "null"])
+            .read(true)
+            .write(false)
+            .ttl(0)
+            .build()
+            .unwrap();
+        assert_eq!(request.path, "/v2/auth/grant/sub-key/sub");
+        assert!(!request.auth, "admin calls never send the caller's auth");
+        assert_eq!(
+            query(&request),
+            [
+                ("auth", "k1,null"),
+                ("channel", "a,b c"),
+                ("r", "1"),
+                ("w", "0"),
+                ("ttl", "0")
+            ]
+        );
+    }
+
+    #[test]
+    fn revoke_sends_every_flag_zero() {
+        let (_, request) = admin()
+            .revoke()
+            .channel_groups(["g"])
+            .inner
+            .build()
+            .unwrap();
+        let q = query(&request);
+        for flag in ["r", "w", "m", "d", "g", "u", "j"] {
+            assert!(q.contains(&(flag, "0")), "{flag} missing in {q:?}");
+        }
+        assert!(q.contains(&("channel-group", "g")));
+    }
+
+    #[test]
+    fn grant_validation() {
+        let no_flags = admin().grant().channels(["a"]).build().unwrap_err();
+        assert!(matches!(
+            no_flags,
+            Error::InvalidArgument {
+                name: "permissions",
+                ..
+            }
+        ));
+        let ttl = admin().grant().read(true).ttl(525_601).build().unwrap_err();
+        assert!(
+            matches!(ttl, Error::InvalidArgument { name: "ttl", .. }),
+            "{ttl}"
+        );
+        assert!(admin().grant().read(true).ttl(525_600).build().is_ok());
+        let uuids_alone = admin().grant().uuids(["u"]).get(true).build().unwrap_err();
+        assert!(matches!(
+            uuids_alone,
+            Error::InvalidArgument { name: "uuids", .. }
+        ));
+        let mixed = admin()
+            .grant()
+            .uuids(["u"])
+            .channels(["c"])
+            .auth_keys(["k"])
+            .get(true)
+            .build()
+            .unwrap_err();
+        assert!(mixed.to_string().contains("two calls"), "{mixed}");
+        let comma = admin()
+            .grant()
+            .channels(["a,b"])
+            .read(true)
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            comma,
+            Error::InvalidArgument {
+                name: "channels",
+                ..
+            }
+        ));
+        let empty = admin()
+            .grant()
+            .auth_keys([""])
+            .read(true)
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            empty,
+            Error::InvalidArgument {
+                name: "auth_keys",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn admin_calls_need_the_secret_and_publish_keys() {
+        let no_secret = PubNub::new(
+            Config::builder()
+                .subscribe_key("sub")
+                .publish_key("pub")
+                .user_id("u")
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        let e = no_secret.grant().read(true).build().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::MissingKey {
+                    key: "secret_key",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = no_secret.audit().build().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::MissingKey {
+                    key: "secret_key",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let no_publish = PubNub::new(
+            Config::builder()
+                .subscribe_key("sub")
+                .secret_key("sec")
+                .user_id("u")
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        let e = no_publish.grant().read(true).build().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::MissingKey {
+                    key: "publish_key",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn audit_parameters() {
+        let (_, request) = admin()
+            .audit()
+            .channel_groups(["g1", "g2"])
+            .auth_keys(["k"])
+            .build()
+            .unwrap();
+        assert_eq!(request.path, "/v2/auth/audit/sub-key/sub");
+        assert!(!request.auth);
+        assert_eq!(query(&request), [("auth", "k"), ("channel-group", "g1,g2")]);
+    }
+}

@@ -1,0 +1,62 @@
+//! Access Manager (PROTOCOL.md §8): the v2 `grant` / `revoke` / `audit`
+//! calls on auth keys, and the v3 `grant_token` / `revoke_token` calls.
+//!
+//! These are administration calls: they need the keyset's secret key (every
+//! request is signed with it) and never send the caller's own auth key or
+//! token. Clients then use what was granted with
+//! [`ConfigBuilder::auth_key`](crate::ConfigBuilder::auth_key) (v2) or
+//! [`PubNub::set_token`](crate::PubNub::set_token) (v3).
+
+mod grant;
+mod grant_token;
+mod result;
+
+pub use grant::{AuditBuilder, GrantBuilder, RevokeBuilder, MAX_GRANT_TTL};
+pub use grant_token::{GrantTokenBuilder, MAX_TOKEN_TTL};
+pub use result::{AccessLevel, AccessResult, AuthKeyAccess, ResourceAccess};
+
+use crate::{Error, PubNub};
+
+/// Checks the keys an Access Manager call signs with: the secret key, and
+/// the publish key, which is part of every signed string (a signature made
+/// without it never matches the one PubNub computes).
+pub(crate) fn require_admin_keys(client: &PubNub, operation: &'static str) -> Result<(), Error> {
+    let config = &client.inner.config;
+    if config.secret_key.is_none() {
+        return Err(Error::MissingKey {
+            key: "secret_key",
+            operation,
+        });
+    }
+    if config.publish_key.is_none() {
+        return Err(Error::MissingKey {
+            key: "publish_key",
+            operation,
+        });
+    }
+    Ok(())
+}
+
+/// Checks names that go into a comma-separated list parameter.
+pub(crate) fn validate_names(argument: &'static str, names: &[String]) -> Result<(), Error> {
+    for name in names {
+        if name.is_empty() {
+            return Err(Error::invalid_argument(
+                argument,
+                "holds an empty name: remove it or name the resource",
+            ));
+        }
+        if name.contains(',') {
+            return Err(Error::invalid_argument(
+                argument,
+                format!("`{name}` contains a comma, which separates names in this list"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `a,b,c`, or `None` for an empty list.
+pub(crate) fn comma_list(names: &[String]) -> Option<String> {
+    (!names.is_empty()).then(|| names.join(","))
+}
