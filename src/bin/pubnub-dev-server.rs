@@ -3,14 +3,20 @@
 //!
 //! ```text
 //! pubnub-dev-server --host 127.0.0.1 --port 8090 --hold 280 --presence-timeout 300 --queue-size 100 --log info
+//! pubnub-dev-server --subscribe-key sub-c-dev --publish-key pub-c-dev --secret-key sec-c-dev
 //! ```
+//!
+//! Without keys any subscribe and publish key is accepted. With
+//! `--subscribe-key` and `--publish-key` only that keyset is; adding
+//! `--secret-key` turns Access Manager on for it (signed administration,
+//! v2 grants, v3 tokens, enforcement on every data route).
 
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use pubnub_rx::server::{DevServer, DevServerConfig};
+use pubnub_rx::server::{DevServer, DevServerConfig, Keyset};
 use tracing_subscriber::EnvFilter;
 
 /// An offline PubNub-compatible server for development and tests.
@@ -35,6 +41,19 @@ struct Args {
     /// Log filter: a level (`info`, `debug`, …) or a tracing filter directive.
     #[arg(long, default_value = "info")]
     log: String,
+    /// Accept only this subscribe key (needs --publish-key).
+    #[arg(long, requires = "publish_key")]
+    subscribe_key: Option<String>,
+    /// The publish key of --subscribe-key.
+    #[arg(long, requires = "subscribe_key")]
+    publish_key: Option<String>,
+    /// Turns Access Manager on for the keyset (needs --subscribe-key and
+    /// --publish-key: signatures cover the publish key).
+    #[arg(long, requires_all = ["subscribe_key", "publish_key"])]
+    secret_key: Option<String>,
+    /// Seconds a signed request's timestamp may be off the server clock.
+    #[arg(long, default_value_t = 60)]
+    signature_window: u64,
 }
 
 #[tokio::main]
@@ -66,7 +85,18 @@ async fn main() -> ExitCode {
         .with_port(args.port)
         .with_hold(hold)
         .with_presence_timeout(Duration::from_secs(args.presence_timeout.max(1)))
-        .with_queue_size(args.queue_size);
+        .with_queue_size(args.queue_size)
+        .with_signature_window(Duration::from_secs(args.signature_window));
+    let config = match (args.subscribe_key, args.publish_key) {
+        (Some(subscribe_key), Some(publish_key)) => {
+            let mut keyset = Keyset::new(subscribe_key, publish_key);
+            if let Some(secret) = args.secret_key {
+                keyset = keyset.with_secret_key(secret);
+            }
+            config.with_keyset(keyset)
+        }
+        _ => config,
+    };
     let server = match DevServer::start(config).await {
         Ok(server) => server,
         Err(error) => {

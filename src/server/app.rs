@@ -48,16 +48,20 @@ impl App {
     }
 
     /// The authorization seam: every data request passes here with the
-    /// permission it needs and the resources it touches. Allows everything
-    /// until Access Manager enforcement is added (see `access.rs`).
+    /// permission it needs and the resources it touches. Keysets without a
+    /// secret key allow everything; the others enforce Access Manager
+    /// (see `access/mod.rs`).
     pub(crate) fn authorize(
         &self,
-        _keyset: &KeysetHandle,
-        _ctx: &RequestCtx,
-        _permission: Permission,
-        _resources: &Resources,
+        keyset: &KeysetHandle,
+        ctx: &RequestCtx,
+        permission: Permission,
+        resources: &Resources,
     ) -> Result<(), ApiError> {
-        Ok(())
+        match &keyset.access {
+            None => Ok(()),
+            Some(access) => access.check(ctx, permission, resources, self.clock.unix_secs()),
+        }
     }
 
     /// Presence timeouts and interval events of every keyset, against the

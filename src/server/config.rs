@@ -16,8 +16,10 @@ pub struct Keyset {
     /// The publish key (`pub-c-…`) that must accompany this subscribe key on
     /// publish and signal requests.
     pub publish_key: String,
-    /// The secret key. Kept for Access Manager (signatures, grants); the
-    /// server does not enforce anything with it yet.
+    /// The secret key. With one, the keyset enforces Access Manager:
+    /// requests need a valid signature (administration, and full rights on
+    /// data routes), a v3 token or a v2 grant; without one it is open, like
+    /// a PubNub keyset without the Access Manager add-on.
     pub secret_key: Option<String>,
 }
 
@@ -31,7 +33,7 @@ impl Keyset {
         }
     }
 
-    /// Sets the secret key.
+    /// Sets the secret key, which turns Access Manager on for this keyset.
     pub fn with_secret_key(mut self, secret_key: impl Into<String>) -> Self {
         self.secret_key = Some(secret_key.into());
         self
@@ -103,6 +105,13 @@ pub struct DevServerConfig {
     pub shutdown_grace: Duration,
     /// Explicit keysets; empty means any key is accepted.
     pub keysets: Vec<Keyset>,
+    /// Access Manager: how far a signed request's `timestamp` may be from
+    /// the server clock, either way. Default 60 s.
+    pub signature_window: Duration,
+    /// Access Manager: how many recently accepted signatures each keyset
+    /// remembers to refuse an exact replay inside the window; 0 turns the
+    /// replay check off. Default 100 000.
+    pub replay_memory: usize,
 }
 
 impl Default for DevServerConfig {
@@ -126,6 +135,8 @@ impl Default for DevServerConfig {
             sweep_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(5),
             keysets: Vec::new(),
+            signature_window: Duration::from_secs(60),
+            replay_memory: 100_000,
         }
     }
 }
@@ -218,6 +229,19 @@ impl DevServerConfig {
     /// Adds an explicit keyset; once one is added, unknown keys are refused.
     pub fn with_keyset(mut self, keyset: Keyset) -> Self {
         self.keysets.push(keyset);
+        self
+    }
+
+    /// Sets the Access Manager skew window for signed requests.
+    pub fn with_signature_window(mut self, window: Duration) -> Self {
+        self.signature_window = window;
+        self
+    }
+
+    /// Sets how many recent signatures each Access Manager keyset remembers
+    /// against replays (0 turns the replay check off).
+    pub fn with_replay_memory(mut self, signatures: usize) -> Self {
+        self.replay_memory = signatures;
         self
     }
 

@@ -52,6 +52,41 @@ pub(crate) fn pn_response(
     response
 }
 
+/// An Access Manager answer: its own `Content-Type` and the stricter
+/// `Cache-Control` the service sends.
+pub(crate) fn pam_response(status: StatusCode, body: impl Into<Body>) -> Response<Body> {
+    let mut response = pn_response(status, PAM_CONTENT_TYPE, body);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
+    response
+}
+
+/// One entry of an Access Manager error's `details`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PamDetail {
+    pub(crate) message: String,
+    /// Which input was wrong (`signature`, `timestamp`, `ttl`, `token`, …).
+    pub(crate) location: &'static str,
+    /// Where that input was (`query`, `body`, `path`).
+    pub(crate) location_type: &'static str,
+}
+
+impl PamDetail {
+    pub(crate) fn new(
+        message: impl Into<String>,
+        location: &'static str,
+        location_type: &'static str,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            location,
+            location_type,
+        }
+    }
+}
+
 /// A `200` JSON answer with the PubNub `Content-Type`.
 pub(crate) fn ok_json(body: impl Into<Body>) -> Response<Body> {
     pn_response(StatusCode::OK, PN_CONTENT_TYPE, body)
@@ -77,11 +112,26 @@ pub(crate) enum ApiError {
     /// `{"status":…,"error":true,"error_message":…,"channels":{}}`.
     History { status: StatusCode, message: String },
     /// 403 Access Manager denial listing the refused resources.
-    #[allow(dead_code)] // produced once Access Manager enforcement lands
     Forbidden {
         channels: Vec<String>,
         groups: Vec<String>,
+        uuids: Vec<String>,
     },
+    /// An Access Manager error object (v3 endpoints, signatures):
+    /// `{"error":{"message":…,"source":…,"details":[…]},"service":"Access Manager","status":…}`.
+    AccessManager {
+        status: StatusCode,
+        message: String,
+        source: &'static str,
+        details: Vec<PamDetail>,
+    },
+    /// The flat Access Manager answer of the v2 endpoints:
+    /// `{"message":…,"error":true,"service":"Access Manager","status":…}`.
+    AccessManagerFlat { status: StatusCode, message: String },
+    /// 403 for a token that cannot be used (revoked, expired, not issued
+    /// here): `{"error":true,"status":403,"service":"Access Manager","message":…}`
+    /// with `X-Pn-Cause: 4001`, as recorded for a revoked token.
+    TokenRefused { message: String },
     /// A literal answer (fault injection).
     Raw { status: StatusCode, body: String },
 }
@@ -121,7 +171,8 @@ impl ApiError {
             | Self::Service { status, .. }
             | Self::History { status, .. }
             | Self::Raw { status, .. } => *status,
-            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::AccessManager { status, .. } | Self::AccessManagerFlat { status, .. } => *status,
+            Self::Forbidden { .. } | Self::TokenRefused { .. } => StatusCode::FORBIDDEN,
         }
     }
 
@@ -162,7 +213,11 @@ impl ApiError {
                     json_string(&message)
                 ),
             ),
-            Self::Forbidden { channels, groups } => {
+            Self::Forbidden {
+                channels,
+                groups,
+                uuids,
+            } => {
                 let mut payload = serde_json::Map::new();
                 if !channels.is_empty() {
                     payload.insert("channels".into(), json!(channels));
@@ -170,9 +225,11 @@ impl ApiError {
                 if !groups.is_empty() {
                     payload.insert("channel-groups".into(), json!(groups));
                 }
-                let mut response = pn_response(
+                if !uuids.is_empty() {
+                    payload.insert("uuids".into(), json!(uuids));
+                }
+                let mut response = pam_response(
                     status,
-                    PAM_CONTENT_TYPE,
                     format!(
                         r#"{{"message":"Forbidden","payload":{},"error":true,"service":"Access Manager","status":403}}"#,
                         serde_json::Value::Object(payload)
@@ -181,6 +238,52 @@ impl ApiError {
                 response
                     .headers_mut()
                     .insert("x-pn-cause", HeaderValue::from_static("9999"));
+                response
+            }
+            Self::AccessManager {
+                message,
+                source,
+                details,
+                ..
+            } => {
+                let details: Vec<serde_json::Value> = details
+                    .into_iter()
+                    .map(|d| {
+                        json!({
+                            "message": d.message,
+                            "location": d.location,
+                            "locationType": d.location_type,
+                        })
+                    })
+                    .collect();
+                pam_response(
+                    status,
+                    format!(
+                        r#"{{"error":{{"message":{},"source":{},"details":{}}},"service":"Access Manager","status":{code}}}"#,
+                        json_string(&message),
+                        json_string(source),
+                        serde_json::Value::Array(details)
+                    ),
+                )
+            }
+            Self::AccessManagerFlat { message, .. } => pam_response(
+                status,
+                format!(
+                    r#"{{"message":{},"error":true,"service":"Access Manager","status":{code}}}"#,
+                    json_string(&message)
+                ),
+            ),
+            Self::TokenRefused { message } => {
+                let mut response = pam_response(
+                    status,
+                    format!(
+                        r#"{{"error":true,"status":{code},"service":"Access Manager","message":{}}}"#,
+                        json_string(&message)
+                    ),
+                );
+                response
+                    .headers_mut()
+                    .insert("x-pn-cause", HeaderValue::from_static("4001"));
                 response
             }
             Self::Raw { body, .. } => pn_response(status, PN_CONTENT_TYPE, body),

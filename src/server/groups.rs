@@ -113,7 +113,7 @@ pub(crate) fn channel_registration(
 ) -> Result<Response<Body>, ApiError> {
     match op {
         GroupOp::ListGroups => {
-            app.authorize(keyset, ctx, Permission::Manage, &Resources::default())?;
+            app.authorize(keyset, ctx, Permission::Manage, &Resources::keyset())?;
             let names = keyset.lock().groups.names();
             Ok(ok_json(
                 json!({

@@ -43,6 +43,14 @@ pub enum RouteKind {
     DeleteMessages,
     /// Channel-group management.
     ChannelGroups,
+    /// Access Manager v2 grant (and revoke): `GET /v2/auth/grant/…`.
+    Grant,
+    /// Access Manager v2 audit: `GET /v2/auth/audit/…`.
+    Audit,
+    /// Access Manager v3 token grant: `POST /v3/pam/{sub}/grant`.
+    GrantToken,
+    /// Access Manager v3 token revoke: `DELETE /v3/pam/{sub}/grant/{token}`.
+    RevokeToken,
     /// CORS preflight.
     Options,
     /// Anything the server does not know.

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use tokio::sync::Notify;
 
+use super::access::AccessControl;
 use super::clock::Clock;
 use super::config::{DevServerConfig, Keyset};
 use super::errors::ApiError;
@@ -243,9 +244,8 @@ pub(crate) struct KeysetHandle {
     pub(crate) subscribe_key: Arc<str>,
     /// The publish key that must match, for explicit keysets.
     pub(crate) publish_key: Option<String>,
-    /// Kept for Access Manager.
-    #[allow(dead_code)]
-    pub(crate) secret_key: Option<String>,
+    /// Access Manager, when the keyset has a secret key.
+    pub(crate) access: Option<AccessControl>,
     state: Mutex<KeysetState>,
     next_poll_id: AtomicU64,
 }
@@ -293,8 +293,8 @@ impl KeysetHandle {
         let subscribe_key: Arc<str> = Arc::from(keyset.subscribe_key.as_str());
         Self {
             subscribe_key: subscribe_key.clone(),
+            access: AccessControl::new(&keyset, &config),
             publish_key: explicit.then_some(keyset.publish_key),
-            secret_key: keyset.secret_key,
             state: Mutex::new(KeysetState {
                 subscribe_key,
                 config,

@@ -34,7 +34,7 @@
 //! | `message.rs` | a stored message and its pre-rendered envelope |
 //! | `keyset.rs` | keyset registry; per-keyset state (store, groups, presence, parked polls) behind one short-held lock |
 //! | `publish.rs`, `subscribe.rs`, `presence.rs`, `history.rs`, `groups.rs` | the endpoints |
-//! | `access.rs` | the one authorization seam (allows everything until Access Manager lands) |
+//! | `access/` | Access Manager: the one authorization seam (signatures, v2 grants, v3 tokens), the grant / audit / grant-token / revoke-token endpoints; keysets without a secret key stay open |
 //! | `hooks.rs` | request log and fault injection |
 //! | `filter.rs` | the `filter-expr` language |
 //!

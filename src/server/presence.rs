@@ -501,12 +501,9 @@ pub(crate) fn leave(
         ));
     }
     let uuid = require_uuid(ctx)?;
-    app.authorize(
-        keyset,
-        ctx,
-        Permission::Read,
-        &Resources::channels(channels.iter().cloned()).with_groups(groups.iter().cloned()),
-    )?;
+    // Unsubscribing needs no permission (PubNub's operations-to-permissions
+    // page); a bad signature or an unusable token is still refused.
+    app.authorize(keyset, ctx, Permission::Read, &Resources::default())?;
     let mut state = keyset.lock();
     let targets = presence_channels(&state, &channels, &groups);
     state.presence_leave(uuid, &targets);
@@ -575,12 +572,13 @@ pub(crate) fn here_now(
             .and_then(|v| v.parse::<usize>().ok())
             .unwrap_or(0),
     };
-    app.authorize(
-        keyset,
-        ctx,
-        Permission::Read,
-        &Resources::channels(channels.iter().cloned()).with_groups(groups.iter().cloned()),
-    )?;
+    let resources = if channels.is_empty() && groups.is_empty() {
+        // Global here_now: every channel of the keyset.
+        Resources::keyset()
+    } else {
+        Resources::channels(channels.iter().cloned()).with_groups(groups.iter().cloned())
+    };
+    app.authorize(keyset, ctx, Permission::Read, &resources)?;
     let state = keyset.lock();
     // Single-channel shape exactly when the path names one channel and no
     // group is given (PROTOCOL.md §5.3; JS crashes on the wrong shape).
@@ -647,12 +645,9 @@ pub(crate) fn where_now(
     ctx: &RequestCtx,
     uuid: &str,
 ) -> Result<Response<Body>, ApiError> {
-    app.authorize(
-        keyset,
-        ctx,
-        Permission::Read,
-        &Resources::default().with_uuid(uuid),
-    )?;
+    // Where Now needs no permission (PubNub's operations-to-permissions
+    // page); a bad signature or an unusable token is still refused.
+    app.authorize(keyset, ctx, Permission::Read, &Resources::default())?;
     let channels: Vec<String> = keyset
         .lock()
         .presence
@@ -696,13 +691,14 @@ pub(crate) fn set_state(
             ))
         }
     };
+    // Set State needs read on the channels, not write: PubNub's
+    // "Operations to permissions mapping" lists Set State under `read`
+    // (https://www.pubnub.com/docs/security/access-control/operations-permissions-mapping).
     app.authorize(
         keyset,
         ctx,
-        Permission::Write,
-        &Resources::channels(channels.iter().cloned())
-            .with_groups(groups.iter().cloned())
-            .with_uuid(uuid),
+        Permission::Read,
+        &Resources::channels(channels.iter().cloned()).with_groups(groups.iter().cloned()),
     )?;
     let mut state = keyset.lock();
     let targets = presence_channels(&state, &channels, &groups);
@@ -738,9 +734,7 @@ pub(crate) fn get_state(
         keyset,
         ctx,
         Permission::Read,
-        &Resources::channels(channels.iter().cloned())
-            .with_groups(groups.iter().cloned())
-            .with_uuid(uuid),
+        &Resources::channels(channels.iter().cloned()).with_groups(groups.iter().cloned()),
     )?;
     let state = keyset.lock();
     let state_of = |channel: &str| {

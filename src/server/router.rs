@@ -8,7 +8,7 @@
 //! is answered with a PubNub-shaped error body; nothing here panics or drops
 //! a connection (except on an injected fault).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -17,6 +17,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use super::access;
 use super::app::App;
 use super::compression::{decode_body, BodyError};
 use super::errors::{pn_response, service, ApiError, PN_CONTENT_TYPE};
@@ -104,6 +105,17 @@ enum Route<'a> {
         subscribe_key: &'a str,
         op: GroupOp<'a>,
     },
+    Grant {
+        subscribe_key: &'a str,
+        audit: bool,
+    },
+    GrantToken {
+        subscribe_key: &'a str,
+    },
+    RevokeToken {
+        subscribe_key: &'a str,
+        token: &'a str,
+    },
 }
 
 impl Route<'_> {
@@ -131,6 +143,10 @@ impl Route<'_> {
             Self::MessageCounts { .. } => RouteKind::MessageCounts,
             Self::DeleteMessages { .. } => RouteKind::DeleteMessages,
             Self::Groups { .. } => RouteKind::ChannelGroups,
+            Self::Grant { audit: false, .. } => RouteKind::Grant,
+            Self::Grant { audit: true, .. } => RouteKind::Audit,
+            Self::GrantToken { .. } => RouteKind::GrantToken,
+            Self::RevokeToken { .. } => RouteKind::RevokeToken,
         }
     }
 }
@@ -311,6 +327,25 @@ fn resolve<'a>(method: &Method, segments: &'a [String]) -> Result<Route<'a>, Api
             };
             only(method, get, Route::Groups { subscribe_key, op })
         }
+        ["v2", "auth", op @ ("grant" | "audit"), "sub-key", subscribe_key] => only(
+            method,
+            get,
+            Route::Grant {
+                subscribe_key,
+                audit: *op == "audit",
+            },
+        ),
+        ["v3", "pam", subscribe_key, "grant"] => {
+            only(method, &[M::POST], Route::GrantToken { subscribe_key })
+        }
+        ["v3", "pam", subscribe_key, "grant", token] => only(
+            method,
+            &[M::DELETE],
+            Route::RevokeToken {
+                subscribe_key,
+                token,
+            },
+        ),
         _ => Err(not_found()),
     }
 }
@@ -405,6 +440,24 @@ async fn dispatch(
         Route::Groups { subscribe_key, op } => {
             channel_registration(app, &keysets.resolve(subscribe_key)?, ctx, op)
         }
+        Route::Grant {
+            subscribe_key,
+            audit,
+        } => {
+            let keyset = keysets.resolve(subscribe_key)?;
+            if audit {
+                access::audit(app, &keyset, ctx)
+            } else {
+                access::grant(app, &keyset, ctx)
+            }
+        }
+        Route::GrantToken { subscribe_key } => {
+            access::grant_token(app, &*keysets.resolve(subscribe_key)?, ctx)
+        }
+        Route::RevokeToken {
+            subscribe_key,
+            token,
+        } => access::revoke_token(app, &*keysets.resolve(subscribe_key)?, ctx, token),
     }
 }
 
@@ -536,6 +589,7 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
             raw_path: raw_path.clone(),
             query: Query::new(query.unwrap_or_default()),
             body,
+            caller: OnceLock::new(),
         };
         dispatch(&app, route, &ctx).await
     }

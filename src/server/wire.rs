@@ -13,9 +13,12 @@
 //! are not UTF-8, are a bad request rather than guessed at.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use axum::http::Method;
 use bytes::Bytes;
+
+use super::access::CallerVerdict;
 
 /// Why a path or query could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +150,6 @@ impl Query {
         Self { pairs }
     }
 
-    #[allow(dead_code)] // read by Access Manager signatures
     pub(crate) fn pairs(&self) -> &[(String, String)] {
         &self.pairs
     }
@@ -185,14 +187,16 @@ impl Query {
 /// A decoded request, as handlers see it.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestCtx {
-    #[allow(dead_code)] // read by Access Manager signatures
     pub(crate) method: Method,
     /// The path exactly as received (still percent-encoded).
-    #[allow(dead_code)] // read by Access Manager signatures
     pub(crate) raw_path: String,
     pub(crate) query: Query,
     /// The body, decompressed.
     pub(crate) body: Bytes,
+    /// Who sent it, as Access Manager decided on first use (signature,
+    /// token or auth key), so that the signature is checked — and
+    /// remembered against replays — once per request.
+    pub(crate) caller: OnceLock<CallerVerdict>,
 }
 
 impl RequestCtx {

@@ -1,0 +1,309 @@
+//! Access Manager: the one authorization seam and everything behind it.
+//!
+//! Every data request calls [`App::authorize`](super::app::App::authorize)
+//! with the permission it needs and the resources it touches, before it
+//! reads or changes anything. A keyset without a secret key stays open, as
+//! a PubNub keyset without the Access Manager add-on does. A keyset with a
+//! secret key enforces (PROTOCOL.md §8):
+//!
+//! 1. **Who is asking** ([`Caller`], decided once per request and cached in
+//!    the [`RequestCtx`]):
+//!    * a request carrying `signature` must be signed with the secret key
+//!      (`signature.rs`: v2, v2-as-GET and v1 for `/publish`, Python's
+//!      double-encoded values) with a `timestamp` inside the skew window,
+//!      and must not repeat a signature already seen; it is then an
+//!      **admin** request and skips every permission check;
+//!    * otherwise an `auth` value that decodes as a v3 token is a **token**
+//!      (`tokens.rs`): it must carry this keyset's signature, must not be
+//!      expired or revoked, and when it names an authorized uuid the
+//!      request's `uuid` must be that one;
+//!    * anything else is a v2 **auth key** (or no key at all).
+//! 2. **What it may do**: each channel, group and uuid of the request needs
+//!    the permission, from the token (exact names, then regex patterns) or
+//!    from a live v2 grant (`grants.rs`: keyset level, resource level, per
+//!    auth key). v2 grants made without auth keys apply to every client,
+//!    token holders included. Refusals list exactly the denied resources:
+//!    403 `{"message":"Forbidden","payload":{"channels":[…],"channel-groups":[…]},…}`.
+//!
+//! The administration endpoints (v2 grant/audit, v3 grant/revoke token) are
+//! in `admin.rs`; they accept signed requests only.
+//!
+//! **Which permission each route needs** follows PubNub's "Operations to
+//! permissions mapping" page
+//! (<https://www.pubnub.com/docs/security/access-control/operations-permissions-mapping>):
+//! publish / signal / fire → write on the channel; subscribe → read on each
+//! channel (presence channels `-pnpres` by their own name) and group;
+//! heartbeat → read, like subscribe; here_now, get state **and set state**
+//! → read on the channels (the page lists set state under read); history,
+//! fetch, message counts → read; delete messages → delete; adding to,
+//! removing from or deleting a group → manage on the group; listing a
+//! group's channels → read on it; listing every group and the global
+//! here_now → the permission at keyset level (v2 subkey grants only).
+//! Leave (unsubscribe) and where_now need no permission per that page; they
+//! still refuse a bad signature or an unusable token. App Context
+//! (`g`/`u`/`j` on uuids and channels) is mapped in [`Permission`] for the
+//! App Context routes; this server has none yet.
+
+mod admin;
+mod grants;
+mod signature;
+mod tokens;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+pub(crate) use admin::{audit, grant, grant_token, revoke_token};
+
+use crate::access::{Permissions, Token};
+
+use self::grants::{Grants, Scope};
+use self::signature::{ReplayGuard, SigningKeys};
+use self::tokens::{PatternCache, Revocations};
+use super::config::{DevServerConfig, Keyset};
+use super::errors::ApiError;
+use super::wire::RequestCtx;
+
+/// A permission a request needs (PROTOCOL.md §8.1: r, w, m, d, g, u, j).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Permission {
+    /// `r`: subscribe, history, here_now, presence state, list a group.
+    Read,
+    /// `w`: publish, signal, fire.
+    Write,
+    /// `m`: channel-group management.
+    Manage,
+    /// `d`: delete history.
+    Delete,
+    /// `g`: App Context get (for App Context routes).
+    #[allow(dead_code)]
+    Get,
+    /// `u`: App Context update (for App Context routes).
+    #[allow(dead_code)]
+    Update,
+    /// `j`: App Context memberships (for App Context routes).
+    #[allow(dead_code)]
+    Join,
+}
+
+impl Permission {
+    /// The bit of this permission in a token or grant.
+    pub(crate) fn bits(self) -> Permissions {
+        match self {
+            Self::Read => Permissions::READ,
+            Self::Write => Permissions::WRITE,
+            Self::Manage => Permissions::MANAGE,
+            Self::Delete => Permissions::DELETE,
+            Self::Get => Permissions::GET,
+            Self::Update => Permissions::UPDATE,
+            Self::Join => Permissions::JOIN,
+        }
+    }
+}
+
+/// The resources a request touches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Resources {
+    pub(crate) channels: Vec<String>,
+    pub(crate) groups: Vec<String>,
+    pub(crate) uuids: Vec<String>,
+    /// The request acts on the whole keyset (list every group, global
+    /// here_now): only a keyset-level v2 grant allows it.
+    pub(crate) keyset: bool,
+}
+
+impl Resources {
+    pub(crate) fn channels<I, S>(channels: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            channels: channels.into_iter().map(Into::into).collect(),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn channel(channel: &str) -> Self {
+        Self::channels([channel])
+    }
+
+    pub(crate) fn group(group: &str) -> Self {
+        Self {
+            groups: vec![group.to_owned()],
+            ..Self::default()
+        }
+    }
+
+    /// The whole keyset.
+    pub(crate) fn keyset() -> Self {
+        Self {
+            keyset: true,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn with_groups<I, S>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.groups.extend(groups.into_iter().map(Into::into));
+        self
+    }
+
+    #[allow(dead_code)] // for App Context routes
+    pub(crate) fn with_uuid(mut self, uuid: &str) -> Self {
+        self.uuids.push(uuid.to_owned());
+        self
+    }
+}
+
+/// Who made a request, decided once per request.
+#[derive(Debug, Clone)]
+pub(crate) enum Caller {
+    /// Signed with the secret key: every permission.
+    Admin,
+    /// Carries a usable token issued by this keyset.
+    Token(Arc<Token>),
+    /// A v2 auth key, or none.
+    AuthKey(Option<String>),
+}
+
+/// What the cache in [`RequestCtx`] holds.
+pub(crate) type CallerVerdict = Result<Caller, ApiError>;
+
+/// The Access Manager state of one keyset that has a secret key.
+#[derive(Debug)]
+pub(crate) struct AccessControl {
+    keys: SigningKeys,
+    window: Duration,
+    grants: Mutex<Grants>,
+    revoked: Mutex<Revocations>,
+    replays: Mutex<ReplayGuard>,
+    patterns: Mutex<PatternCache>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The guarded values are plain data that stay consistent per call.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl AccessControl {
+    /// Access Manager for `keyset`, or `None` when it has no secret key.
+    pub(crate) fn new(keyset: &Keyset, config: &DevServerConfig) -> Option<Self> {
+        let secret = keyset.secret_key.clone()?;
+        Some(Self {
+            keys: SigningKeys {
+                subscribe_key: keyset.subscribe_key.clone(),
+                publish_key: keyset.publish_key.clone(),
+                secret,
+            },
+            window: config.signature_window,
+            grants: Mutex::new(Grants::default()),
+            revoked: Mutex::new(Revocations::default()),
+            replays: Mutex::new(ReplayGuard::new(config.replay_memory)),
+            patterns: Mutex::new(PatternCache::default()),
+        })
+    }
+
+    /// The caller of `ctx`, worked out on first use and then cached.
+    fn caller(&self, ctx: &RequestCtx, now: u64) -> CallerVerdict {
+        ctx.caller.get_or_init(|| self.identify(ctx, now)).clone()
+    }
+
+    fn identify(&self, ctx: &RequestCtx, now: u64) -> CallerVerdict {
+        if let Some(presented) = ctx.query.get("signature") {
+            let verified = signature::verify(ctx, &self.keys, presented, now, self.window)?;
+            lock(&self.replays).check_and_remember(&verified, now, self.window)?;
+            return Ok(Caller::Admin);
+        }
+        let Some(auth) = ctx.query.non_empty("auth") else {
+            return Ok(Caller::AuthKey(None));
+        };
+        match tokens::decode(auth) {
+            Some(token) => {
+                tokens::validate(&token, &self.keys.secret, &lock(&self.revoked), now)?;
+                Ok(Caller::Token(Arc::new(token)))
+            }
+            None => Ok(Caller::AuthKey(Some(auth.to_owned()))),
+        }
+    }
+
+    /// Refuses anything but a correctly signed request (the administration
+    /// endpoints). `source` names the endpoint in the error body.
+    pub(crate) fn require_admin(
+        &self,
+        ctx: &RequestCtx,
+        now: u64,
+        source: &'static str,
+    ) -> Result<(), ApiError> {
+        match self.caller(ctx, now)? {
+            Caller::Admin => Ok(()),
+            Caller::Token(_) | Caller::AuthKey(_) => Err(signature::unsigned(source)),
+        }
+    }
+
+    /// The permission check of one data request.
+    pub(crate) fn check(
+        &self,
+        ctx: &RequestCtx,
+        permission: Permission,
+        resources: &Resources,
+        now: u64,
+    ) -> Result<(), ApiError> {
+        let caller = self.caller(ctx, now)?;
+        let token = match &caller {
+            Caller::Admin => return Ok(()),
+            Caller::Token(token) => {
+                if let Some(authorized) = token.authorized_uuid.as_deref() {
+                    if ctx.uuid() != Some(authorized) {
+                        return Err(ApiError::Forbidden {
+                            channels: Vec::new(),
+                            groups: Vec::new(),
+                            uuids: vec![ctx.uuid().unwrap_or_default().to_owned()],
+                        });
+                    }
+                }
+                Some(token.as_ref())
+            }
+            Caller::AuthKey(_) => None,
+        };
+        let auth_key = match &caller {
+            Caller::AuthKey(key) => key.as_deref(),
+            _ => None,
+        };
+        let grants = lock(&self.grants);
+        let mut patterns = lock(&self.patterns);
+        let mut allowed = |scope: Scope<'_>| {
+            token.is_some_and(|t| tokens::allows(t, &scope, permission, &mut patterns))
+                || grants.allows(&scope, auth_key, permission, now)
+        };
+        let keyset_denied = resources.keyset && !allowed(Scope::Keyset);
+        let channels: Vec<String> = resources
+            .channels
+            .iter()
+            .filter(|name| !allowed(Scope::Channel(name)))
+            .cloned()
+            .collect();
+        let groups: Vec<String> = resources
+            .groups
+            .iter()
+            .filter(|name| !allowed(Scope::Group(name)))
+            .cloned()
+            .collect();
+        let uuids: Vec<String> = resources
+            .uuids
+            .iter()
+            .filter(|name| !allowed(Scope::Uuid(name)))
+            .cloned()
+            .collect();
+        if keyset_denied || !channels.is_empty() || !groups.is_empty() || !uuids.is_empty() {
+            return Err(ApiError::Forbidden {
+                channels,
+                groups,
+                uuids,
+            });
+        }
+        Ok(())
+    }
+}
