@@ -458,9 +458,11 @@ fn read_section(
         let items = match items {
             Value::Null => continue,
             Value::Object(items) => items,
-            other => return Err(invalid_permissions(format!(
+            other => {
+                return Err(invalid_permissions(format!(
                 "`permissions.{name}.{category}` is {other}, expected an object of name to bitmask"
-            ))),
+            )))
+            }
         };
         for (resource, bits) in items {
             let bits = bits
