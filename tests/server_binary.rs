@@ -76,3 +76,49 @@ async fn binary_refuses_a_bad_hold_with_a_message() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--hold"), "{stderr}");
 }
+
+#[tokio::test]
+async fn binary_needs_the_keyset_for_a_secret_key() {
+    let output = Command::new(env!("CARGO_BIN_EXE_pubnub-dev-server"))
+        .args(["--port", "0", "--secret-key", "sec-c-x"])
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--subscribe-key"), "{stderr}");
+    assert!(stderr.contains("--publish-key"), "{stderr}");
+}
+
+#[tokio::test]
+async fn binary_with_a_secret_key_enforces_access_manager() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pubnub-dev-server"))
+        .args(["--port", "0", "--log", "warn"])
+        .args(["--subscribe-key", "sub-c-bin", "--publish-key", "pub-c-bin"])
+        .args(["--secret-key", "sec-c-bin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let line = tokio::time::timeout(STEP, BufReader::new(stdout).lines().next_line())
+        .await
+        .expect("a line in time")
+        .expect("readable")
+        .expect("one line");
+    let origin = line
+        .strip_prefix("pubnub-dev-server listening; use origin ")
+        .and_then(|rest| rest.strip_suffix(" with ssl=false"))
+        .unwrap_or_else(|| panic!("unexpected banner: {line}"));
+    let get = |path: &str| reqwest::get(format!("http://{origin}{path}"));
+    let unsigned = get("/publish/pub-c-bin/sub-c-bin/0/room/0/1?uuid=u")
+        .await
+        .expect("answers");
+    assert_eq!(unsigned.status(), 403);
+    let other_key = get("/publish/pub-c-x/sub-c-x/0/room/0/1?uuid=u")
+        .await
+        .expect("answers");
+    assert_eq!(other_key.status(), 400, "only the given keyset is served");
+    child.kill().await.expect("stops");
+}
