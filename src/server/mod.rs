@@ -4,8 +4,10 @@
 //! the official SDKs to accept it: time, publish / fire / signal, subscribe
 //! v2 long-polls (channels, channel groups, wildcards, filter expressions),
 //! presence (heartbeat, leave, timeouts, here_now, where_now, state),
-//! history (v2, fetch v3, message counts, delete) and channel groups. It is
-//! the default backend of this crate's tests, examples and benchmarks.
+//! history (v2, fetch v3, message counts, delete), channel groups and, for
+//! keysets with a secret key, Access Manager (signed requests, v2 grants,
+//! v3 tokens, enforcement on every data route). It is the default backend
+//! of this crate's tests, examples and benchmarks.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pubnub_rx::server::ServerError> {
@@ -42,6 +44,8 @@
 //! its own state, created on first use (like PubNub's `demo` keys). With
 //! [`DevServerConfig::with_keyset`], unknown subscribe keys are answered 400
 //! `Invalid Subscribe Key` and a wrong publish key 400 `[0,"Invalid Key",tt]`.
+//! A keyset given a secret key ([`Keyset::with_secret_key`]) enforces
+//! Access Manager; the others are open.
 //!
 //! **Hot path.** A publish renders its envelope once (without `p` and `b`),
 //! stores an `Arc` of it and wakes only the long-polls registered on its
@@ -57,8 +61,9 @@
 //!
 //! **Test hooks** (on [`DevServerHandle`]): the [request log](RequestLog)
 //! with `wait_for` (no sleeping), [fault injection](Faults) per
-//! [`RouteKind`], [`DevServerHandle::advance_clock`] (presence timeouts
-//! without waiting), and `hold` down to milliseconds.
+//! [`RouteKind`], [`DevServerHandle::advance_clock`] (presence timeouts,
+//! grant and token expiry, signature skew — without waiting), and `hold`
+//! down to milliseconds.
 
 mod access;
 mod app;
@@ -187,7 +192,8 @@ impl DevServerHandle {
     }
 
     /// Shifts the server's clock forward by `by` (timetokens, presence
-    /// timeouts and intervals follow it) and runs the presence sweep at
+    /// timeouts and intervals, Access Manager grant and token expiry and
+    /// the signature skew window follow it) and runs the presence sweep at
     /// once: when this returns, every timeout that became due has been
     /// reported.
     pub fn advance_clock(&self, by: Duration) {
