@@ -55,7 +55,8 @@ fn bench(c: &mut Criterion) {
         let body = envelope(17_000_000_000_000_000, mix, &|_| "chat".to_owned(), None);
         group.bench_function(format!("borrowed/{name}"), |b| {
             b.iter(|| {
-                let parsed: Response<'_> = serde_json::from_slice(std::hint::black_box(body.as_bytes())).unwrap();
+                let parsed: Response<'_> =
+                    serde_json::from_slice(std::hint::black_box(body.as_bytes())).unwrap();
                 std::hint::black_box(parsed.m.len())
             })
         });

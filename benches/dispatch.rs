@@ -57,7 +57,10 @@ fn cases() -> Vec<Case> {
         deliveries: 100 * n as u64,
     };
     vec![
-        Case { name: "1_subscription", ..fanout(1, "") },
+        Case {
+            name: "1_subscription",
+            ..fanout(1, "")
+        },
         Case {
             name: "100_subscriptions_100_channels",
             channel_of: spread,
@@ -76,8 +79,17 @@ fn cases() -> Vec<Case> {
             deliveries: 100,
             ..fanout(1, "")
         },
-        Case { name: "cipher_key", encrypted: true, ..fanout(1, "") },
-        Case { name: "mixed_signals_presence", mix: Mix::Mixed, with_presence: true, ..fanout(1, "") },
+        Case {
+            name: "cipher_key",
+            encrypted: true,
+            ..fanout(1, "")
+        },
+        Case {
+            name: "mixed_signals_presence",
+            mix: Mix::Mixed,
+            with_presence: true,
+            ..fanout(1, "")
+        },
     ]
 }
 
@@ -92,7 +104,11 @@ struct Running {
 async fn start(case: &Case) -> Running {
     let crypto = CryptoModule::legacy("bench-key", true).unwrap();
     let encrypt = |plain: &str| crypto.encrypt_to_base64(plain.as_bytes()).unwrap();
-    let bodies = envelopes(case.mix, &case.channel_of, if case.encrypted { Some(&encrypt) } else { None });
+    let bodies = envelopes(
+        case.mix,
+        &case.channel_of,
+        if case.encrypted { Some(&encrypt) } else { None },
+    );
     let firehose = Firehose::new(bodies);
     let mut config = Config::builder()
         .subscribe_key("sub-c-bench")
@@ -104,12 +120,17 @@ async fn start(case: &Case) -> Running {
         config = config.crypto_module(crypto.clone());
     }
     let client = PubNub::new(config.build().unwrap()).unwrap();
-    let mut options = SubscriptionOptions::new().queue_capacity(1024).overflow(OverflowPolicy::Backpressure);
+    let mut options = SubscriptionOptions::new()
+        .queue_capacity(1024)
+        .overflow(OverflowPolicy::Backpressure);
     if case.with_presence {
         options = options.with_presence();
     }
-    let subscriptions: Vec<Subscription> =
-        case.subscriptions.iter().map(|ch| client.channel(ch.as_str()).subscription(options.clone())).collect();
+    let subscriptions: Vec<Subscription> = case
+        .subscriptions
+        .iter()
+        .map(|ch| client.channel(ch.as_str()).subscription(options.clone()))
+        .collect();
     let (streams, set) = if case.as_set {
         let set = client.subscription_set(subscriptions.iter().cloned());
         let streams = select_all([set.events()]);
@@ -122,11 +143,21 @@ async fn start(case: &Case) -> Running {
         }
         (streams, None)
     };
-    Running { firehose, streams, _client: client, _subscriptions: subscriptions, _set: set }
+    Running {
+        firehose,
+        streams,
+        _client: client,
+        _subscriptions: subscriptions,
+        _set: set,
+    }
 }
 
 fn bench(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     for case in cases() {
         for (unit, elements) in [("messages", 100), ("deliveries", case.deliveries)] {
             let mut group = c.benchmark_group(format!("dispatch/{unit}"));

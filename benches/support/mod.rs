@@ -33,7 +33,12 @@ pub fn payload(i: usize) -> String {
 /// One subscribe response body with 100 envelopes. `channel_of(i)` names
 /// the channel of envelope `i`; timetokens start at `base`; `encrypt` turns
 /// a payload into ciphertext.
-pub fn envelope(base: u64, mix: Mix, channel_of: &dyn Fn(usize) -> String, encrypt: Option<&dyn Fn(&str) -> String>) -> String {
+pub fn envelope(
+    base: u64,
+    mix: Mix,
+    channel_of: &dyn Fn(usize) -> String,
+    encrypt: Option<&dyn Fn(&str) -> String>,
+) -> String {
     let mut out = format!(r#"{{"t":{{"t":"{}","r":1}},"m":["#, base + 100);
     for i in 0..100 {
         if i > 0 {
@@ -70,7 +75,11 @@ pub fn envelope(base: u64, mix: Mix, channel_of: &dyn Fn(usize) -> String, encry
 
 /// Two alternating envelopes with distinct timetokens (so the client's
 /// duplicate filter, which remembers the last 100 ids, drops nothing).
-pub fn envelopes(mix: Mix, channel_of: &dyn Fn(usize) -> String, encrypt: Option<&dyn Fn(&str) -> String>) -> Vec<String> {
+pub fn envelopes(
+    mix: Mix,
+    channel_of: &dyn Fn(usize) -> String,
+    encrypt: Option<&dyn Fn(&str) -> String>,
+) -> Vec<String> {
     vec![
         envelope(17_000_000_000_000_000, mix, channel_of, encrypt),
         envelope(17_000_000_000_001_000, mix, channel_of, encrypt),
@@ -116,13 +125,22 @@ fn take_budget(state: &State) -> bool {
 }
 
 impl Transport for Firehose {
-    fn send(&self, request: TransportRequest) -> BoxFuture<'static, Result<TransportResponse, Error>> {
+    fn send(
+        &self,
+        request: TransportRequest,
+    ) -> BoxFuture<'static, Result<TransportResponse, Error>> {
         let ok = |body: Bytes| Ok(TransportResponse { status: 200, body });
         if !request.path.starts_with("/v2/subscribe/") {
-            return futures::future::ready(ok(Bytes::from_static(br#"{"status":200,"message":"OK","service":"Presence"}"#))).boxed();
+            return futures::future::ready(ok(Bytes::from_static(
+                br#"{"status":200,"message":"OK","service":"Presence"}"#,
+            )))
+            .boxed();
         }
         if request.query_param("tt") == Some("0") {
-            return futures::future::ready(ok(Bytes::from_static(br#"{"t":{"t":"1","r":1},"m":[]}"#))).boxed();
+            return futures::future::ready(ok(Bytes::from_static(
+                br#"{"t":{"t":"1","r":1},"m":[]}"#,
+            )))
+            .boxed();
         }
         let state = Arc::clone(&self.0);
         async move {

@@ -85,7 +85,11 @@ impl MuxHandle {
 }
 
 /// Starts the actor on the current tokio runtime.
-pub(crate) fn spawn(client: Arc<ClientInner>, status: Arc<StatusHub>) -> Result<MuxHandle, Error> {
+pub(crate) fn spawn(
+    client: Arc<ClientInner>,
+    status: Arc<StatusHub>,
+    space: Arc<Notify>,
+) -> Result<MuxHandle, Error> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::InvalidArgument {
         name: "runtime",
         reason: "subscribing needs a tokio runtime: call subscribe() from within one".to_owned(),
@@ -104,7 +108,7 @@ pub(crate) fn spawn(client: Arc<ClientInner>, status: Arc<StatusHub>) -> Result<
         pending: None,
         blocked: Vec::new(),
         deferred: None,
-        space: Arc::new(Notify::new()),
+        space,
         staging: HashMap::new(),
     };
     runtime.spawn(actor.run(rx));
