@@ -1,9 +1,11 @@
 //! Presence: here now, where now, presence state, and manual heartbeat and
 //! leave (PROTOCOL.md §5).
 //!
-//! The subscribe engine announces the user with its long-polls and with
-//! [`heartbeat_request`]; on unsubscribe it sends [`leave_request`]. Both
-//! carry the state recorded by [`PubNub::set_state`] for the user's own id.
+//! The subscribe engine announces the user with its long-polls and
+//! heartbeats and sends a leave on unsubscribe; the manual [`PubNub::heartbeat`]
+//! and [`PubNub::leave`] build the same requests. Subscribe and heartbeat
+//! requests carry the state recorded by [`PubNub::set_state`] for the
+//! user's own id.
 
 use std::collections::BTreeMap;
 use std::future::{Future, IntoFuture};
@@ -15,6 +17,7 @@ use serde_json::Value;
 use crate::api::parse_json;
 use crate::api::util::{check_error_flag, names, str_field, validate_id, validate_names};
 use crate::client::Request;
+use crate::subscribe::heartbeat::{heartbeat_request, leave_request};
 use crate::transport::encoding::{encode, encode_list};
 use crate::transport::HttpMethod;
 use crate::{Error, PubNub};
@@ -515,30 +518,6 @@ fn remember_state(client: &PubNub, targets: &[String], state: &Value) {
     }
 }
 
-/// The state recorded by `set_state` for these channels and groups, as the
-/// JSON object keyed by name that subscribe and heartbeat send in `state`;
-/// `None` when none of them has a state.
-pub(crate) fn presence_state_json(
-    client: &PubNub,
-    channels: &[String],
-    groups: &[String],
-) -> Option<String> {
-    let slot = client
-        .inner
-        .presence_state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let picked: BTreeMap<&str, &Value> = channels
-        .iter()
-        .chain(groups)
-        .filter_map(|name| slot.get(name).map(|state| (name.as_str(), state)))
-        .collect();
-    if picked.is_empty() {
-        return None;
-    }
-    serde_json::to_string(&picked).ok()
-}
-
 /// The answer to [`PubNub::get_state`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GetStateResult {
@@ -755,10 +734,15 @@ impl HeartbeatBuilder {
                 }
                 Some(state.to_string())
             }
-            None => presence_state_json(&self.client, &self.channels, &self.groups),
+            None => None,
         };
-        let request =
-            heartbeat_request(&self.client, &self.channels, &self.groups, heartbeat, state);
+        // The subscribe engine's heartbeat request (with the state recorded
+        // by `set_state`), with this call's own timeout and state if given.
+        let mut request = heartbeat_request(&self.client.inner, &self.channels, &self.groups);
+        replace_param(&mut request, "heartbeat", heartbeat.to_string());
+        if let Some(state) = state {
+            replace_param(&mut request, "state", state);
+        }
         Ok((self.client, request))
     }
 }
@@ -826,7 +810,7 @@ impl IntoFuture for LeaveBuilder {
 
     fn into_future(self) -> Self::IntoFuture {
         let prepared = validate_targets(&self.channels, &self.groups)
-            .map(|()| leave_request(&self.client, &self.channels, &self.groups));
+            .map(|()| leave_request(&self.client.inner, &self.channels, &self.groups));
         let client = self.client;
         Box::pin(async move {
             let response = client.execute(prepared?).await?;
@@ -847,44 +831,9 @@ pub(crate) fn validate_targets(channels: &[String], groups: &[String]) -> Result
     validate_names("channel_groups", "channel group", groups)
 }
 
-/// `GET /v2/presence/sub-key/{sub}/channel/{chs}/heartbeat` (PROTOCOL.md
-/// §5.1); `state` is the JSON object keyed by channel/group name. The
-/// channel segment is `,` when only groups are given. Arguments must have
-/// passed [`validate_targets`].
-pub(crate) fn heartbeat_request(
-    client: &PubNub,
-    channels: &[String],
-    groups: &[String],
-    heartbeat: u32,
-    state: Option<String>,
-) -> Request {
-    let path = format!(
-        "/v2/presence/sub-key/{}/channel/{}/heartbeat",
-        encode(&client.inner.config.subscribe_key),
-        encode_list(channels)
-    );
-    let mut request = client
-        .request(HttpMethod::Get, path)
-        .param("heartbeat", heartbeat.to_string());
-    if !groups.is_empty() {
-        request = request.param("channel-group", groups.join(","));
-    }
-    request.param_opt("state", state)
-}
-
-/// `GET /v2/presence/sub-key/{sub}/channel/{chs}/leave` (PROTOCOL.md §5.2).
-/// Arguments must have passed [`validate_targets`].
-pub(crate) fn leave_request(client: &PubNub, channels: &[String], groups: &[String]) -> Request {
-    let path = format!(
-        "/v2/presence/sub-key/{}/channel/{}/leave",
-        encode(&client.inner.config.subscribe_key),
-        encode_list(channels)
-    );
-    let mut request = client.request(HttpMethod::Get, path);
-    if !groups.is_empty() {
-        request = request.param("channel-group", groups.join(","));
-    }
-    request
+fn replace_param(request: &mut Request, key: &'static str, value: String) {
+    request.query.retain(|(k, _)| *k != key);
+    request.query.push((key, value));
 }
 
 /// Heartbeat and leave answer `{"status": 200, "message": "OK", …}`.

@@ -227,6 +227,21 @@ impl Captured {
     }
 }
 
+fn capture(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Captured {
+    Captured {
+        method: method.to_string(),
+        raw_path: uri.path().to_owned(),
+        query: decode_query(uri.query().unwrap_or("")),
+        body: body.to_vec(),
+        headers: headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect(),
+    }
+}
+
 /// A local server answering with recorded responses in order.
 pub struct ReplayServer {
     pub addr: SocketAddr,
@@ -313,19 +328,11 @@ fn serve(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let headers = headers
-        .iter()
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect();
-    state.captured.lock().unwrap().push(Captured {
-        method: method.to_string(),
-        raw_path: uri.path().to_owned(),
-        query: decode_query(uri.query().unwrap_or("")),
-        body: body.to_vec(),
-        headers,
-    });
+    state
+        .captured
+        .lock()
+        .unwrap()
+        .push(capture(method, uri, headers, body));
     let next = state.responses.lock().unwrap().pop_front();
     match next {
         Some((status, body)) => {
@@ -376,10 +383,12 @@ impl MatchingReplayServer {
             stop: tokio::sync::Notify::new(),
         });
         let shared = Arc::clone(&state);
-        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
-            let state = Arc::clone(&shared);
-            async move { serve_matching(state, method, uri, body).await }
-        });
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let state = Arc::clone(&shared);
+                async move { serve_matching(state, method, uri, headers, body).await }
+            },
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -455,13 +464,14 @@ fn request_matches(recorded: &Interaction, ours: &Captured) -> bool {
         })
 }
 
-async fn serve_matching(state: Arc<MatchState>, method: Method, uri: Uri, body: Bytes) -> Response {
-    let captured = Captured {
-        method: method.to_string(),
-        raw_path: uri.path().to_owned(),
-        query: decode_query(uri.query().unwrap_or("")),
-        body: body.to_vec(),
-    };
+async fn serve_matching(
+    state: Arc<MatchState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let captured = capture(method, uri, headers, body);
     let chosen = {
         let mut used = state.used.lock().unwrap();
         let index = (0..state.interactions.len())
