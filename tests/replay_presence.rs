@@ -53,6 +53,9 @@ fn group_list(i: &Interaction) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A here-now channel entry: name, occupancy, (uuid, state) of each occupant.
+type ChannelSummary = (String, u64, Vec<(String, Option<Value>)>);
+
 /// The occupants of a recorded channel entry as (uuid, state).
 fn recorded_occupants(entry: &Value) -> Vec<(String, Option<Value>)> {
     entry["uuids"]
@@ -97,27 +100,26 @@ async fn run(cassette: String, server: ReplayServerRef, i: Interaction, call: Ca
                 here = here.include_uuids(false);
             }
             let result = here.await.unwrap();
-            let expected: Vec<(String, u64, Vec<(String, Option<Value>)>)> =
-                match body.get("payload") {
-                    Some(payload) => payload["channels"]
-                        .as_object()
-                        .unwrap()
-                        .iter()
-                        .map(|(name, entry)| {
-                            (
-                                name.clone(),
-                                entry["occupancy"].as_u64().unwrap(),
-                                recorded_occupants(entry),
-                            )
-                        })
-                        .collect(),
-                    None => vec![(
-                        channels[0].clone(),
-                        body["occupancy"].as_u64().unwrap(),
-                        recorded_occupants(&body),
-                    )],
-                };
-            let ours: Vec<(String, u64, Vec<(String, Option<Value>)>)> = result
+            let expected: Vec<ChannelSummary> = match body.get("payload") {
+                Some(payload) => payload["channels"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(name, entry)| {
+                        (
+                            name.clone(),
+                            entry["occupancy"].as_u64().unwrap(),
+                            recorded_occupants(entry),
+                        )
+                    })
+                    .collect(),
+                None => vec![(
+                    channels[0].clone(),
+                    body["occupancy"].as_u64().unwrap(),
+                    recorded_occupants(&body),
+                )],
+            };
+            let ours: Vec<ChannelSummary> = result
                 .channels
                 .iter()
                 .map(|c| {

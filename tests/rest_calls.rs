@@ -472,3 +472,49 @@ async fn fetch_and_counts_encode_channel_lists() {
         Some("17000000000000001,17000000000000002")
     );
 }
+
+#[tokio::test]
+async fn encrypted_history_is_decrypted_and_failures_stay_on_their_item() {
+    let transport = RecordingTransport::new();
+    // The first item is a real ciphertext of "hey-0" (cipher key `testKey`,
+    // native_sync/history/encoded.yaml); the others cannot be decrypted.
+    let page = r#"[["a25pZ2h0c29mbmkxMjM0NYLqFAmzV6xEhv4befhT3U8=", "bm90IGEgY2lwaGVydGV4dA==", {"plain": true}],16148858085204084,16148858087001780]"#;
+    transport.respond(200, page);
+    transport.respond(
+        200,
+        r#"{"status":200,"error":false,"channels":{"c":[{"message":"a25pZ2h0c29mbmkxMjM0NYLqFAmzV6xEhv4befhT3U8=","timetoken":"16148858085204084"},{"message":"%%%","timetoken":"16148858085204085"}]}}"#,
+    );
+    let pubnub = PubNub::new(
+        Config::builder()
+            .subscribe_key("sub-c")
+            .user_id("me")
+            .cipher_key("testKey")
+            .transport(transport.clone())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let history = pubnub.history().channel("c").await.unwrap();
+    assert_eq!(history.messages.len(), 3);
+    assert_eq!(history.messages[0].message, json!("hey-0"));
+    assert!(history.messages[0].error.is_none());
+    assert_eq!(
+        history.messages[1].message,
+        json!("bm90IGEgY2lwaGVydGV4dA==")
+    );
+    assert!(
+        matches!(history.messages[1].error, Some(Error::Crypto(_))),
+        "{:?}",
+        history.messages[1].error
+    );
+    assert_eq!(history.messages[2].message, json!({"plain": true}));
+    assert!(history.messages[2].error.is_some());
+    assert_eq!(history.start, 16148858085204084);
+
+    let fetched = pubnub.fetch_messages().channel("c").await.unwrap();
+    let items = &fetched.channels["c"];
+    assert_eq!(items[0].message, json!("hey-0"));
+    assert!(items[0].error.is_none());
+    assert_eq!(items[1].message, json!("%%%"));
+    assert!(matches!(items[1].error, Some(Error::Crypto(_))));
+}
