@@ -518,3 +518,79 @@ async fn encrypted_history_is_decrypted_and_failures_stay_on_their_item() {
     assert_eq!(items[1].message, json!("%%%"));
     assert!(matches!(items[1].error, Some(Error::Crypto(_))));
 }
+
+#[tokio::test]
+async fn app_context_lists_send_filter_sort_cursors_and_includes() {
+    let transport = RecordingTransport::new();
+    transport.respond(
+        200,
+        r#"{"status":200,"data":[{"id":"ann","name":"Ann","custom":{"team":"red"},"updated":"2024-03-07T08:49:07.011608Z","eTag":"e1"}],"totalCount":7,"next":"Mg","prev":"MA"}"#,
+    );
+    transport.respond(
+        200,
+        r#"{"status":200,"data":[{"channel":{"id":"lobby","name":"Lobby"},"status":"active","custom":null,"updated":"2024-03-07T08:49:07.011608Z","eTag":"e2"}]}"#,
+    );
+    transport.respond(
+        404,
+        r#"{"status":404,"error":{"message":"Requested object was not found.","source":"objects"}}"#,
+    );
+    let pubnub = client(&transport);
+    let page = pubnub
+        .get_all_uuid_metadata()
+        .filter("name LIKE 'A*'")
+        .sort("name:desc")
+        .sort("updated")
+        .limit(1)
+        .next_page("MQ")
+        .include_custom(true)
+        .include_total_count(true)
+        .await
+        .unwrap();
+    assert_eq!(page.data[0].name.as_deref(), Some("Ann"));
+    assert_eq!(page.data[0].custom.as_ref().unwrap()["team"], json!("red"));
+    assert_eq!(page.total_count, Some(7));
+    assert_eq!(
+        (page.next.as_deref(), page.prev.as_deref()),
+        (Some("Mg"), Some("MA"))
+    );
+    let memberships = pubnub
+        .user_metadata("ann")
+        .memberships()
+        .include_channel(true)
+        .include_status(true)
+        .prev_page("MA")
+        .await
+        .unwrap();
+    assert_eq!(memberships.data[0].channel.name.as_deref(), Some("Lobby"));
+    assert_eq!(memberships.data[0].status.as_deref(), Some("active"));
+    assert_eq!(memberships.next, None);
+    let missing = pubnub
+        .get_channel_metadata()
+        .channel("nope")
+        .await
+        .unwrap_err();
+    assert_eq!(missing.status(), Some(404));
+    assert!(missing.to_string().contains("was not found"), "{missing}");
+
+    let sent = transport.sent();
+    assert_eq!(sent[0].path, "/v2/objects/sub-c/uuids");
+    assert_eq!(query(&sent[0], "filter").as_deref(), Some("name LIKE 'A*'"));
+    assert_eq!(
+        query(&sent[0], "sort").as_deref(),
+        Some("name:desc,updated")
+    );
+    assert_eq!(query(&sent[0], "limit").as_deref(), Some("1"));
+    assert_eq!(query(&sent[0], "start").as_deref(), Some("MQ"));
+    assert_eq!(query(&sent[0], "include").as_deref(), Some("custom"));
+    assert_eq!(query(&sent[0], "count").as_deref(), Some("true"));
+    assert!(sent[0]
+        .query_string()
+        .contains("filter=name%20LIKE%20%27A%2A%27"));
+    assert_eq!(sent[1].path, "/v2/objects/sub-c/uuids/ann/channels");
+    assert_eq!(
+        query(&sent[1], "include").as_deref(),
+        Some("status,channel")
+    );
+    assert_eq!(query(&sent[1], "end").as_deref(), Some("MA"));
+    assert_eq!(sent[2].path, "/v2/objects/sub-c/channels/nope");
+}
