@@ -185,13 +185,13 @@ impl HistoryBuilder {
     /// # Ok(()) }
     /// ```
     pub fn pages(self) -> impl Stream<Item = Result<HistoryItem, Error>> + Send + 'static {
-        let template = self.include_timetoken(true).reverse(false);
+        let mut template = self.include_timetoken(true);
+        template.reverse = None;
         async_stream::stream! {
             let mut cursor = template.start;
             loop {
                 let mut builder = template.clone();
                 builder.start = cursor;
-                builder.reverse = None;
                 let page = match builder.await {
                     Ok(page) => page,
                     Err(error) => {
