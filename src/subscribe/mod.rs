@@ -26,7 +26,7 @@ mod dedupe;
 pub mod engine;
 pub(crate) mod envelope;
 mod event;
-mod heartbeat;
+pub(crate) mod heartbeat;
 mod listener;
 pub(crate) mod multiplexer;
 mod queue;

@@ -4,6 +4,7 @@
 pub mod harness;
 pub mod recording;
 pub mod replay;
+pub mod rest;
 
 use std::path::PathBuf;
 
