@@ -28,19 +28,33 @@ struct Fanout {
 }
 
 async fn setup(subscribers: usize) -> Fanout {
-    let server = DevServer::start(DevServerConfig::default().with_hold(Duration::from_secs(60))).await.unwrap();
+    let server = DevServer::start(DevServerConfig::default().with_hold(Duration::from_secs(60)))
+        .await
+        .unwrap();
     let base = server.base_url();
-    let http = reqwest::Client::builder().pool_max_idle_per_host(subscribers + 8).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(subscribers + 8)
+        .build()
+        .unwrap();
     let cursors = join_all((0..subscribers).map(|i| {
         let (http, base) = (http.clone(), base.clone());
         async move { poll(&http, &base, "fan", "0", &format!("u{i}")).await }
     }))
     .await;
-    Fanout { server, http, base, cursors }
+    Fanout {
+        server,
+        http,
+        base,
+        cursors,
+    }
 }
 
 fn bench(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("server_fanout");
     for subscribers in [10usize, 100, 1000] {
         let mut fanout = runtime.block_on(setup(subscribers));
@@ -51,14 +65,28 @@ fn bench(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let polls = fanout.cursors.iter().enumerate().map(|(i, tt)| {
-                            let (http, base, tt) = (fanout.http.clone(), fanout.base.clone(), tt.clone());
-                            tokio::spawn(async move { poll(&http, &base, "fan", &tt, &format!("u{i}")).await })
+                            let (http, base, tt) =
+                                (fanout.http.clone(), fanout.base.clone(), tt.clone());
+                            tokio::spawn(async move {
+                                poll(&http, &base, "fan", &tt, &format!("u{i}")).await
+                            })
                         });
                         let polls: Vec<_> = polls.collect();
                         fanout.server.wait_for_parked(subscribers).await;
                         let started = Instant::now();
-                        let url = format!("{}/publish/pub-c-bench/sub-c-bench/0/fan/0/%22go%22?uuid=pub", fanout.base);
-                        fanout.http.get(url).send().await.unwrap().bytes().await.unwrap();
+                        let url = format!(
+                            "{}/publish/pub-c-bench/sub-c-bench/0/fan/0/%22go%22?uuid=pub",
+                            fanout.base
+                        );
+                        fanout
+                            .http
+                            .get(url)
+                            .send()
+                            .await
+                            .unwrap()
+                            .bytes()
+                            .await
+                            .unwrap();
                         let cursors = join_all(polls).await;
                         total += started.elapsed();
                         fanout.cursors = cursors.into_iter().map(|c| c.unwrap()).collect();

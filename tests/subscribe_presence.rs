@@ -165,3 +165,40 @@ async fn explicit_heartbeats_run_at_the_configured_interval() {
     .await;
     assert!(more.is_err(), "heartbeats stop with the last subscription");
 }
+
+#[tokio::test]
+async fn state_set_with_set_state_rides_on_subscribe_and_heartbeats() {
+    let server = dev_server().await;
+    let c = client_with(&server, "stateful", |b| {
+        b.heartbeat_interval(Some(Duration::from_millis(200)))
+    });
+    c.set_state()
+        .channel("room")
+        .state(&serde_json::json!({"mood": "happy"}))
+        .await
+        .unwrap();
+    let mut status = c.status();
+    let s = c.channel("room").subscription(SubscriptionOptions::new());
+    s.subscribe();
+    expect_status(&mut status, StatusCategory::Connected).await;
+    let poll = server.request_log().of_kind(RouteKind::Subscribe).remove(0);
+    let state: serde_json::Value =
+        serde_json::from_str(poll.param("state").expect("state on subscribe")).unwrap();
+    assert_eq!(state, serde_json::json!({"room": {"mood": "happy"}}));
+    let beat = next_request(&server, 0, RouteKind::Heartbeat).await;
+    let state: serde_json::Value =
+        serde_json::from_str(beat.param("state").expect("state on heartbeat")).unwrap();
+    assert_eq!(state, serde_json::json!({"room": {"mood": "happy"}}));
+    // The server kept it: here_now with state shows it.
+    let here = c
+        .here_now()
+        .channel("room")
+        .include_state(true)
+        .await
+        .unwrap();
+    let occupant = &here.channels[0].occupants[0];
+    assert_eq!(
+        (occupant.uuid.as_str(), occupant.state.clone()),
+        ("stateful", Some(serde_json::json!({"mood": "happy"})))
+    );
+}
