@@ -202,3 +202,59 @@ async fn state_set_with_set_state_rides_on_subscribe_and_heartbeats() {
         ("stateful", Some(serde_json::json!({"mood": "happy"})))
     );
 }
+
+#[tokio::test]
+async fn heartbeat_outcomes_reach_the_status_stream_as_configured() {
+    use pubnub_rx::{HeartbeatNotifications, Status};
+    let server = dev_server().await;
+    // Failures only (the default): a failed heartbeat is reported, a good one is not.
+    let quiet = client_with(&server, "quiet", |b| {
+        b.heartbeat_interval(Some(Duration::from_millis(100)))
+    });
+    let mut status = quiet.status();
+    server.faults().respond(
+        RouteKind::Heartbeat,
+        1,
+        500,
+        r#"{"status":500,"error":true,"message":"boom"}"#,
+    );
+    let s = quiet
+        .channel("hb-a")
+        .subscription(SubscriptionOptions::new());
+    s.subscribe();
+    match expect_status(&mut status, StatusCategory::Heartbeat).await {
+        Status::Heartbeat { error: Some(error) } => assert_eq!(error.status(), Some(500)),
+        other => panic!("{other:?}"),
+    }
+    let failed = next_request(&server, 0, RouteKind::Heartbeat).await;
+    let second = next_request(&server, failed.seq, RouteKind::Heartbeat).await;
+    next_request(&server, second.seq, RouteKind::Heartbeat).await;
+    // Successful beats after the failure produced no status.
+    while let Ok(Some(item)) = tokio::time::timeout(
+        Duration::from_millis(50),
+        futures::StreamExt::next(&mut status),
+    )
+    .await
+    {
+        assert!(
+            !matches!(item, Status::Heartbeat { error: None }),
+            "success reported under Failures: {item:?}"
+        );
+    }
+    drop(s);
+
+    // All: successes are reported too.
+    let chatty = client_with(&server, "chatty", |b| {
+        b.heartbeat_interval(Some(Duration::from_millis(100)))
+            .heartbeat_notifications(HeartbeatNotifications::All)
+    });
+    let mut status = chatty.status();
+    let t = chatty
+        .channel("hb-b")
+        .subscription(SubscriptionOptions::new());
+    t.subscribe();
+    assert!(matches!(
+        expect_status(&mut status, StatusCategory::Heartbeat).await,
+        Status::Heartbeat { error: None }
+    ));
+}
