@@ -403,7 +403,8 @@ impl Multiplexer {
             }
             if *id == GLOBAL {
                 for (_, outlet) in &self.globals {
-                    let lost = outlet.deliver(events, &mut self.blocked);
+                    let mut copy = events.clone();
+                    let lost = outlet.deliver(&mut copy, &mut self.blocked);
                     self.report_loss(outlet, lost);
                 }
             } else if let Some(outlet) = self.router.outlet(*id) {
@@ -412,6 +413,9 @@ impl Multiplexer {
             }
             events.clear();
         }
+        // Keep the per-subscriber buffers (their allocations are reused) only
+        // for subscribers that still exist.
+        staging.retain(|id, _| *id == GLOBAL || self.router.outlet(*id).is_some());
         self.staging = staging;
     }
 
