@@ -155,6 +155,7 @@ impl ClientInner {
             mut query,
             body,
             content_type,
+            headers: extra_headers,
             kind,
             auth,
             sign_as_get,
@@ -192,6 +193,7 @@ impl ClientInner {
         if let Some(content_type) = content_type {
             headers.push(("Content-Type", content_type.to_owned()));
         }
+        headers.extend(extra_headers);
         let timeout = match kind {
             RequestKind::Subscribe => config.subscribe_timeout,
             RequestKind::NonSubscribe => config.non_subscribe_request_timeout,
@@ -228,6 +230,8 @@ pub(crate) struct Request {
     pub(crate) query: Vec<(&'static str, String)>,
     pub(crate) body: Option<Bytes>,
     pub(crate) content_type: Option<&'static str>,
+    /// Extra request headers (e.g. `If-Match` on App Context updates).
+    pub(crate) headers: Vec<(&'static str, String)>,
     pub(crate) kind: RequestKind,
     /// Whether `auth` is added (not on `/time` and Access Manager admin calls).
     pub(crate) auth: bool,
@@ -243,6 +247,7 @@ impl Request {
             query: Vec::new(),
             body: None,
             content_type: None,
+            headers: Vec::new(),
             kind: RequestKind::NonSubscribe,
             auth: true,
             sign_as_get: false,
@@ -264,6 +269,11 @@ impl Request {
     pub(crate) fn json_body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = Some(body.into());
         self.content_type = Some("application/json");
+        self
+    }
+
+    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
         self
     }
 

@@ -26,19 +26,21 @@ pub enum HeartbeatNotifications {
 
 /// How the subscribe loop recovers from network errors, timeouts, HTTP 5xx
 /// and 429. HTTP 400 and 403 are never retried.
+///
+/// Every pause gets random jitter of up to a quarter of its length (at most
+/// 1 s), so clients cut off together do not reconnect in lockstep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReconnectPolicy {
     /// Do not retry: report the failure and stop.
     None,
-    /// Wait `delay` (plus up to 1 s of random jitter) between attempts.
+    /// Wait `delay` between attempts.
     Linear {
         /// Pause between attempts.
         delay: Duration,
         /// Give up after this many failed attempts (`None`: never give up).
         max_retries: Option<u32>,
     },
-    /// Wait `min_delay · 2ⁿ`, capped at `max_delay`, plus up to 1 s of random
-    /// jitter.
+    /// Wait `min_delay · 2ⁿ`, capped at `max_delay`.
     Exponential {
         /// The first pause.
         min_delay: Duration,

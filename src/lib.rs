@@ -37,6 +37,16 @@ pub mod server;
 
 pub use access::{Permissions, Token};
 pub use api::access::{AccessLevel, AccessResult, GrantBuilder, GrantTokenBuilder};
+pub use api::channel_groups::ChannelGroupChannels;
+pub use api::history::{
+    FetchMessagesResult, FetchedMessage, HistoryItem, HistoryResult, MessageCountsResult,
+};
+pub use api::message_actions::{MessageAction, MessageActionsPage};
+pub use api::objects::{
+    ChannelMetadataObject, Member, MemberInput, Membership, MembershipInput, ObjectsPage,
+    UuidMetadataObject,
+};
+pub use api::presence::{HereNowResult, WhereNowResult};
 pub use api::publish::{PublishBuilder, PublishResult, SignalBuilder};
 pub use client::PubNub;
 pub use config::{Config, ConfigBuilder, HeartbeatNotifications, ReconnectPolicy};

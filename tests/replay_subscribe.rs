@@ -442,3 +442,216 @@ async fn encrypted_message_with_the_wrong_key_arrives_with_its_error() {
     );
     assert!(matches!(message.decode::<String>(), Err(Error::Crypto(_))));
 }
+
+#[tokio::test]
+async fn cg_sub_unsub() {
+    let Some(cassette) = load("cg_sub_unsub.yaml.json") else {
+        return;
+    };
+    let server = MatchingReplayServer::start(&cassette).await;
+    let c = client(&server, "474f7988-1e54-462b-89d4-13e50f26f43c", false);
+    let mut status = c.status();
+    let group = c.channel_group("test-subscribe-asyncio-group");
+    group.add(["test-subscribe-asyncio-channel"]).await.unwrap();
+    let subscription = group.subscription(SubscriptionOptions::new());
+    subscription.subscribe();
+    expect_category(&mut status, StatusCategory::Connected).await;
+    subscription.unsubscribe();
+    expect_category(&mut status, StatusCategory::Disconnected).await;
+    tokio::time::timeout(GUARD, server.wait_used(2))
+        .await
+        .expect("the leave request");
+    group
+        .remove(["test-subscribe-asyncio-channel"])
+        .await
+        .unwrap();
+    assert_requests_in_order(&cassette, &server);
+}
+
+#[tokio::test]
+async fn cg_sub_pub_unsub_delivers_through_the_group() {
+    let Some(cassette) = load("cg_sub_pub_unsub.yaml.json") else {
+        return;
+    };
+    let server = MatchingReplayServer::start(&cassette).await;
+    let c = client(&server, "816d9356-41d0-4b1d-ba5c-b3488822ab64", false);
+    let mut status = c.status();
+    let group = c.channel_group("test-subscribe-asyncio-group");
+    group.add(["test-subscribe-asyncio-channel"]).await.unwrap();
+    let subscription = group.subscription(SubscriptionOptions::new());
+    let mut messages = subscription.messages();
+    subscription.subscribe();
+    expect_category(&mut status, StatusCategory::Connected).await;
+    c.publish()
+        .channel("test-subscribe-asyncio-channel")
+        .message(&"hey")
+        .await
+        .unwrap();
+    let message = tokio::time::timeout(GUARD, messages.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(message.channel(), "test-subscribe-asyncio-channel");
+    assert_eq!(message.subscription(), "test-subscribe-asyncio-group");
+    assert_eq!(message.decode::<String>().unwrap(), "hey");
+    subscription.unsubscribe();
+    tokio::time::timeout(GUARD, server.wait_used(4))
+        .await
+        .expect("the leave request");
+    group
+        .remove(["test-subscribe-asyncio-channel"])
+        .await
+        .unwrap();
+    assert_requests_in_order(&cassette, &server);
+}
+
+#[tokio::test]
+async fn cg_join_leave_presence_through_a_group() {
+    let Some(cassette) = load("cg_join_leave.yaml.json") else {
+        return;
+    };
+    let server = MatchingReplayServer::start(&cassette).await;
+    let listener = client(&server, "test-subscribe-asyncio-listener", false);
+    let messenger = client(&server, "test-subscribe-asyncio-messenger", false);
+    let (group, channel) = (
+        "test-subscribe-asyncio-join-leave-cg-group",
+        "test-subscribe-asyncio-join-leave-cg-channel",
+    );
+    messenger.channel_group(group).add([channel]).await.unwrap();
+
+    let mut listener_status = listener.status();
+    let listening = listener
+        .channel_group(group)
+        .subscription(SubscriptionOptions::new().with_presence());
+    let mut presence = listening.presence();
+    listening.subscribe();
+    expect_category(&mut listener_status, StatusCategory::Connected).await;
+
+    let mut messenger_status = messenger.status();
+    let speaking = messenger
+        .channel_group(group)
+        .subscription(SubscriptionOptions::new());
+    speaking.subscribe();
+    expect_category(&mut messenger_status, StatusCategory::Connected).await;
+
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let event = tokio::time::timeout(GUARD, presence.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(event.channel, channel);
+        assert_eq!(event.subscription, group, "matched through the group");
+        if let PresenceEvent::Join { uuid, .. } = &event.event {
+            seen.push(uuid.clone());
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "test-subscribe-asyncio-listener",
+            "test-subscribe-asyncio-messenger"
+        ]
+    );
+
+    speaking.unsubscribe();
+    tokio::time::timeout(GUARD, server.wait_used(6))
+        .await
+        .expect("the messenger's leave");
+    let leave = tokio::time::timeout(GUARD, presence.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(&leave.event, PresenceEvent::Leave { uuid, .. } if uuid == "test-subscribe-asyncio-messenger"),
+        "{leave:?}"
+    );
+    listening.unsubscribe();
+    tokio::time::timeout(GUARD, server.wait_used(7))
+        .await
+        .expect("the listener's leave");
+    messenger
+        .channel_group(group)
+        .remove([channel])
+        .await
+        .unwrap();
+    assert_requests_in_order(&cassette, &server);
+}
+
+#[tokio::test]
+async fn unsubscribe_all_leaves_every_channel_and_group() {
+    let Some(cassette) = load("unsubscribe_all.yaml.json") else {
+        return;
+    };
+    let server = MatchingReplayServer::start(&cassette).await;
+    let c = client(&server, "test-subscribe-asyncio-messenger", false);
+    let prefix = "test-subscribe-asyncio-unsubscribe-all";
+    for g in ["gr1", "gr2"] {
+        c.channel_group(format!("{prefix}-{g}"))
+            .add([format!("{prefix}-ch")])
+            .await
+            .unwrap();
+    }
+    let mut status = c.status();
+    let mut members: Vec<_> = ["ch1", "ch2", "ch3"]
+        .iter()
+        .map(|ch| {
+            c.channel(format!("{prefix}-{ch}"))
+                .subscription(SubscriptionOptions::new())
+        })
+        .collect();
+    members.extend(["gr1", "gr2"].iter().map(|g| {
+        c.channel_group(format!("{prefix}-{g}"))
+            .subscription(SubscriptionOptions::new())
+    }));
+    let set = c.subscription_set(members);
+    set.subscribe();
+    expect_category(&mut status, StatusCategory::Connected).await;
+    c.unsubscribe_all();
+    expect_category(&mut status, StatusCategory::Disconnected).await;
+    tokio::time::timeout(GUARD, server.wait_used(3))
+        .await
+        .expect("one leave for everything");
+    for g in ["gr1", "gr2"] {
+        c.channel_group(format!("{prefix}-{g}"))
+            .remove([format!("{prefix}-ch")])
+            .await
+            .unwrap();
+    }
+    assert_requests_in_order(&cassette, &server);
+}
+
+/// The cassettes the scenarios above replay; a new cassette in the folder
+/// fails this test until it gets a scenario.
+const REPLAYED: &[&str] = &[
+    "access_denied_unsubscribe_operation.yaml.json",
+    "cg_join_leave.yaml.json",
+    "cg_sub_pub_unsub.yaml.json",
+    "cg_sub_unsub.yaml.json",
+    "join_leave.yaml.json",
+    "sub_pub_unsub.yaml.json",
+    "sub_pub_unsub_enc.yaml.json",
+    "sub_unsub.json",
+    "sub_unsub.yaml.json",
+    "unsubscribe_all.yaml.json",
+];
+
+#[test]
+fn every_subscription_cassette_has_a_scenario() {
+    let Some(shared) = common::shared_dir_or_skip("every_subscription_cassette_has_a_scenario")
+    else {
+        return;
+    };
+    let dir = shared.join("fixtures/cassettes/asyncio/subscription");
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    assert_eq!(found, REPLAYED);
+    println!(
+        "subscription cassettes replayed: {}/{}",
+        REPLAYED.len(),
+        found.len()
+    );
+}

@@ -3,9 +3,15 @@
 //! (`IntoFuture`).
 
 pub mod access;
+pub mod channel_groups;
 pub mod encryption;
+pub mod history;
+pub mod message_actions;
+pub mod objects;
+pub mod presence;
 pub mod publish;
 pub mod time;
+mod util;
 
 use serde_json::Value;
 

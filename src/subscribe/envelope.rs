@@ -287,3 +287,142 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    #[derive(Debug, Clone)]
+    struct Wire {
+        channel: String,
+        subscription: Option<String>,
+        payload: Value,
+        message_type: Option<u8>,
+        publisher: Option<String>,
+        timetoken: u64,
+        as_number: bool,
+        meta: Option<Value>,
+        custom_message_type: Option<String>,
+    }
+
+    fn wire() -> impl Strategy<Value = Wire> {
+        (
+            any::<String>(),
+            proptest::option::of(any::<String>()),
+            json_value(),
+            proptest::option::of(0u8..5),
+            proptest::option::of(any::<String>()),
+            10_000_000_000_000_000u64..99_999_999_999_999_999,
+            any::<bool>(),
+            proptest::option::of(json_value()),
+            proptest::option::of("[A-Za-z0-9_-]{3,50}"),
+        )
+            .prop_map(
+                |(
+                    channel,
+                    subscription,
+                    payload,
+                    message_type,
+                    publisher,
+                    timetoken,
+                    as_number,
+                    meta,
+                    custom_message_type,
+                )| Wire {
+                    channel,
+                    subscription,
+                    payload,
+                    message_type,
+                    publisher,
+                    timetoken,
+                    as_number,
+                    meta,
+                    custom_message_type,
+                },
+            )
+    }
+
+    fn render(w: &Wire) -> Value {
+        let tt = if w.as_number {
+            json!(w.timetoken)
+        } else {
+            json!(w.timetoken.to_string())
+        };
+        let mut envelope = json!({"a": "1", "f": 0, "k": "sub", "c": w.channel, "d": w.payload, "p": {"t": tt, "r": 7}});
+        let object = envelope.as_object_mut().unwrap();
+        if let Some(b) = &w.subscription {
+            object.insert("b".into(), json!(b));
+        }
+        if let Some(e) = w.message_type {
+            object.insert("e".into(), json!(e));
+        }
+        if let Some(i) = &w.publisher {
+            object.insert("i".into(), json!(i));
+        }
+        if let Some(u) = &w.meta {
+            object.insert("u".into(), u.clone());
+        }
+        if let Some(cmt) = &w.custom_message_type {
+            object.insert("cmt".into(), json!(cmt));
+        }
+        envelope
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_valid_envelopes_decode_to_their_fields(envelopes in prop::collection::vec(wire(), 0..8), cursor in any::<u64>()) {
+            let body = json!({"t": {"t": cursor.to_string(), "r": 3}, "m": envelopes.iter().map(render).collect::<Vec<_>>()});
+            let decoded = SubscribeResponse::decode(Bytes::from(serde_json::to_vec(&body).unwrap())).unwrap();
+            prop_assert_eq!(decoded.cursor, Cursor { timetoken: cursor, region: 3 });
+            prop_assert_eq!(decoded.envelopes.len(), envelopes.len());
+            let b = &decoded.body;
+            for (got, want) in decoded.envelopes.iter().zip(&envelopes) {
+                prop_assert_eq!(got.channel.as_str(b), want.channel.as_str());
+                let expected_subscription = want.subscription.as_deref().filter(|s| *s != want.channel);
+                prop_assert_eq!(got.subscription.as_ref().map(|s| s.as_str(b)), expected_subscription);
+                let payload: Value = serde_json::from_str(got.payload.as_str(b)).unwrap();
+                prop_assert_eq!(&payload, &want.payload);
+                prop_assert_eq!(got.message_type, want.message_type.unwrap_or(0));
+                prop_assert_eq!(got.publisher.as_ref().map(|p| p.as_str(b)), want.publisher.as_deref());
+                prop_assert_eq!(got.published, Cursor { timetoken: want.timetoken, region: 7 });
+                let meta = got.meta.as_ref().map(|m| serde_json::from_str::<Value>(m.as_str(b)).unwrap());
+                // `"u": null` means no meta.
+                prop_assert_eq!(meta.as_ref(), want.meta.as_ref().filter(|m| !m.is_null()));
+                prop_assert_eq!(got.custom_message_type.as_ref().map(|c| c.as_str(b)), want.custom_message_type.as_deref());
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoder(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = SubscribeResponse::decode(Bytes::from(bytes));
+        }
+
+        #[test]
+        fn mutated_valid_bodies_never_panic_the_decoder(w in wire(), cut in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let mut text = serde_json::to_vec(&json!({"t": {"t": "1", "r": 1}, "m": [render(&w)]})).unwrap();
+            let at = cut.index(text.len());
+            text[at] = byte;
+            let _ = SubscribeResponse::decode(Bytes::from(text.clone()));
+            text.truncate(at);
+            let _ = SubscribeResponse::decode(Bytes::from(text));
+        }
+    }
+}

@@ -98,7 +98,7 @@ impl PubNub {
             capacity,
             Default::default(),
             EventMask::ALL,
-            Arc::new(tokio::sync::Notify::new()),
+            Arc::clone(&slot.space),
             "client listener".to_owned(),
         );
         let events = SubscriptionStream::new(outlet.new_queue(EventMask::ALL), Some, None);

@@ -26,7 +26,7 @@ mod dedupe;
 pub mod engine;
 pub(crate) mod envelope;
 mod event;
-mod heartbeat;
+pub(crate) mod heartbeat;
 mod listener;
 pub(crate) mod multiplexer;
 mod queue;
@@ -56,6 +56,9 @@ use status::StatusHub;
 /// handle (started on first use), the status streams and the listeners.
 pub(crate) struct SubscriberSlot {
     mux: Mutex<Option<MuxHandle>>,
+    /// Signalled when a backpressure queue makes room; the multiplexer waits
+    /// on it to resume a paused long-poll.
+    pub(crate) space: Arc<tokio::sync::Notify>,
     pub(crate) status: Arc<StatusHub>,
     next_id: AtomicU64,
     listeners: Mutex<HashMap<u64, tokio::task::AbortHandle>>,
@@ -65,6 +68,7 @@ impl Default for SubscriberSlot {
     fn default() -> Self {
         Self {
             mux: Mutex::new(None),
+            space: Arc::new(tokio::sync::Notify::new()),
             status: Arc::new(StatusHub::default()),
             // 0 is reserved for the client-wide listeners' staging slot.
             next_id: AtomicU64::new(1),
@@ -87,7 +91,11 @@ impl SubscriberSlot {
         if let Some(handle) = slot.as_ref() {
             return Ok(handle.clone());
         }
-        let handle = multiplexer::spawn(Arc::clone(client), Arc::clone(&self.status))?;
+        let handle = multiplexer::spawn(
+            Arc::clone(client),
+            Arc::clone(&self.status),
+            Arc::clone(&self.space),
+        )?;
         *slot = Some(handle.clone());
         Ok(handle)
     }

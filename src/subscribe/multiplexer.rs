@@ -85,7 +85,11 @@ impl MuxHandle {
 }
 
 /// Starts the actor on the current tokio runtime.
-pub(crate) fn spawn(client: Arc<ClientInner>, status: Arc<StatusHub>) -> Result<MuxHandle, Error> {
+pub(crate) fn spawn(
+    client: Arc<ClientInner>,
+    status: Arc<StatusHub>,
+    space: Arc<Notify>,
+) -> Result<MuxHandle, Error> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::InvalidArgument {
         name: "runtime",
         reason: "subscribing needs a tokio runtime: call subscribe() from within one".to_owned(),
@@ -104,7 +108,7 @@ pub(crate) fn spawn(client: Arc<ClientInner>, status: Arc<StatusHub>) -> Result<
         pending: None,
         blocked: Vec::new(),
         deferred: None,
-        space: Arc::new(Notify::new()),
+        space,
         staging: HashMap::new(),
     };
     runtime.spawn(actor.run(rx));
@@ -399,7 +403,8 @@ impl Multiplexer {
             }
             if *id == GLOBAL {
                 for (_, outlet) in &self.globals {
-                    let lost = outlet.deliver(events, &mut self.blocked);
+                    let mut copy = events.clone();
+                    let lost = outlet.deliver(&mut copy, &mut self.blocked);
                     self.report_loss(outlet, lost);
                 }
             } else if let Some(outlet) = self.router.outlet(*id) {
@@ -408,6 +413,9 @@ impl Multiplexer {
             }
             events.clear();
         }
+        // Keep the per-subscriber buffers (their allocations are reused) only
+        // for subscribers that still exist.
+        staging.retain(|id, _| *id == GLOBAL || self.router.outlet(*id).is_some());
         self.staging = staging;
     }
 

@@ -100,7 +100,9 @@ impl Outlet {
 
     /// Offers a batch to every stream of this subscriber. Returns what
     /// backpressure queues could not take, and the loss to report.
-    pub(crate) fn deliver(&self, events: &[Event], blocked: &mut Vec<Blocked>) -> u64 {
+    /// The batch is moved into the last queue and cloned (an `Arc` count)
+    /// only for the others; `events` is left empty.
+    pub(crate) fn deliver(&self, events: &mut Vec<Event>, blocked: &mut Vec<Blocked>) -> u64 {
         let mut queues = self.lock();
         queues.retain(|q| !q.is_abandoned());
         if queues.is_empty() {
@@ -113,13 +115,16 @@ impl Outlet {
             ));
         }
         let mut lost = 0;
-        for queue in queues.iter() {
+        let last = queues.len() - 1;
+        for (index, queue) in queues.iter().enumerate() {
             let mask = EventMask(queue.mask());
-            let wanted = events
-                .iter()
-                .filter(|e| mask.wants(e) && self.accepts.wants(e))
-                .cloned();
-            if let Offer::Full(rest) = queue.offer(wanted) {
+            let wanted = |e: &Event| mask.wants(e) && self.accepts.wants(e);
+            let offer = if index == last {
+                queue.offer(events.drain(..).filter(wanted))
+            } else {
+                queue.offer(events.iter().filter(|e| wanted(e)).cloned())
+            };
+            if let Offer::Full(rest) = offer {
                 blocked.push(Blocked {
                     queue: Arc::clone(queue),
                     events: rest,

@@ -83,7 +83,7 @@ impl Core {
         label: String,
     ) -> Self {
         let capacity = capacity.unwrap_or(client.inner.config.subscription_queue_capacity);
-        let space = Arc::new(tokio::sync::Notify::new());
+        let space = Arc::clone(&client.subscriber.space);
         Self {
             id: client.subscriber.next_id(),
             client: client.clone(),

@@ -1,8 +1,10 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod harness;
 pub mod recording;
 pub mod replay;
+pub mod rest;
 
 use std::path::PathBuf;
 

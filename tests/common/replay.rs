@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use pubnub_rx::transport::encoding::decode;
@@ -31,6 +31,8 @@ pub struct Interaction {
     /// has every parameter; else `request.uri`).
     pub uri: String,
     pub body: Option<Vec<u8>>,
+    /// Recorded request headers, names lowercased (first value of each).
+    pub headers: BTreeMap<String, String>,
     pub status: u16,
     pub response_body: Vec<u8>,
 }
@@ -107,10 +109,26 @@ impl Interaction {
             (Some(Value::String(text)), _) => decode_binary_body(text),
             _ => Vec::new(),
         };
+        let headers = request["headers"]
+            .as_object()
+            .map(|map| {
+                map.iter()
+                    .filter_map(|(name, values)| {
+                        let value = match values {
+                            Value::Array(list) => list.first()?.as_str()?,
+                            Value::String(one) => one.as_str(),
+                            _ => return None,
+                        };
+                        Some((name.to_ascii_lowercase(), value.to_owned()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Interaction {
             method: request["method"].as_str().unwrap_or("GET").to_owned(),
             uri,
             body,
+            headers,
             status: response["status"].as_u64().unwrap_or(200) as u16,
             response_body,
         }
@@ -199,11 +217,28 @@ pub struct Captured {
     pub raw_path: String,
     pub query: BTreeMap<String, String>,
     pub body: Vec<u8>,
+    /// Request headers, names lowercased.
+    pub headers: BTreeMap<String, String>,
 }
 
 impl Captured {
     pub fn segments(&self) -> Vec<String> {
         decoded_segments(&self.raw_path)
+    }
+}
+
+fn capture(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Captured {
+    Captured {
+        method: method.to_string(),
+        raw_path: uri.path().to_owned(),
+        query: decode_query(uri.query().unwrap_or("")),
+        body: body.to_vec(),
+        headers: headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect(),
     }
 }
 
@@ -228,10 +263,12 @@ impl ReplayServer {
             responses: Mutex::new(responses.into()),
             captured: Arc::clone(&captured),
         });
-        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
-            let state = Arc::clone(&state);
-            async move { serve(state, method, uri, body) }
-        });
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let state = Arc::clone(&state);
+                async move { serve(state, method, uri, headers, body) }
+            },
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -250,10 +287,17 @@ impl ReplayServer {
     }
 
     pub async fn for_cassette(cassette: &Cassette) -> ReplayServer {
+        Self::for_interactions(cassette.interactions.iter()).await
+    }
+
+    /// Serves the recorded answers of these interactions only (for cassettes
+    /// of which a test replays a part).
+    pub async fn for_interactions<'a>(
+        interactions: impl IntoIterator<Item = &'a Interaction>,
+    ) -> ReplayServer {
         Self::start(
-            cassette
-                .interactions
-                .iter()
+            interactions
+                .into_iter()
                 .map(|i| (i.status, i.response_body.clone()))
                 .collect(),
         )
@@ -277,13 +321,18 @@ impl Drop for ReplayServer {
     }
 }
 
-fn serve(state: Arc<ReplayState>, method: Method, uri: Uri, body: Bytes) -> Response {
-    state.captured.lock().unwrap().push(Captured {
-        method: method.to_string(),
-        raw_path: uri.path().to_owned(),
-        query: decode_query(uri.query().unwrap_or("")),
-        body: body.to_vec(),
-    });
+fn serve(
+    state: Arc<ReplayState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    state
+        .captured
+        .lock()
+        .unwrap()
+        .push(capture(method, uri, headers, body));
     let next = state.responses.lock().unwrap().pop_front();
     match next {
         Some((status, body)) => {
@@ -334,10 +383,12 @@ impl MatchingReplayServer {
             stop: tokio::sync::Notify::new(),
         });
         let shared = Arc::clone(&state);
-        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
-            let state = Arc::clone(&shared);
-            async move { serve_matching(state, method, uri, body).await }
-        });
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let state = Arc::clone(&shared);
+                async move { serve_matching(state, method, uri, headers, body).await }
+            },
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -413,13 +464,14 @@ fn request_matches(recorded: &Interaction, ours: &Captured) -> bool {
         })
 }
 
-async fn serve_matching(state: Arc<MatchState>, method: Method, uri: Uri, body: Bytes) -> Response {
-    let captured = Captured {
-        method: method.to_string(),
-        raw_path: uri.path().to_owned(),
-        query: decode_query(uri.query().unwrap_or("")),
-        body: body.to_vec(),
-    };
+async fn serve_matching(
+    state: Arc<MatchState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let captured = capture(method, uri, headers, body);
     let chosen = {
         let mut used = state.used.lock().unwrap();
         let index = (0..state.interactions.len())
@@ -482,12 +534,16 @@ const BOOL_PARAMS: &[&str] = &[
     "include_message_type",
     "disable_uuids",
     "state",
+    "count",
+    "include_custom_message_type",
+    "string_message_token",
 ];
 
+/// Python sends `True`/`False` for some flags (e.g. `count=True`).
 fn normal_bool(v: &str) -> Option<bool> {
     match v {
-        "1" | "true" => Some(true),
-        "0" | "false" => Some(false),
+        "1" | "true" | "True" => Some(true),
+        "0" | "false" | "False" => Some(false),
         _ => None,
     }
 }

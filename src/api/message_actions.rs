@@ -1,0 +1,440 @@
+//! Message actions: reactions, receipts and other annotations attached to
+//! stored messages (PROTOCOL.md §10). Needs Message Persistence on the keyset.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+
+use futures::Stream;
+use serde_json::Value;
+
+use crate::api::util::{check_error_flag, str_field, validate_name};
+use crate::api::{parse_json, timetoken_from, to_json};
+use crate::client::Request;
+use crate::transport::encoding::encode;
+use crate::transport::HttpMethod;
+use crate::{Error, PubNub};
+
+/// Longest action type PubNub accepts (the JS SDK refuses longer ones
+/// before sending; the server limit itself is not documented).
+pub const MAX_ACTION_TYPE_LEN: usize = 15;
+/// Most actions one get-message-actions page holds.
+pub const MAX_ACTIONS_LIMIT: u32 = 100;
+
+type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
+
+/// An action attached to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageAction {
+    /// The action type, e.g. `reaction` or `receipt`.
+    pub action_type: String,
+    /// The action value, e.g. `smiley_face`.
+    pub value: String,
+    /// Who added it.
+    pub uuid: String,
+    /// When it was added.
+    pub action_timetoken: u64,
+    /// The message it is attached to.
+    pub message_timetoken: u64,
+}
+
+fn parse_action(value: &Value) -> Option<MessageAction> {
+    Some(MessageAction {
+        action_type: str_field(value, "type")?,
+        value: str_field(value, "value")?,
+        uuid: str_field(value, "uuid").unwrap_or_default(),
+        action_timetoken: value.get("actionTimetoken").and_then(timetoken_from)?,
+        message_timetoken: value.get("messageTimetoken").and_then(timetoken_from)?,
+    })
+}
+
+fn actions_path(client: &PubNub, channel: &str) -> String {
+    format!(
+        "/v1/message-actions/{}/channel/{}",
+        encode(&client.inner.config.subscribe_key),
+        encode(channel)
+    )
+}
+
+fn require_timetoken(name: &'static str, value: Option<u64>) -> Result<u64, Error> {
+    match value {
+        Some(0) => Err(Error::invalid_argument(name, "is 0, which no message has")),
+        Some(timetoken) => Ok(timetoken),
+        None => Err(Error::invalid_argument(name, "is missing")),
+    }
+}
+
+/// Builder of an add-message-action call; await it for the stored action.
+/// Created by [`PubNub::add_message_action`].
+///
+/// ```no_run
+/// # async fn run(client: pubnub_rx::PubNub, message_tt: u64) -> Result<(), pubnub_rx::Error> {
+/// let action = client
+///     .add_message_action()
+///     .channel("chat")
+///     .message_timetoken(message_tt)
+///     .action_type("reaction")
+///     .value("smiley_face")
+///     .await?;
+/// println!("added at {}", action.action_timetoken);
+/// # Ok(()) }
+/// ```
+#[must_use = "an add call does nothing until it is awaited"]
+#[derive(Debug)]
+pub struct AddMessageActionBuilder {
+    client: PubNub,
+    channel: String,
+    message_timetoken: Option<u64>,
+    action_type: String,
+    value: String,
+}
+
+impl AddMessageActionBuilder {
+    /// The message's channel (required).
+    pub fn channel(mut self, channel: impl Into<String>) -> Self {
+        self.channel = channel.into();
+        self
+    }
+
+    /// The message's timetoken (required).
+    pub fn message_timetoken(mut self, timetoken: u64) -> Self {
+        self.message_timetoken = Some(timetoken);
+        self
+    }
+
+    /// The action type, at most 15 characters (required).
+    pub fn action_type(mut self, action_type: impl Into<String>) -> Self {
+        self.action_type = action_type.into();
+        self
+    }
+
+    /// The action value (required).
+    pub fn value(mut self, value: impl Into<String>) -> Self {
+        self.value = value.into();
+        self
+    }
+
+    fn build(self) -> Result<(PubNub, Request), Error> {
+        validate_name("channel", "channel", &self.channel)?;
+        let message_timetoken = require_timetoken("message_timetoken", self.message_timetoken)?;
+        if self.action_type.is_empty() {
+            return Err(Error::invalid_argument(
+                "action_type",
+                "is empty: e.g. `reaction`",
+            ));
+        }
+        if self.action_type.chars().count() > MAX_ACTION_TYPE_LEN {
+            return Err(Error::invalid_argument(
+                "action_type",
+                format!(
+                    "`{}` is longer than {MAX_ACTION_TYPE_LEN} characters",
+                    self.action_type
+                ),
+            ));
+        }
+        if self.value.is_empty() {
+            return Err(Error::invalid_argument("value", "is empty"));
+        }
+        let body = to_json(
+            "message action",
+            &serde_json::json!({"type": self.action_type, "value": self.value}),
+        )?;
+        let path = format!(
+            "{}/message/{message_timetoken}",
+            actions_path(&self.client, &self.channel)
+        );
+        let request = self.client.request(HttpMethod::Post, path).json_body(body);
+        Ok((self.client, request))
+    }
+}
+
+impl IntoFuture for AddMessageActionBuilder {
+    type Output = Result<MessageAction, Error>;
+    type IntoFuture = Boxed<MessageAction>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let prepared = self.build();
+        Box::pin(async move {
+            let (client, request) = prepared?;
+            let response = client.execute(request).await?;
+            const WHAT: &str = "the add-message-action response";
+            let value = parse_json(WHAT, &response.body)?;
+            check_error_flag(&value, &response.body)?;
+            if response.status == 207 {
+                // Stored, but the e:3 event was not published to subscribers.
+                tracing::warn!(
+                    body = %String::from_utf8_lossy(&response.body),
+                    "message action stored but not published"
+                );
+            }
+            value.get("data").and_then(parse_action).ok_or_else(|| {
+                Error::deserialization(WHAT, "expected an action in `data`", &response.body)
+            })
+        })
+    }
+}
+
+/// Builder of a remove-message-action call; await it. Created by
+/// [`PubNub::remove_message_action`].
+///
+/// ```no_run
+/// # async fn run(client: pubnub_rx::PubNub, action: pubnub_rx::api::message_actions::MessageAction) -> Result<(), pubnub_rx::Error> {
+/// client
+///     .remove_message_action()
+///     .channel("chat")
+///     .message_timetoken(action.message_timetoken)
+///     .action_timetoken(action.action_timetoken)
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a remove call does nothing until it is awaited"]
+#[derive(Debug)]
+pub struct RemoveMessageActionBuilder {
+    client: PubNub,
+    channel: String,
+    message_timetoken: Option<u64>,
+    action_timetoken: Option<u64>,
+}
+
+impl RemoveMessageActionBuilder {
+    /// The message's channel (required).
+    pub fn channel(mut self, channel: impl Into<String>) -> Self {
+        self.channel = channel.into();
+        self
+    }
+
+    /// The message's timetoken (required).
+    pub fn message_timetoken(mut self, timetoken: u64) -> Self {
+        self.message_timetoken = Some(timetoken);
+        self
+    }
+
+    /// The action's timetoken (required).
+    pub fn action_timetoken(mut self, timetoken: u64) -> Self {
+        self.action_timetoken = Some(timetoken);
+        self
+    }
+
+    fn build(self) -> Result<(PubNub, Request), Error> {
+        validate_name("channel", "channel", &self.channel)?;
+        let message = require_timetoken("message_timetoken", self.message_timetoken)?;
+        let action = require_timetoken("action_timetoken", self.action_timetoken)?;
+        let path = format!(
+            "{}/message/{message}/action/{action}",
+            actions_path(&self.client, &self.channel)
+        );
+        let request = self.client.request(HttpMethod::Delete, path);
+        Ok((self.client, request))
+    }
+}
+
+impl IntoFuture for RemoveMessageActionBuilder {
+    type Output = Result<(), Error>;
+    type IntoFuture = Boxed<()>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let prepared = self.build();
+        Box::pin(async move {
+            let (client, request) = prepared?;
+            let response = client.execute(request).await?;
+            let value = parse_json("the remove-message-action response", &response.body)?;
+            check_error_flag(&value, &response.body)
+        })
+    }
+}
+
+/// Where the next page of actions starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageActionsMore {
+    /// Pass as [`GetMessageActionsBuilder::start`] for the next (older) page.
+    pub start: u64,
+    /// The `end` bound of the query, if any.
+    pub end: Option<u64>,
+    /// The page size.
+    pub limit: Option<u32>,
+    /// The server's URL for the next page.
+    pub url: Option<String>,
+}
+
+/// A page of message actions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageActionsPage {
+    /// The actions of this page, as the server ordered them.
+    pub actions: Vec<MessageAction>,
+    /// Present when more (older) actions match.
+    pub more: Option<MessageActionsMore>,
+}
+
+/// Builder of a get-message-actions query on a channel (one page); await
+/// it, or walk every page with [`pages`](Self::pages). Created by
+/// [`PubNub::get_message_actions`].
+///
+/// ```no_run
+/// # async fn run(client: pubnub_rx::PubNub) -> Result<(), pubnub_rx::Error> {
+/// let page = client.get_message_actions().channel("chat").limit(50).await?;
+/// for action in &page.actions {
+///     println!("{} on {}: {}", action.uuid, action.message_timetoken, action.value);
+/// }
+/// # Ok(()) }
+/// ```
+#[must_use = "a get query does nothing until it is awaited"]
+#[derive(Debug, Clone)]
+pub struct GetMessageActionsBuilder {
+    client: PubNub,
+    channel: String,
+    start: Option<u64>,
+    end: Option<u64>,
+    limit: Option<u32>,
+}
+
+impl GetMessageActionsBuilder {
+    /// The channel (required).
+    pub fn channel(mut self, channel: impl Into<String>) -> Self {
+        self.channel = channel.into();
+        self
+    }
+
+    /// Only actions older than this action timetoken (exclusive).
+    pub fn start(mut self, timetoken: u64) -> Self {
+        self.start = Some(timetoken);
+        self
+    }
+
+    /// Only actions at or newer than this action timetoken.
+    pub fn end(mut self, timetoken: u64) -> Self {
+        self.end = Some(timetoken);
+        self
+    }
+
+    /// At most this many actions (1 ..= 100, server default 100).
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    fn build(self) -> Result<(PubNub, Request), Error> {
+        validate_name("channel", "channel", &self.channel)?;
+        if let Some(limit) = self.limit {
+            if !(1..=MAX_ACTIONS_LIMIT).contains(&limit) {
+                return Err(Error::invalid_argument(
+                    "limit",
+                    format!("{limit} is out of range: 1 to {MAX_ACTIONS_LIMIT} actions per page"),
+                ));
+            }
+        }
+        let request = self
+            .client
+            .request(HttpMethod::Get, actions_path(&self.client, &self.channel))
+            .param_opt("start", self.start.map(|t| t.to_string()))
+            .param_opt("end", self.end.map(|t| t.to_string()))
+            .param_opt("limit", self.limit.map(|l| l.to_string()));
+        Ok((self.client, request))
+    }
+
+    /// Every action of the channel (within `end`), page after page,
+    /// following the server's `more` cursor. A failed request ends the
+    /// stream with that error.
+    pub fn pages(self) -> impl Stream<Item = Result<MessageAction, Error>> + Send + 'static {
+        async_stream::stream! {
+            let mut next = Some(self);
+            while let Some(query) = next.take() {
+                let template = query.clone();
+                let page = match query.await {
+                    Ok(page) => page,
+                    Err(error) => {
+                        yield Err(error);
+                        break;
+                    }
+                };
+                let got_any = !page.actions.is_empty();
+                for action in page.actions {
+                    yield Ok(action);
+                }
+                if let Some(more) = page.more {
+                    // Only follow a cursor that moves, so a server repeating
+                    // itself cannot loop forever.
+                    if got_any && template.start.is_none_or(|previous| more.start < previous) {
+                        next = Some(template.start(more.start));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl IntoFuture for GetMessageActionsBuilder {
+    type Output = Result<MessageActionsPage, Error>;
+    type IntoFuture = Boxed<MessageActionsPage>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let prepared = self.build();
+        Box::pin(async move {
+            let (client, request) = prepared?;
+            let response = client.execute(request).await?;
+            parse_actions_page(&response.body)
+        })
+    }
+}
+
+pub(crate) fn parse_actions_page(body: &[u8]) -> Result<MessageActionsPage, Error> {
+    const WHAT: &str = "the get-message-actions response";
+    let value = parse_json(WHAT, body)?;
+    check_error_flag(&value, body)?;
+    let data = value
+        .get("data")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::deserialization(WHAT, "expected a `data` array", body))?;
+    let actions = data
+        .iter()
+        .map(|item| {
+            parse_action(item).ok_or_else(|| {
+                Error::deserialization(WHAT, format!("malformed action {item}"), body)
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let more = value.get("more").and_then(|more| {
+        Some(MessageActionsMore {
+            start: more.get("start").and_then(timetoken_from)?,
+            end: more.get("end").and_then(timetoken_from),
+            limit: more
+                .get("limit")
+                .and_then(Value::as_u64)
+                .and_then(|l| u32::try_from(l).ok()),
+            url: str_field(more, "url"),
+        })
+    });
+    Ok(MessageActionsPage { actions, more })
+}
+
+impl PubNub {
+    /// Attaches an action to a stored message. See [`AddMessageActionBuilder`].
+    pub fn add_message_action(&self) -> AddMessageActionBuilder {
+        AddMessageActionBuilder {
+            client: self.clone(),
+            channel: String::new(),
+            message_timetoken: None,
+            action_type: String::new(),
+            value: String::new(),
+        }
+    }
+
+    /// Removes an action from a message. See [`RemoveMessageActionBuilder`].
+    pub fn remove_message_action(&self) -> RemoveMessageActionBuilder {
+        RemoveMessageActionBuilder {
+            client: self.clone(),
+            channel: String::new(),
+            message_timetoken: None,
+            action_timetoken: None,
+        }
+    }
+
+    /// Lists the actions on a channel's messages. See [`GetMessageActionsBuilder`].
+    pub fn get_message_actions(&self) -> GetMessageActionsBuilder {
+        GetMessageActionsBuilder {
+            client: self.clone(),
+            channel: String::new(),
+            start: None,
+            end: None,
+            limit: None,
+        }
+    }
+}
