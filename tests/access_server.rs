@@ -186,8 +186,11 @@ async fn without_a_grant_publish_subscribe_history_and_here_now_are_forbidden() 
         &["room"],
         &[],
     );
-    // The client reports it as AccessDenied with the channel.
-    assert_denied(publish(&user(&t, "u"), "room", "hi").await, &["room"]);
+    // The client reports each as AccessDenied with the channel.
+    let nobody = user(&t, "u");
+    assert_denied(publish(&nobody, "room", "hi").await, &["room"]);
+    assert_denied(nobody.history().channel("room").await, &["room"]);
+    assert_denied(nobody.here_now().channel("room").await, &["room"]);
     assert_denied(
         publish(&user_with_key(&t, "u", "k"), "room", "hi").await,
         &["room"],
@@ -216,6 +219,17 @@ async fn a_v2_grant_works_until_its_ttl_passes_on_the_server_clock() {
     publish(&alice, "room", "hello")
         .await
         .expect("granted publish");
+    let stored = alice
+        .history()
+        .channel("room")
+        .await
+        .expect("granted history");
+    assert_eq!(stored.messages.len(), 1);
+    alice
+        .here_now()
+        .channel("room")
+        .await
+        .expect("granted here_now");
     let got = t.get(&history("room", "auth=k1")).await;
     assert_eq!(got.status, 200, "{}", got.body);
     assert_eq!(got.json()[0][0], "hello");
@@ -249,6 +263,7 @@ async fn a_v2_grant_works_until_its_ttl_passes_on_the_server_clock() {
     publish(&alice, "room", "still").await.expect("within ttl");
     t.server.advance_clock(Duration::from_secs(10));
     assert_denied(publish(&alice, "room", "late").await, &["room"]);
+    assert_denied(alice.history().channel("room").await, &["room"]);
     assert_forbidden(&t.get(&history("room", "auth=k1")).await, &["room"], &[]);
 }
 
