@@ -214,7 +214,12 @@ impl AccessControl {
     fn identify(&self, ctx: &RequestCtx, now: u64) -> CallerVerdict {
         if let Some(presented) = ctx.query.get("signature") {
             let verified = signature::verify(ctx, &self.keys, presented, now, self.window)?;
-            lock(&self.replays).check_and_remember(&verified, now, self.window)?;
+            lock(&self.replays).check_and_remember(
+                &verified,
+                now,
+                self.window,
+                signature::source_of(ctx),
+            )?;
             return Ok(Caller::Admin);
         }
         let Some(auth) = ctx.query.non_empty("auth") else {

@@ -254,12 +254,14 @@ impl ReplayGuard {
         }
     }
 
-    /// Refuses a signature seen before, else remembers it.
+    /// Refuses a signature seen before, else remembers it. `source` names
+    /// the endpoint in the error body.
     pub(crate) fn check_and_remember(
         &mut self,
         verified: &Verified,
         now: u64,
         window: Duration,
+        source: &'static str,
     ) -> Result<(), ApiError> {
         if self.capacity == 0 {
             return Ok(());
@@ -275,7 +277,7 @@ impl ReplayGuard {
         }
         if self.seen.contains(&verified.signature) {
             return Err(invalid_signature(
-                "signature",
+                source,
                 "This signed request was already received (a replay): sign every request anew, with a fresh timestamp.",
             ));
         }
@@ -450,26 +452,26 @@ mod tests {
             signature: "v2.b".into(),
             timestamp: 1001,
         };
-        guard.check_and_remember(&a, 1000, w).unwrap();
-        assert!(guard.check_and_remember(&a, 1000, w).is_err());
-        guard.check_and_remember(&b, 1001, w).unwrap();
+        guard.check_and_remember(&a, 1000, w, "t").unwrap();
+        assert!(guard.check_and_remember(&a, 1000, w, "t").is_err());
+        guard.check_and_remember(&b, 1001, w, "t").unwrap();
         assert!(
-            guard.check_and_remember(&a, 1060, w).is_err(),
+            guard.check_and_remember(&a, 1060, w, "t").is_err(),
             "still in the window"
         );
         // Out of the window: forgotten (the timestamp check refuses it then).
-        guard.check_and_remember(&a, 1061, w).unwrap();
+        guard.check_and_remember(&a, 1061, w, "t").unwrap();
         // Capacity: the oldest goes first.
         let c = Verified {
             signature: "v2.c".into(),
             timestamp: 1061,
         };
-        guard.check_and_remember(&c, 1061, w).unwrap();
+        guard.check_and_remember(&c, 1061, w, "t").unwrap();
         assert_eq!(guard.order.len(), 2);
         assert!(!guard.seen.contains("v2.b"));
         // Capacity 0: off.
         let mut off = ReplayGuard::new(0);
-        off.check_and_remember(&a, 1000, w).unwrap();
-        off.check_and_remember(&a, 1000, w).unwrap();
+        off.check_and_remember(&a, 1000, w, "t").unwrap();
+        off.check_and_remember(&a, 1000, w, "t").unwrap();
     }
 }
