@@ -12,6 +12,7 @@
 // * the Node build defaults `ssl` to true: `ssl: false` is passed;
 // * history v2 timetokens are parsed as doubles (the last digits are lost)
 //   unless `stringifiedTimeToken: true` is asked for, so the agent asks for it;
+// * get_state for several channels comes back wrapped in one more `channels`;
 // * a leave is acknowledged by a status with `operation` PNUnsubscribeOperation
 //   and no category.
 'use strict';
@@ -249,7 +250,14 @@ class Agent {
     const params = { channels: args.channels };
     if (args.uuid) params.uuid = args.uuid;
     const result = await this.call(this.pubnub.getState(params));
-    return { channels: result.channels };
+    let channels = result.channels;
+    // 7.3.3 returns the server's `payload` as is for several channels, and
+    // PubNub's payload there is `{"channels": {ch: state}}` (PROTOCOL.md §5.6,
+    // cassette state/multiple_channel): unwrap that one level.
+    if (args.channels.length > 1 && channels && Object.keys(channels).length === 1 && channels.channels) {
+      channels = channels.channels;
+    }
+    return { channels };
   }
 
   async op_history(args) {
