@@ -93,8 +93,12 @@ class Agent:
             raise InteropFailure(f"{self}: {op} failed: {answer.get('error')}")
         return answer.get("result")
 
-    def call(self, op, timeout=None, **args):
-        """Runs one SDK operation and returns its normalized result."""
+    def call(self, op, answer_timeout=None, **args):
+        """Runs one SDK operation and returns its normalized result.
+
+        `args` go to the agent (an op's own `timeout` among them);
+        `answer_timeout` bounds the wait for the answer (default: the op's
+        timeout, else 10 s, plus a 10 s margin)."""
         request_id = self.next_id
         self.next_id += 1
         try:
@@ -104,7 +108,7 @@ class Agent:
             code = self.process.wait()
             raise InteropFailure(f"{self} is gone (code {code}); see {self.log_path}:\n{self.tail_log()}") from None
         # The agent's own waits are bounded by `args["timeout"]`; allow a margin on top.
-        return self._await_answer(request_id, (timeout or args.get("timeout") or 10) + 10, op)
+        return self._await_answer(request_id, (answer_timeout or args.get("timeout") or 10) + 10, op)
 
     def next_event(self, kind, timeout=5):
         return self.call("next_event", kind=kind, timeout=timeout)
@@ -119,10 +123,15 @@ class Agent:
         except OSError:
             return ""
 
+    def kill(self):
+        """Ends the client abruptly (SIGKILL): no leave, no more heartbeats."""
+        self.process.kill()
+        self.process.wait()
+
     def close(self):
         if self.process.poll() is None:
             try:
-                self.call("exit", timeout=5)
+                self.call("exit", answer_timeout=5)
             except InteropFailure:
                 pass
             try:
@@ -147,7 +156,7 @@ class Harness:
         return f"{base}-{self.case_name}-{self.run_id}"
 
     def agent(self, lang, label=None, **settings):
-        """Starts an agent; settings: uuid, cipher_key, random_iv, filter_expression."""
+        """Starts an agent; settings: uuid, cipher_key, random_iv, filter_expression, presence_timeout."""
         label = label or lang
         settings.setdefault("uuid", self.name(f"{label}-user"))
         settings["origin"] = self.origin

@@ -97,6 +97,8 @@ class Agent {
       config.useRandomIVs = settings.random_iv === undefined ? true : settings.random_iv;
     }
     if (settings.filter_expression) config.filterExpression = settings.filter_expression;
+    // heartbeat=N on subscribe and a /heartbeat every N/2-1 seconds (minimum N: 20).
+    if (settings.presence_timeout) config.presenceTimeout = settings.presence_timeout;
     this.pubnub = new PubNub(config);
     this.queues = {};
     for (const kind of EVENT_KINDS) this.queues[kind] = new EventQueue();

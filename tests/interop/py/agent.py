@@ -164,6 +164,11 @@ class Agent:
             config.use_random_initialization_vector = settings.get("random_iv", True)
         if settings.get("filter_expression"):
             config.filter_expression = settings["filter_expression"]
+        if settings.get("presence_timeout"):
+            # Like pubnub-js with `presenceTimeout`: heartbeat=N on subscribe and
+            # a /heartbeat every N/2-1 seconds.
+            config.set_presence_timeout(settings["presence_timeout"])
+            config.enable_presence_heartbeat = True
         self.pubnub = PubNubAsyncio(config)
         patch_fetch_telemetry(self.pubnub)
         self.queues = {kind: asyncio.Queue() for kind in EVENT_KINDS}
