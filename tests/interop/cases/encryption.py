@@ -27,8 +27,9 @@ def main(h):
             way = f"{publisher.lang} -> {subscriber.lang} ({iv})"
             channel = h.name(f"enc-{publisher.lang}-{'r' if random_iv else 's'}")
             subscriber.call("subscribe", channels=[channel])
-            sent = [(message, publisher.call("publish", channel=channel, message=message)["timetoken"])
-                    for message in MESSAGES]
+            # The second message goes by POST (the ciphertext is then the body).
+            sent = [(message, publisher.call("publish", channel=channel, message=message, post=index == 1)["timetoken"])
+                    for index, message in enumerate(MESSAGES)]
             for index, (message, timetoken) in enumerate(sent):
                 event = subscriber.next_event("message")
                 expect_eq((event["message"], event["timetoken"], event["publisher"]),

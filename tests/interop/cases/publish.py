@@ -1,18 +1,21 @@
 """Publish from each client is received by the other: payload, publisher, meta, timetoken.
 
 The timetoken a subscriber sees must equal the one the publish call returned
-(real PubNub guarantees it). freenub does not hand `meta` to its listener, so
-meta is checked on the JavaScript subscriber only (history covers the rest).
+(real PubNub guarantees it). Publishes go by GET and by POST; freenub also
+sends one compressed POST (a zlib body labelled `Content-Encoding: gzip`).
+freenub does not hand `meta` to its listener, so meta is checked on the
+JavaScript subscriber only (history covers the rest).
 """
 
 from harness import expect, expect_eq, run_case
 
 PAYLOADS = [
-    # (message, meta, use POST)
-    ({"text": "hello", "n": 1, "nested": {"list": [1, 2.5, None, True]}}, {"kind": "greeting", "n": 1}, False),
-    ("plain string with spaces, commas, slashes /a/b?c=d&e and unicode é ✓", None, False),
-    ([1, "two", {"three": 3}], {"kind": "list"}, True),
-    (42, None, True),
+    # (message, meta, use POST, compress the POST body: freenub only)
+    ({"text": "hello", "n": 1, "nested": {"list": [1, 2.5, None, True]}}, {"kind": "greeting", "n": 1}, False, False),
+    ("plain string with spaces, commas, slashes /a/b?c=d&e and unicode é ✓", None, False, False),
+    ([1, "two", {"three": 3}], {"kind": "list"}, True, False),
+    (42, None, True, False),
+    ({"compressed": "x" * 300}, {"kind": "zlib"}, True, True),
 ]
 
 
@@ -22,8 +25,9 @@ def main(h):
         channel = h.name(f"from-{publisher.lang}")
         subscriber.call("subscribe", channels=[channel])
         sent = []
-        for message, meta, post in PAYLOADS:
-            args = {"channel": channel, "message": message, "post": post}
+        for message, meta, post, compress in PAYLOADS:
+            args = {"channel": channel, "message": message, "post": post,
+                    "compress": compress and publisher.lang == "py"}
             if meta is not None:
                 args["meta"] = meta
             result = publisher.call("publish", **args)

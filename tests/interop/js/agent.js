@@ -177,6 +177,7 @@ class Agent {
     if ('meta' in args) params.meta = args.meta;
     if ('store' in args) params.storeInHistory = args.store;
     if (args.post) params.sendByPost = true;
+    if (args.compress) throw new AgentError('pubnub-js 7.3.3 cannot compress a publish');
     const result = await this.call(this.pubnub.publish(params));
     return { timetoken: tt(result.timetoken) };
   }

@@ -214,6 +214,9 @@ class Agent:
             builder = builder.should_store(args["store"])
         if args.get("post"):
             builder = builder.use_post(True)
+        if args.get("compress"):
+            # freenub's "gzip" is a zlib stream labelled Content-Encoding: gzip.
+            builder = builder.use_post(True).use_compression(True)
         result = await self.call(builder)
         return {"timetoken": tt(result.timetoken)}
 
