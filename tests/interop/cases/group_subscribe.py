@@ -2,7 +2,8 @@
 
 The group is managed by the publishing client. The event names the real
 channel and the group as its subscription; a channel removed from the group
-no longer delivers.
+no longer delivers. Subscribed with presence, the group delivers the joins
+and leaves on its channels.
 """
 
 from harness import expect_eq, run_case
@@ -45,6 +46,22 @@ def main(h):
                   f"{way}: after removing {first}, only {second} delivers")
         subscriber.call("unsubscribe", groups=[group])
         expect_eq(subscriber.pending_events("message"), [], f"{way}: no extra messages")
+
+        # Presence through the group: `<group>-pnpres` delivers the joins and
+        # leaves of the group's channels.
+        subscriber.call("subscribe", groups=[group], presence=True)
+        own = subscriber.next_event("presence")
+        expect_eq((own["action"], own["uuid"], own["channel"], own["subscription"]),
+                  ("join", subscriber.uuid, second, group), f"{way}: own join through the group")
+        publisher.call("subscribe", channels=[second])
+        join = subscriber.next_event("presence")
+        expect_eq((join["action"], join["uuid"], join["channel"], join["subscription"], join["occupancy"]),
+                  ("join", publisher.uuid, second, group, 2), f"{way}: the other's join through the group")
+        publisher.call("unsubscribe", channels=[second])
+        leave = subscriber.next_event("presence")
+        expect_eq((leave["action"], leave["uuid"], leave["channel"], leave["subscription"], leave["occupancy"]),
+                  ("leave", publisher.uuid, second, group, 1), f"{way}: the other's leave through the group")
+        subscriber.call("unsubscribe", groups=[group])
 
 
 run_case(main)

@@ -5,7 +5,8 @@ fetch_messages must return every message in publish order with the timetoken
 its publish returned, the publisher's meta and (fetch) its uuid. A
 store=false publish is left out. `count` limits to the newest messages (the
 oldest with `reverse`).
-Two channels fetched at once come back per channel.
+Two channels fetched at once come back per channel. `message_counts` counts
+the stored messages after a timetoken, per channel.
 """
 
 from harness import expect, expect_eq, run_case
@@ -60,6 +61,16 @@ def main(h):
         for item in items:
             expect(item["message_type"] in (None, 0), f"{who}: message_type of a plain message: {item['message_type']!r}")
 
+        who = f"{reader.lang} message_counts"
+        # Timetokens between publishes, so inclusive or exclusive bounds count the same.
+        middle = str(int(published[2]["timetoken"]) + 1)
+        counts = reader.call("message_counts", channels=[channel], timetokens=[middle])
+        expect_eq(counts["channels"], {channel: 2}, f"{who}: one channel, messages after #2")
+        first = str(int(published[0]["timetoken"]) - 1)
+        counts = reader.call("message_counts", channels=[channel, other], timetokens=[first, middle])
+        expect_eq(counts["channels"], {channel: len(published), other: 1}, f"{who}: two channels, one timetoken each")
+
+        who = f"{reader.lang} fetch_messages"
         both = reader.call("fetch_messages", channels=[channel, other], count=3)
         expect_eq(sorted(both["channels"]), sorted([channel, other]), f"{who} two channels: channels")
         expect_eq([m["timetoken"] for m in both["channels"][channel]], [p["timetoken"] for p in published[-3:]],

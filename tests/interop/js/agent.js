@@ -189,11 +189,13 @@ class Agent {
 
   async op_subscribe(args) {
     this.queues.status.drain();
-    this.pubnub.subscribe({
+    const params = {
       channels: args.channels || [],
       channelGroups: args.groups || [],
       withPresence: Boolean(args.presence),
-    });
+    };
+    if (args.timetoken) params.timetoken = args.timetoken;
+    this.pubnub.subscribe(params);
     await this.waitStatus((s) => s.category === 'PNConnectedCategory', 'PNConnectedCategory', args.timeout || 10);
     return {};
   }
@@ -304,6 +306,13 @@ class Agent {
       }));
     }
     return { channels };
+  }
+
+  async op_message_counts(args) {
+    const result = await this.call(
+      this.pubnub.messageCounts({ channels: args.channels, channelTimetokens: args.timetokens }),
+    );
+    return { channels: result.channels };
   }
 
   async op_cg_add(args) {

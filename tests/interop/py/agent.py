@@ -235,6 +235,8 @@ class Agent:
             builder = builder.channel_groups(args["groups"])
         if args.get("presence"):
             builder = builder.with_presence()
+        if args.get("timetoken"):
+            builder = builder.with_timetoken(int(args["timetoken"]))
         builder.execute()
         await self.wait_status(
             ["PNConnectedCategory"], args.get("timeout", 10)
@@ -357,6 +359,14 @@ class Agent:
                 for item in items
             ]
         return {"channels": channels}
+
+    async def op_message_counts(self, args):
+        result = await self.call(
+            self.pubnub.message_counts()
+            .channel(args["channels"])
+            .channel_timetokens(args["timetokens"])
+        )
+        return {"channels": result.channels}
 
     async def op_cg_add(self, args):
         await self.call(
