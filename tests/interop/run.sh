@@ -123,7 +123,8 @@ for line in open(sys.argv[1]):
 [[ -x "$SERVER_BIN" ]] || setup_failed "cargo did not report the pubnub-dev-server executable" "$LOGS/cargo-build.log"
 
 SERVER_LOG="$LOGS/server.log"
-"$SERVER_BIN" --host 127.0.0.1 --port 0 --log warn >"$SERVER_LOG" 2>&1 &
+# pubnub_rx=debug logs one line per answered request (method, path, query, status).
+NO_COLOR=1 "$SERVER_BIN" --host 127.0.0.1 --port 0 --log warn,pubnub_rx=debug >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 # The binary prints `... use origin HOST:PORT with ssl=false` once it listens;
 # then /time/0 must answer.
@@ -204,7 +205,7 @@ stop_server
 if [[ $failed -gt 0 ]]; then
     echo "--- dev server log (last 80 lines of $SERVER_LOG)"
     tail -n 80 "$SERVER_LOG" | sed 's/^/    /'
-    echo "failed: ${failed_names[*]:-}"
+    echo "failed: ${failed_names[*]:-} (INTEROP_KEEP=1 keeps every log)"
 fi
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

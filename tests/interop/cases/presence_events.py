@@ -2,7 +2,8 @@
 
 The listener subscribes with presence first and sees its own join; then the
 other client subscribes (join, occupancy 2), sets its state (state-change
-with the state) and unsubscribes (leave, occupancy 1), in that order.
+with the state) and unsubscribes (leave, occupancy 1), in that order. Then
+`unsubscribe_all` from channels and a group gives a leave on each channel.
 """
 
 from harness import expect, expect_eq, run_case
@@ -38,6 +39,25 @@ def main(h):
         expect(int(leave["timetoken"]) > int(join["timetoken"]), f"{direction}: leave after join")
         listener.call("unsubscribe", channels=[channel])
         expect_eq(listener.pending_events("presence"), [], f"{direction}: no other presence events")
+
+        # unsubscribe_all leaves channels and groups in one request.
+        first, second, grouped = (h.name(f"all-{listener.lang}-{n}") for n in (1, 2, 3))
+        group = h.name(f"all-group-{listener.lang}")
+        other.call("cg_add", group=group, channels=[grouped])
+        listener.call("subscribe", channels=[first, second, grouped], presence=True)
+        own = sorted(listener.next_event("presence")["channel"] for _ in range(3))
+        expect_eq(own, sorted([first, second, grouped]), f"{direction}: own joins on three channels")
+        other.call("subscribe", channels=[first, second], groups=[group])
+        joins = sorted((e["action"], e["uuid"], e["channel"], e["occupancy"])
+                       for e in (listener.next_event("presence") for _ in range(3)))
+        expect_eq(joins, sorted(("join", other.uuid, c, 2) for c in (first, second, grouped)),
+                  f"{direction}: joins on two channels and through a group")
+        other.call("unsubscribe_all")
+        leaves = sorted((e["action"], e["uuid"], e["channel"], e["occupancy"])
+                        for e in (listener.next_event("presence") for _ in range(3)))
+        expect_eq(leaves, sorted(("leave", other.uuid, c, 1) for c in (first, second, grouped)),
+                  f"{direction}: unsubscribe_all leaves every channel, the group's included")
+        listener.call("unsubscribe_all")
 
 
 run_case(main)

@@ -207,6 +207,13 @@ class Agent {
     return {};
   }
 
+  async op_unsubscribe_all(args) {
+    this.queues.status.drain();
+    this.pubnub.unsubscribeAll();
+    await this.waitStatus((s) => s.operation === 'PNUnsubscribeOperation', 'leave', args.timeout || 10);
+    return {};
+  }
+
   async op_next_event(args) {
     const queue = this.queues[args.kind];
     if (!queue) throw new AgentError(`unknown event kind ${args.kind}; use one of ${EVENT_KINDS}`);

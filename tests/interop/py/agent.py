@@ -255,6 +255,12 @@ class Agent:
         await self.wait_status(["PNAcknowledgmentCategory"], args.get("timeout", 10))
         return {}
 
+    async def op_unsubscribe_all(self, args):
+        self.drain_statuses()
+        self.pubnub.unsubscribe_all()
+        await self.wait_status(["PNAcknowledgmentCategory"], args.get("timeout", 10))
+        return {}
+
     async def op_next_event(self, args):
         kind = args["kind"]
         if kind not in self.queues:
