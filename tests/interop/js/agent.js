@@ -96,6 +96,8 @@ class Agent {
       config.cipherKey = settings.cipher_key;
       config.useRandomIVs = settings.random_iv === undefined ? true : settings.random_iv;
     }
+    if (settings.secret_key) config.secretKey = settings.secret_key;
+    if (settings.auth_key) config.authKey = settings.auth_key;
     if (settings.filter_expression) config.filterExpression = settings.filter_expression;
     // heartbeat=N on subscribe and a /heartbeat every N/2-1 seconds (minimum N: 20).
     if (settings.presence_timeout) config.presenceTimeout = settings.presence_timeout;

@@ -162,6 +162,10 @@ class Agent:
         if settings.get("cipher_key"):
             config.cipher_key = settings["cipher_key"]
             config.use_random_initialization_vector = settings.get("random_iv", True)
+        if settings.get("secret_key"):
+            config.secret_key = settings["secret_key"]
+        if settings.get("auth_key"):
+            config.auth_key = settings["auth_key"]
         if settings.get("filter_expression"):
             config.filter_expression = settings["filter_expression"]
         if settings.get("presence_timeout"):
