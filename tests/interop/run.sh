@@ -54,6 +54,8 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 setup_failed() {
     local what="$1" log="$2"
