@@ -27,6 +27,7 @@ LOGS="$WORK/logs"
 mkdir -p "$LOGS"
 CASE_TIMEOUT="${INTEROP_CASE_TIMEOUT:-120}"
 SERVER_PID=""
+CASE_PID=""
 
 stop_server() {
     if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -46,6 +47,11 @@ stop_server() {
 }
 
 cleanup() {
+    if [[ -n "$CASE_PID" ]] && kill -0 "$CASE_PID" 2>/dev/null; then
+        # `timeout` passes the TERM on to the case; its agents end when their stdin closes.
+        kill -TERM "$CASE_PID" 2>/dev/null || true
+        wait "$CASE_PID" 2>/dev/null || true
+    fi
     stop_server
     if [[ "${INTEROP_KEEP:-}" == 1 ]]; then
         echo "interop: logs kept in $WORK" >&2
@@ -54,8 +60,8 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'echo "interop: interrupted" >&2; exit 130' INT
+trap 'echo "interop: terminated" >&2; exit 143' TERM
 
 setup_failed() {
     local what="$1" log="$2"
@@ -180,9 +186,13 @@ for case_file in "${CASES[@]}"; do
     case_log="$LOGS/case-$name.log"
     # -P: the case directory is not put on sys.path, so a case named like a
     # stdlib module (signal.py, time.py) cannot shadow it.
-    if env INTEROP_ORIGIN="$ORIGIN" PYTHONDONTWRITEBYTECODE=1 INTEROP_PYTHON="$PYTHON" INTEROP_NODE="$NODE" \
+    # In the background so that a signal to this script is handled at once
+    # (bash defers traps while a foreground command runs); cleanup stops it.
+    env INTEROP_ORIGIN="$ORIGIN" PYTHONDONTWRITEBYTECODE=1 INTEROP_PYTHON="$PYTHON" INTEROP_NODE="$NODE" \
         INTEROP_LOG_DIR="$LOGS/agents" NODE_PATH="$NODE_DIR/node_modules" PYTHONPATH="$HERE" \
-        timeout --kill-after=5 "$CASE_TIMEOUT" "$PYTHON" -P "$case_file" >"$case_log" 2>&1; then
+        timeout --kill-after=5 "$CASE_TIMEOUT" "$PYTHON" -P "$case_file" >"$case_log" 2>&1 &
+    CASE_PID=$!
+    if wait "$CASE_PID"; then
         passed=$((passed + 1))
         echo "ok   $name"
     else
@@ -196,6 +206,7 @@ for case_file in "${CASES[@]}"; do
         fi
         sed 's/^/    /' "$case_log"
     fi
+    CASE_PID=""
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then
         echo "interop: the dev server died during case $name" >&2
         failed=$((failed + 1))
