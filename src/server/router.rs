@@ -594,5 +594,15 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
         dispatch(&app, route, &ctx).await
     }
     .await;
-    result.unwrap_or_else(ApiError::into_response)
+    let response = result.unwrap_or_else(ApiError::into_response);
+    // One line per answered request (`--log pubnub_rx=debug`): what a client
+    // asked and what it got, for diagnosing a client that misbehaves.
+    tracing::debug!(
+        method = %parts.method,
+        path = %raw_path,
+        query = raw_query.as_deref().unwrap_or(""),
+        status = response.status().as_u16(),
+        "request"
+    );
+    response
 }

@@ -1,0 +1,208 @@
+"""Driver side of the interop cases: starts SDK agents and talks to them.
+
+A case is a script in tests/interop/cases/ that ends with
+`harness.run_case(main)`; `main(h)` gets a `Harness` and uses `h.agent(...)`
+to start a Python (freenub 0.1.2) or JavaScript (pubnub 7.3.3) client agent
+pointed at the dev server. Agents run in their own processes and answer
+commands (see tests/interop/py/agent.py for the protocol). A case fails by
+raising; `run_case` then prints the reason, stops the agents and exits 1.
+
+Environment (set by tests/interop/run.sh):
+  INTEROP_ORIGIN   host:port of the dev server
+  INTEROP_PYTHON   the Python of the venv that has freenub installed
+  INTEROP_NODE     node; NODE_PATH must reach the installed `pubnub`
+  INTEROP_LOG_DIR  where agent logs go
+"""
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import traceback
+import urllib.request
+import uuid as uuid_module
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ANSWER_PREFIX = "@@interop "
+LANGUAGES = ("py", "js")
+
+
+class InteropFailure(AssertionError):
+    """A check failed or an agent misbehaved."""
+
+
+def _env(name):
+    value = os.environ.get(name)
+    if not value:
+        raise InteropFailure(f"{name} is not set; run the cases through tests/interop/run.sh")
+    return value
+
+
+class Agent:
+    """One SDK client in its own process."""
+
+    def __init__(self, lang, name, settings, log_dir):
+        if lang not in LANGUAGES:
+            raise InteropFailure(f"unknown agent language {lang!r}; use one of {LANGUAGES}")
+        self.lang = lang
+        self.name = name
+        self.uuid = settings["uuid"]
+        if lang == "py":
+            command = [_env("INTEROP_PYTHON"), os.path.join(HERE, "py", "agent.py")]
+        else:
+            command = [_env("INTEROP_NODE"), os.path.join(HERE, "js", "agent.js")]
+        self.log_path = os.path.join(log_dir, f"{name}.log")
+        self.log = open(self.log_path, "w", buffering=1)
+        self.process = subprocess.Popen(
+            command + [json.dumps(settings)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            bufsize=1,
+        )
+        self.answers = queue.Queue()
+        self.next_id = 1
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        self._await_answer(0, 20, "start")
+
+    def __repr__(self):
+        return f"{self.lang} agent {self.name} (uuid {self.uuid})"
+
+    def _read_stdout(self):
+        for line in self.process.stdout:
+            if line.startswith(ANSWER_PREFIX):
+                self.answers.put(json.loads(line[len(ANSWER_PREFIX):]))
+            else:
+                self.log.write("stdout: " + line)
+        self.answers.put(None)  # the process closed its stdout: it has ended
+
+    def _await_answer(self, request_id, timeout, op):
+        try:
+            answer = self.answers.get(timeout=timeout)
+        except queue.Empty:
+            raise InteropFailure(f"{self}: no answer to {op} within {timeout}s") from None
+        if answer is None:
+            code = self.process.wait()
+            raise InteropFailure(f"{self} exited (code {code}) during {op}; see {self.log_path}:\n{self.tail_log()}")
+        if answer.get("id") != request_id:
+            raise InteropFailure(f"{self}: answer {answer} does not match request {request_id} ({op})")
+        if not answer.get("ok"):
+            raise InteropFailure(f"{self}: {op} failed: {answer.get('error')}")
+        return answer.get("result")
+
+    def call(self, op, answer_timeout=None, **args):
+        """Runs one SDK operation and returns its normalized result.
+
+        `args` go to the agent (an op's own `timeout` among them);
+        `answer_timeout` bounds the wait for the answer (default: the op's
+        timeout, else 10 s, plus a 10 s margin)."""
+        request_id = self.next_id
+        self.next_id += 1
+        try:
+            self.process.stdin.write(json.dumps({"id": request_id, "op": op, "args": args}) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            code = self.process.wait()
+            raise InteropFailure(f"{self} is gone (code {code}); see {self.log_path}:\n{self.tail_log()}") from None
+        # The agent's own waits are bounded by `args["timeout"]`; allow a margin on top.
+        return self._await_answer(request_id, (answer_timeout or args.get("timeout") or 10) + 10, op)
+
+    def next_event(self, kind, timeout=5):
+        return self.call("next_event", kind=kind, timeout=timeout)
+
+    def pending_events(self, kind):
+        return self.call("pending_events", kind=kind)["events"]
+
+    def tail_log(self, lines=30):
+        try:
+            with open(self.log_path) as log:
+                return "".join(log.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def kill(self):
+        """Ends the client abruptly (SIGKILL): no leave, no more heartbeats."""
+        self.process.kill()
+        self.process.wait()
+
+    def close(self):
+        if self.process.poll() is None:
+            try:
+                self.call("exit", answer_timeout=5)
+            except InteropFailure:
+                pass
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+class Harness:
+    def __init__(self, case_name):
+        self.case_name = case_name
+        self.run_id = uuid_module.uuid4().hex[:8]
+        self.origin = _env("INTEROP_ORIGIN")
+        self.log_dir = os.path.join(_env("INTEROP_LOG_DIR"), case_name)
+        os.makedirs(self.log_dir, exist_ok=True)
+        self.agents = []
+
+    def name(self, base):
+        """A channel / group / uuid name unique to this run of this case."""
+        return f"{base}-{self.case_name}-{self.run_id}"
+
+    def agent(self, lang, label=None, **settings):
+        """Starts an agent; settings: uuid, cipher_key, random_iv, filter_expression, presence_timeout."""
+        label = label or lang
+        settings.setdefault("uuid", self.name(f"{label}-user"))
+        settings["origin"] = self.origin
+        agent = Agent(lang, f"{label}", settings, self.log_dir)
+        self.agents.append(agent)
+        return agent
+
+    def pair(self, **settings):
+        """A Python and a JavaScript agent with the same settings."""
+        return self.agent("py", **settings), self.agent("js", **settings)
+
+    def raw_get(self, path):
+        """GET a path on the dev server directly and parse the JSON answer."""
+        with urllib.request.urlopen(f"http://{self.origin}{path}", timeout=10) as response:
+            return json.loads(response.read())
+
+    def close(self):
+        for agent in self.agents:
+            agent.close()
+
+
+def expect_eq(actual, expected, what):
+    if actual != expected:
+        raise InteropFailure(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def expect(condition, what):
+    if not condition:
+        raise InteropFailure(what)
+
+
+def run_case(main):
+    """Runs `main(harness)` and exits 0 on success, 1 with the reason on failure."""
+    case_name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    harness = None
+    code = 0
+    try:
+        harness = Harness(case_name)
+        main(harness)
+    except Exception:
+        code = 1
+        traceback.print_exc()
+        if harness is not None:
+            for agent in harness.agents:
+                print(f"--- last lines of {agent} log ({agent.log_path}):\n{agent.tail_log()}", file=sys.stderr)
+    finally:
+        if harness is not None:
+            harness.close()
+    sys.exit(code)

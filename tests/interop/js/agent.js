@@ -1,0 +1,391 @@
+// Interop agent for the JavaScript SDK (npm `pubnub` 7.3.3, Node build).
+//
+// The same line protocol as tests/interop/py/agent.py: started with one JSON
+// argument (the client configuration), it reads one JSON command per line on
+// stdin and writes one answer per command on stdout, prefixed with
+// `@@interop ` so that anything the SDK prints cannot be taken for an answer.
+// Results have the same shape as the Python agent's; timetokens are strings,
+// exactly as the SDK handed them over (`String()` of a number when the SDK
+// parsed one).
+//
+// Client quirks handled here (see CLIENT-CAPTURES.md):
+// * the Node build defaults `ssl` to true: `ssl: false` is passed;
+// * history v2 timetokens are parsed as doubles (the last digits are lost)
+//   unless `stringifiedTimeToken: true` is asked for, so the agent asks for it;
+// * get_state for several channels comes back wrapped in one more `channels`;
+// * a leave is acknowledged by a status with `operation` PNUnsubscribeOperation
+//   and no category.
+'use strict';
+
+const readline = require('readline');
+const PubNub = require('pubnub');
+
+const ANSWER_PREFIX = '@@interop ';
+const EVENT_KINDS = ['message', 'signal', 'presence', 'status'];
+
+class AgentError extends Error {}
+
+function statusText(status) {
+  if (!status) return 'no status';
+  const parts = [`category=${status.category}`, `operation=${status.operation}`];
+  if (status.statusCode !== undefined) parts.push(`http=${status.statusCode}`);
+  if (status.errorData !== undefined) {
+    const data = status.errorData;
+    parts.push(`error=${data && data.message ? data.message : JSON.stringify(data)}`);
+  }
+  return parts.join(' ');
+}
+
+// A message that arrived through a direct channel subscription has no `b`
+// (real PubNub omits it; PROTOCOL.md §4.3), and 7.3.3 then leaves
+// `subscription` undefined rather than null. Both mean "no separate
+// subscription"; JSON has only null for that.
+function orNull(value) {
+  return value === undefined ? null : value;
+}
+
+function tt(value) {
+  return value === undefined || value === null ? null : String(value);
+}
+
+/** An unbounded FIFO of events with a `next(timeoutMs)` that waits. */
+class EventQueue {
+  constructor() {
+    this.items = [];
+    this.waiters = [];
+  }
+
+  push(item) {
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(item);
+    else this.items.push(item);
+  }
+
+  drain() {
+    return this.items.splice(0, this.items.length);
+  }
+
+  next(timeoutMs, what) {
+    if (this.items.length > 0) return Promise.resolve(this.items.shift());
+    return new Promise((resolve, reject) => {
+      const waiter = (item) => {
+        clearTimeout(timer);
+        resolve(item);
+      };
+      const timer = setTimeout(() => {
+        const index = this.waiters.indexOf(waiter);
+        if (index >= 0) this.waiters.splice(index, 1);
+        reject(new AgentError(`no ${what} within ${timeoutMs / 1000}s`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+}
+
+class Agent {
+  constructor(settings) {
+    const config = {
+      origin: settings.origin,
+      ssl: false,
+      subscribeKey: settings.subscribe_key || 'sub-c-interop',
+      publishKey: settings.publish_key || 'pub-c-interop',
+      userId: settings.uuid,
+      transactionalRequestTimeout: (settings.request_timeout || 10) * 1000,
+    };
+    if (settings.cipher_key) {
+      config.cipherKey = settings.cipher_key;
+      config.useRandomIVs = settings.random_iv === undefined ? true : settings.random_iv;
+    }
+    if (settings.secret_key) config.secretKey = settings.secret_key;
+    if (settings.auth_key) config.authKey = settings.auth_key;
+    if (settings.filter_expression) config.filterExpression = settings.filter_expression;
+    // heartbeat=N on subscribe and a /heartbeat every N/2-1 seconds (minimum N: 20).
+    if (settings.presence_timeout) config.presenceTimeout = settings.presence_timeout;
+    this.pubnub = new PubNub(config);
+    this.queues = {};
+    for (const kind of EVENT_KINDS) this.queues[kind] = new EventQueue();
+    this.pubnub.addListener({
+      status: (status) =>
+        this.queues.status.push({
+          category: status.category === undefined ? null : status.category,
+          operation: status.operation === undefined ? null : status.operation,
+          error: Boolean(status.error),
+          text: statusText(status),
+        }),
+      message: (event) => {
+        const out = {
+          channel: orNull(event.channel),
+          subscription: orNull(event.subscription),
+          message: event.message,
+          publisher: event.publisher,
+          timetoken: tt(event.timetoken),
+        };
+        if (event.userMetadata !== undefined) out.meta = event.userMetadata;
+        this.queues.message.push(out);
+      },
+      signal: (event) =>
+        this.queues.signal.push({
+          channel: orNull(event.channel),
+          subscription: orNull(event.subscription),
+          message: event.message,
+          publisher: event.publisher,
+          timetoken: tt(event.timetoken),
+        }),
+      presence: (event) =>
+        this.queues.presence.push({
+          action: event.action,
+          channel: orNull(event.channel),
+          subscription: orNull(event.subscription),
+          uuid: event.uuid,
+          occupancy: event.occupancy,
+          timestamp: event.timestamp,
+          state: event.state === undefined ? null : event.state,
+          timetoken: tt(event.timetoken),
+        }),
+    });
+  }
+
+  /** Waits for a status matching `wanted`; fails on an error status. */
+  async waitStatus(wanted, what, timeoutS) {
+    const deadline = Date.now() + timeoutS * 1000;
+    for (;;) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new AgentError(`no ${what} status within ${timeoutS}s`);
+      const status = await this.queues.status.next(remaining, `${what} status`);
+      if (status.error) throw new AgentError(`error status while waiting for ${what}: ${status.text}`);
+      if (wanted(status)) return status;
+    }
+  }
+
+  async call(promise) {
+    try {
+      return await promise;
+    } catch (error) {
+      // 7.3.3 rejects with an Error carrying the failed request's `status`.
+      if (error && error.status) throw new AgentError(statusText(error.status));
+      throw error;
+    }
+  }
+
+  // --- commands -----------------------------------------------------------
+
+  async op_time() {
+    const result = await this.call(this.pubnub.time());
+    return { timetoken: tt(result.timetoken) };
+  }
+
+  async op_publish(args) {
+    const params = { channel: args.channel, message: args.message };
+    if ('meta' in args) params.meta = args.meta;
+    if ('store' in args) params.storeInHistory = args.store;
+    if (args.post) params.sendByPost = true;
+    if (args.compress) throw new AgentError('pubnub-js 7.3.3 cannot compress a publish');
+    const result = await this.call(this.pubnub.publish(params));
+    return { timetoken: tt(result.timetoken) };
+  }
+
+  async op_signal(args) {
+    const result = await this.call(this.pubnub.signal({ channel: args.channel, message: args.message }));
+    return { timetoken: tt(result.timetoken) };
+  }
+
+  async op_subscribe(args) {
+    this.queues.status.drain();
+    const params = {
+      channels: args.channels || [],
+      channelGroups: args.groups || [],
+      withPresence: Boolean(args.presence),
+    };
+    if (args.timetoken) params.timetoken = args.timetoken;
+    this.pubnub.subscribe(params);
+    await this.waitStatus((s) => s.category === 'PNConnectedCategory', 'PNConnectedCategory', args.timeout || 10);
+    return {};
+  }
+
+  async op_unsubscribe(args) {
+    this.queues.status.drain();
+    this.pubnub.unsubscribe({ channels: args.channels || [], channelGroups: args.groups || [] });
+    await this.waitStatus((s) => s.operation === 'PNUnsubscribeOperation', 'leave', args.timeout || 10);
+    return {};
+  }
+
+  async op_unsubscribe_all(args) {
+    this.queues.status.drain();
+    this.pubnub.unsubscribeAll();
+    await this.waitStatus((s) => s.operation === 'PNUnsubscribeOperation', 'leave', args.timeout || 10);
+    return {};
+  }
+
+  async op_next_event(args) {
+    const queue = this.queues[args.kind];
+    if (!queue) throw new AgentError(`unknown event kind ${args.kind}; use one of ${EVENT_KINDS}`);
+    const timeout = args.timeout || 10;
+    return queue.next(timeout * 1000, `${args.kind} event`);
+  }
+
+  async op_pending_events(args) {
+    return { events: this.queues[args.kind].drain() };
+  }
+
+  async op_here_now(args) {
+    const result = await this.call(
+      this.pubnub.hereNow({
+        channels: args.channels || [],
+        channelGroups: args.groups || [],
+        includeUUIDs: args.include_uuids === undefined ? true : args.include_uuids,
+        includeState: Boolean(args.include_state),
+      }),
+    );
+    const channels = {};
+    for (const [name, data] of Object.entries(result.channels || {})) {
+      channels[name] = {
+        occupancy: data.occupancy,
+        occupants: Array.isArray(data.occupants)
+          ? data.occupants.map((o) => ({ uuid: o.uuid, state: o.state === undefined ? null : o.state }))
+          : null,
+      };
+    }
+    return { total_channels: result.totalChannels, total_occupancy: result.totalOccupancy, channels };
+  }
+
+  async op_where_now(args) {
+    const params = {};
+    if (args.uuid) params.uuid = args.uuid;
+    const result = await this.call(this.pubnub.whereNow(params));
+    return { channels: result.channels };
+  }
+
+  async op_set_state(args) {
+    const result = await this.call(this.pubnub.setState({ channels: args.channels, state: args.state }));
+    return { state: result.state };
+  }
+
+  async op_get_state(args) {
+    const params = { channels: args.channels };
+    if (args.uuid) params.uuid = args.uuid;
+    const result = await this.call(this.pubnub.getState(params));
+    let channels = result.channels;
+    // 7.3.3 returns the server's `payload` as is for several channels, and
+    // PubNub's payload there is `{"channels": {ch: state}}` (PROTOCOL.md §5.6,
+    // cassette state/multiple_channel): unwrap that one level.
+    if (args.channels.length > 1 && channels && Object.keys(channels).length === 1 && channels.channels) {
+      channels = channels.channels;
+    }
+    return { channels };
+  }
+
+  async op_history(args) {
+    const result = await this.call(
+      this.pubnub.history({
+        channel: args.channel,
+        count: args.count || 100,
+        reverse: Boolean(args.reverse),
+        includeMeta: args.include_meta === undefined ? true : args.include_meta,
+        stringifiedTimeToken: true,
+      }),
+    );
+    return {
+      messages: result.messages.map((m) => ({
+        message: m.entry,
+        timetoken: tt(m.timetoken),
+        meta: m.meta === undefined ? null : m.meta,
+      })),
+      start: tt(result.startTimeToken),
+      end: tt(result.endTimeToken),
+    };
+  }
+
+  async op_fetch_messages(args) {
+    const params = {
+      channels: args.channels,
+      includeMeta: args.include_meta === undefined ? true : args.include_meta,
+      includeUUID: true,
+      includeMessageType: true,
+    };
+    if ('count' in args) params.count = args.count;
+    const result = await this.call(this.pubnub.fetchMessages(params));
+    const channels = {};
+    for (const [name, items] of Object.entries(result.channels || {})) {
+      channels[name] = items.map((item) => ({
+        message: item.message,
+        timetoken: tt(item.timetoken),
+        uuid: item.uuid === undefined ? null : item.uuid,
+        meta: item.meta === undefined ? null : item.meta,
+        message_type: item.messageType === undefined ? null : item.messageType,
+      }));
+    }
+    return { channels };
+  }
+
+  async op_message_counts(args) {
+    const result = await this.call(
+      this.pubnub.messageCounts({ channels: args.channels, channelTimetokens: args.timetokens }),
+    );
+    return { channels: result.channels };
+  }
+
+  async op_cg_add(args) {
+    await this.call(this.pubnub.channelGroups.addChannels({ channels: args.channels, channelGroup: args.group }));
+    return {};
+  }
+
+  async op_cg_list(args) {
+    const result = await this.call(this.pubnub.channelGroups.listChannels({ channelGroup: args.group }));
+    return { channels: result.channels };
+  }
+
+  async op_cg_remove(args) {
+    await this.call(this.pubnub.channelGroups.removeChannels({ channels: args.channels, channelGroup: args.group }));
+    return {};
+  }
+
+  async op_cg_delete(args) {
+    await this.call(this.pubnub.channelGroups.deleteGroup({ channelGroup: args.group }));
+    return {};
+  }
+
+  /** Decrypts a legacy-cryptor ciphertext with this client's cipher key. */
+  async op_decrypt(args) {
+    return { message: this.pubnub.decrypt(args.ciphertext) };
+  }
+
+  async op_exit() {
+    this.pubnub.stop();
+    return {};
+  }
+}
+
+function answer(payload) {
+  process.stdout.write(ANSWER_PREFIX + JSON.stringify(payload) + '\n');
+}
+
+async function main() {
+  if (process.argv.length !== 3) {
+    process.stderr.write("usage: agent.js '<json settings>'\n");
+    process.exit(2);
+  }
+  const agent = new Agent(JSON.parse(process.argv[2]));
+  answer({ id: 0, ok: true, result: { ready: true, sdk: 'pubnub-js' } });
+  const lines = readline.createInterface({ input: process.stdin, terminal: false });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    const request = JSON.parse(line);
+    const handler = agent[`op_${request.op}`];
+    try {
+      if (typeof handler !== 'function') throw new AgentError(`unknown op ${JSON.stringify(request.op)}`);
+      const result = await handler.call(agent, request.args || {});
+      answer({ id: request.id, ok: true, result });
+    } catch (error) {
+      answer({ id: request.id, ok: false, error: `${error.name}: ${error.message}` });
+    }
+    if (request.op === 'exit') break;
+  }
+  agent.pubnub.stop();
+  // The SDK keeps timers (heartbeats, reconnection polling); nothing is left to do.
+  process.exit(0);
+}
+
+main().catch((error) => {
+  process.stderr.write(`agent crashed: ${error && error.stack ? error.stack : error}\n`);
+  process.exit(1);
+});
