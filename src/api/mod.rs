@@ -5,6 +5,7 @@
 pub mod access;
 pub mod channel_groups;
 pub mod encryption;
+mod endpoint;
 pub mod history;
 pub mod message_actions;
 pub mod objects;
@@ -38,6 +39,17 @@ pub(crate) fn to_json<T: serde::Serialize + ?Sized>(
     value: &T,
 ) -> Result<String, Error> {
     serde_json::to_string(value).map_err(|e| Error::Serialization {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+/// Turns a user value into JSON, naming it in the error.
+pub(crate) fn to_value<T: serde::Serialize + ?Sized>(
+    what: &'static str,
+    value: &T,
+) -> Result<Value, Error> {
+    serde_json::to_value(value).map_err(|e| Error::Serialization {
         what,
         reason: e.to_string(),
     })

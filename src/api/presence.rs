@@ -8,14 +8,16 @@
 //! user's own id.
 
 use std::collections::BTreeMap;
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::api::parse_json;
-use crate::api::util::{check_error_flag, names, str_field, validate_id, validate_names};
+use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::to_value;
+use crate::api::util::{
+    channel_groups_setter, channels_setters, parse_reply, str_field, string_list, uuid_or_own,
+    validate_names,
+};
 use crate::client::Request;
 use crate::subscribe::heartbeat::{heartbeat_request, leave_request};
 use crate::transport::encoding::{encode, encode_list};
@@ -24,8 +26,6 @@ use crate::{Error, PubNub};
 
 /// Most occupants one here-now answer lists per channel.
 pub const MAX_HERE_NOW_LIMIT: u32 = 1000;
-
-type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
 
 /// Someone present on a channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,8 +87,7 @@ impl HereNowResult {
 #[derive(Debug)]
 pub struct HereNowBuilder {
     client: PubNub,
-    channels: Vec<String>,
-    groups: Vec<String>,
+    targets: Targets,
     include_state: bool,
     include_uuids: bool,
     limit: Option<u32>,
@@ -96,31 +95,14 @@ pub struct HereNowBuilder {
 }
 
 impl HereNowBuilder {
-    /// The channels to ask about (replaces any given before).
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels = names(channels);
-        self
-    }
-
-    /// Adds one channel.
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channels.push(channel.into());
-        self
-    }
-
-    /// The channel groups to ask about (their channels are listed).
-    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.groups = names(groups);
-        self
-    }
+    channels_setters!(
+        /// The channels to ask about (replaces any given before).
+        targets.channels
+    );
+    channel_groups_setter!(
+        /// The channel groups to ask about (their channels are listed).
+        targets.groups
+    );
 
     /// List each occupant's presence state too (`state=1`). Default `false`.
     pub fn include_state(mut self, include: bool) -> Self {
@@ -146,10 +128,15 @@ impl HereNowBuilder {
         self.offset = Some(offset);
         self
     }
+}
 
-    fn build(self) -> Result<(PubNub, Request, Option<String>), Error> {
-        validate_names("channels", "channel", &self.channels)?;
-        validate_names("channel_groups", "channel group", &self.groups)?;
+impl Endpoint for HereNowBuilder {
+    type Output = HereNowResult;
+    /// The channel, when the request names exactly one and no group.
+    type Context = Option<String>;
+
+    fn build(self) -> Result<Call<Option<String>>, Error> {
+        self.targets.validate_names()?;
         if let Some(limit) = self.limit {
             if limit > MAX_HERE_NOW_LIMIT {
                 return Err(Error::invalid_argument(
@@ -159,22 +146,16 @@ impl HereNowBuilder {
             }
         }
         let sub = encode(&self.client.inner.config.subscribe_key).into_owned();
-        let path = if self.channels.is_empty() && self.groups.is_empty() {
+        let path = if self.targets.is_empty() {
             format!("/v2/presence/sub-key/{sub}")
         } else {
             format!(
                 "/v2/presence/sub-key/{sub}/channel/{}",
-                encode_list(&self.channels)
+                encode_list(&self.targets.channels)
             )
         };
-        let single = match (self.channels.as_slice(), self.groups.is_empty()) {
-            ([only], true) => Some(only.clone()),
-            _ => None,
-        };
-        let mut request = self.client.request(HttpMethod::Get, path);
-        if !self.groups.is_empty() {
-            request = request.param("channel-group", self.groups.join(","));
-        }
+        let request = self.client.request(HttpMethod::Get, path);
+        let mut request = self.targets.group_param(request);
         if self.include_state {
             request = request.param("state", "1");
         }
@@ -184,30 +165,26 @@ impl HereNowBuilder {
         request = request
             .param_opt("limit", self.limit.map(|l| l.to_string()))
             .param_opt("offset", self.offset.map(|o| o.to_string()));
-        Ok((self.client, request, single))
-    }
-}
-
-impl IntoFuture for HereNowBuilder {
-    type Output = Result<HereNowResult, Error>;
-    type IntoFuture = Boxed<HereNowResult>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request, single) = prepared?;
-            let response = client.execute(request).await?;
-            parse_here_now(&response.body, single.as_deref())
+        let context = self.targets.single();
+        Ok(Call {
+            client: self.client,
+            request,
+            context,
         })
     }
+
+    fn parse(answer: Answer<Option<String>>) -> Result<HereNowResult, Error> {
+        parse_here_now(answer.body(), answer.context.as_deref())
+    }
 }
+
+awaitable!(HereNowBuilder => HereNowResult);
 
 /// Reads any of the three here-now formats. `single` is the channel name
 /// when the request named exactly one channel and no group.
 pub(crate) fn parse_here_now(body: &[u8], single: Option<&str>) -> Result<HereNowResult, Error> {
     const WHAT: &str = "the here-now response";
-    let value = parse_json(WHAT, body)?;
-    check_error_flag(&value, body)?;
+    let value = parse_reply(WHAT, body)?;
     // Multi-channel, group and global answers wrap the channels in
     // `payload`; Python's SDK decides the same way.
     if let Some(payload) = value.get("payload").filter(|p| p.is_object()) {
@@ -311,50 +288,38 @@ impl WhereNowBuilder {
         self.uuid = Some(uuid.into());
         self
     }
+}
 
-    fn build(self) -> Result<(PubNub, Request), Error> {
-        let config = &self.client.inner.config;
-        let uuid = self.uuid.unwrap_or_else(|| config.user_id.clone());
-        validate_id("uuid", &uuid)?;
+impl Endpoint for WhereNowBuilder {
+    type Output = WhereNowResult;
+    type Context = ();
+
+    fn build(self) -> Result<Call, Error> {
+        let uuid = uuid_or_own(&self.client, self.uuid)?;
         let path = format!(
             "/v2/presence/sub-key/{}/uuid/{}",
-            encode(&config.subscribe_key),
+            encode(&self.client.inner.config.subscribe_key),
             encode(&uuid)
         );
         let request = self.client.request(HttpMethod::Get, path);
-        Ok((self.client, request))
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<WhereNowResult, Error> {
+        parse_where_now(answer.body())
     }
 }
 
-impl IntoFuture for WhereNowBuilder {
-    type Output = Result<WhereNowResult, Error>;
-    type IntoFuture = Boxed<WhereNowResult>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            parse_where_now(&response.body)
-        })
-    }
-}
+awaitable!(WhereNowBuilder => WhereNowResult);
 
 pub(crate) fn parse_where_now(body: &[u8]) -> Result<WhereNowResult, Error> {
     const WHAT: &str = "the where-now response";
-    let value = parse_json(WHAT, body)?;
-    check_error_flag(&value, body)?;
-    let list = value
+    let value = parse_reply(WHAT, body)?;
+    let channels = value
         .pointer("/payload/channels")
-        .and_then(Value::as_array)
+        .and_then(string_list)
         .ok_or_else(|| Error::deserialization(WHAT, "expected `payload.channels`", body))?;
-    Ok(WhereNowResult {
-        channels: list
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-    })
+    Ok(WhereNowResult { channels })
 }
 
 /// The answer to [`PubNub::set_state`].
@@ -383,38 +348,20 @@ pub struct SetStateResult {
 #[derive(Debug)]
 pub struct SetStateBuilder {
     client: PubNub,
-    channels: Vec<String>,
-    groups: Vec<String>,
+    targets: Targets,
     uuid: Option<String>,
     state: Option<Result<Value, Error>>,
 }
 
 impl SetStateBuilder {
-    /// The channels to set the state on (replaces any given before).
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels = names(channels);
-        self
-    }
-
-    /// Adds one channel.
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channels.push(channel.into());
-        self
-    }
-
-    /// Channel groups to set the state on.
-    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.groups = names(groups);
-        self
-    }
+    channels_setters!(
+        /// The channels to set the state on (replaces any given before).
+        targets.channels
+    );
+    channel_groups_setter!(
+        /// Channel groups to set the state on.
+        targets.groups
+    );
 
     /// Whose state (default: this client's user id).
     pub fn uuid(mut self, uuid: impl Into<String>) -> Self {
@@ -424,20 +371,26 @@ impl SetStateBuilder {
 
     /// The state: anything that serializes to a JSON object (required).
     pub fn state<T: Serialize + ?Sized>(mut self, state: &T) -> Self {
-        self.state = Some(
-            serde_json::to_value(state).map_err(|e| Error::Serialization {
-                what: "state",
-                reason: e.to_string(),
-            }),
-        );
+        self.state = Some(to_value("state", state));
         self
     }
+}
 
-    fn build(self) -> Result<SetStateCall, Error> {
-        validate_targets(&self.channels, &self.groups)?;
-        let config = &self.client.inner.config;
-        let uuid = self.uuid.unwrap_or_else(|| config.user_id.clone());
-        validate_id("uuid", &uuid)?;
+/// What a set-state answer needs: the state to remember when it is the
+/// client's own, and the channels and groups it applies to.
+pub(crate) struct SetStateContext {
+    own: bool,
+    targets: Vec<String>,
+    state: Value,
+}
+
+impl Endpoint for SetStateBuilder {
+    type Output = SetStateResult;
+    type Context = SetStateContext;
+
+    fn build(self) -> Result<Call<SetStateContext>, Error> {
+        self.targets.validate()?;
+        let uuid = uuid_or_own(&self.client, self.uuid)?;
         let state = self.state.ok_or_else(|| {
             Error::invalid_argument("state", "is missing: call `.state(&value)`")
         })??;
@@ -447,58 +400,45 @@ impl SetStateBuilder {
                 "must be a JSON object (its fields are the user's state)",
             ));
         }
+        let config = &self.client.inner.config;
         let path = format!(
             "/v2/presence/sub-key/{}/channel/{}/uuid/{}/data",
             encode(&config.subscribe_key),
-            encode_list(&self.channels),
+            encode_list(&self.targets.channels),
             encode(&uuid)
         );
-        let mut request = self
+        let request = self
             .client
             .request(HttpMethod::Get, path)
             .param("state", state.to_string());
-        if !self.groups.is_empty() {
-            request = request.param("channel-group", self.groups.join(","));
-        }
+        let request = self.targets.group_param(request);
         let own = uuid == config.user_id;
-        Ok(SetStateCall {
+        let Targets { channels, groups } = self.targets;
+        Ok(Call {
             client: self.client,
             request,
-            own,
-            targets: self.channels.into_iter().chain(self.groups).collect(),
-            state,
+            context: SetStateContext {
+                own,
+                targets: channels.into_iter().chain(groups).collect(),
+                state,
+            },
         })
+    }
+
+    fn parse(answer: Answer<SetStateContext>) -> Result<SetStateResult, Error> {
+        let value = parse_reply("the set-state response", answer.body())?;
+        let Answer {
+            client, context, ..
+        } = answer;
+        if context.own {
+            remember_state(&client, &context.targets, &context.state);
+        }
+        let state = value.get("payload").cloned().unwrap_or(context.state);
+        Ok(SetStateResult { state })
     }
 }
 
-struct SetStateCall {
-    client: PubNub,
-    request: Request,
-    own: bool,
-    targets: Vec<String>,
-    state: Value,
-}
-
-impl IntoFuture for SetStateBuilder {
-    type Output = Result<SetStateResult, Error>;
-    type IntoFuture = Boxed<SetStateResult>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let call = prepared?;
-            let response = call.client.execute(call.request).await?;
-            const WHAT: &str = "the set-state response";
-            let value = parse_json(WHAT, &response.body)?;
-            check_error_flag(&value, &response.body)?;
-            if call.own {
-                remember_state(&call.client, &call.targets, &call.state);
-            }
-            let state = value.get("payload").cloned().unwrap_or(call.state);
-            Ok(SetStateResult { state })
-        })
-    }
-}
+awaitable!(SetStateBuilder => SetStateResult);
 
 /// Records the user's own state per channel/group for subscribe and
 /// heartbeat requests; an empty object clears it.
@@ -539,80 +479,64 @@ pub struct GetStateResult {
 #[derive(Debug)]
 pub struct GetStateBuilder {
     client: PubNub,
-    channels: Vec<String>,
-    groups: Vec<String>,
+    targets: Targets,
     uuid: Option<String>,
 }
 
 impl GetStateBuilder {
-    /// The channels to read the state on (replaces any given before).
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels = names(channels);
-        self
-    }
-
-    /// Adds one channel.
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channels.push(channel.into());
-        self
-    }
-
-    /// Channel groups to read the state on.
-    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.groups = names(groups);
-        self
-    }
+    channels_setters!(
+        /// The channels to read the state on (replaces any given before).
+        targets.channels
+    );
+    channel_groups_setter!(
+        /// Channel groups to read the state on.
+        targets.groups
+    );
 
     /// Whose state (default: this client's user id).
     pub fn uuid(mut self, uuid: impl Into<String>) -> Self {
         self.uuid = Some(uuid.into());
         self
     }
+}
 
-    fn build(self) -> Result<(PubNub, Request, String, Option<String>), Error> {
-        validate_targets(&self.channels, &self.groups)?;
-        let config = &self.client.inner.config;
-        let uuid = self.uuid.unwrap_or_else(|| config.user_id.clone());
-        validate_id("uuid", &uuid)?;
+/// What a get-state answer needs: whose state was asked for, and the
+/// channel when the request named exactly one and no group.
+pub(crate) struct GetStateContext {
+    uuid: String,
+    single: Option<String>,
+}
+
+impl Endpoint for GetStateBuilder {
+    type Output = GetStateResult;
+    type Context = GetStateContext;
+
+    fn build(self) -> Result<Call<GetStateContext>, Error> {
+        self.targets.validate()?;
+        let uuid = uuid_or_own(&self.client, self.uuid)?;
         let path = format!(
             "/v2/presence/sub-key/{}/channel/{}/uuid/{}",
-            encode(&config.subscribe_key),
-            encode_list(&self.channels),
+            encode(&self.client.inner.config.subscribe_key),
+            encode_list(&self.targets.channels),
             encode(&uuid)
         );
-        let mut request = self.client.request(HttpMethod::Get, path);
-        if !self.groups.is_empty() {
-            request = request.param("channel-group", self.groups.join(","));
-        }
-        let single = match (self.channels.as_slice(), self.groups.is_empty()) {
-            ([only], true) => Some(only.clone()),
-            _ => None,
-        };
-        Ok((self.client, request, uuid, single))
-    }
-}
-
-impl IntoFuture for GetStateBuilder {
-    type Output = Result<GetStateResult, Error>;
-    type IntoFuture = Boxed<GetStateResult>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request, uuid, single) = prepared?;
-            let response = client.execute(request).await?;
-            parse_get_state(&response.body, &uuid, single.as_deref())
+        let request = self.client.request(HttpMethod::Get, path);
+        let request = self.targets.group_param(request);
+        let single = self.targets.single();
+        Ok(Call {
+            client: self.client,
+            request,
+            context: GetStateContext { uuid, single },
         })
     }
+
+    fn parse(answer: Answer<GetStateContext>) -> Result<GetStateResult, Error> {
+        let GetStateContext { uuid, single } = &answer.context;
+        parse_get_state(answer.body(), uuid, single.as_deref())
+    }
 }
+
+awaitable!(GetStateBuilder => GetStateResult);
 
 /// Reads both get-state formats: one channel (`payload` is the state) or
 /// several (`payload.channels` maps channel → state). Which one is decided
@@ -624,8 +548,7 @@ pub(crate) fn parse_get_state(
     single: Option<&str>,
 ) -> Result<GetStateResult, Error> {
     const WHAT: &str = "the get-state response";
-    let value = parse_json(WHAT, body)?;
-    check_error_flag(&value, body)?;
+    let value = parse_reply(WHAT, body)?;
     let payload = value
         .get("payload")
         .ok_or_else(|| Error::deserialization(WHAT, "expected `payload`", body))?;
@@ -659,38 +582,20 @@ pub(crate) fn parse_get_state(
 #[derive(Debug)]
 pub struct HeartbeatBuilder {
     client: PubNub,
-    channels: Vec<String>,
-    groups: Vec<String>,
+    targets: Targets,
     heartbeat: Option<u32>,
     state: Option<Result<Value, Error>>,
 }
 
 impl HeartbeatBuilder {
-    /// The channels to be present on (replaces any given before).
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels = names(channels);
-        self
-    }
-
-    /// Adds one channel.
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channels.push(channel.into());
-        self
-    }
-
-    /// Channel groups to be present on.
-    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.groups = names(groups);
-        self
-    }
+    channels_setters!(
+        /// The channels to be present on (replaces any given before).
+        targets.channels
+    );
+    channel_groups_setter!(
+        /// Channel groups to be present on.
+        targets.groups
+    );
 
     /// Seconds without a heartbeat after which PubNub times the user out
     /// (default: the configured presence timeout).
@@ -703,17 +608,17 @@ impl HeartbeatBuilder {
     /// Default: the state recorded by [`PubNub::set_state`] for these
     /// channels and groups, if any.
     pub fn state<T: Serialize + ?Sized>(mut self, state: &T) -> Self {
-        self.state = Some(
-            serde_json::to_value(state).map_err(|e| Error::Serialization {
-                what: "state",
-                reason: e.to_string(),
-            }),
-        );
+        self.state = Some(to_value("state", state));
         self
     }
+}
 
-    fn build(self) -> Result<(PubNub, Request), Error> {
-        validate_targets(&self.channels, &self.groups)?;
+impl Endpoint for HeartbeatBuilder {
+    type Output = ();
+    type Context = ();
+
+    fn build(self) -> Result<Call, Error> {
+        self.targets.validate()?;
         let heartbeat = self
             .heartbeat
             .unwrap_or(self.client.inner.config.presence_timeout);
@@ -738,26 +643,17 @@ impl HeartbeatBuilder {
         };
         // The subscribe engine's heartbeat request (with the state recorded
         // by `set_state`), with this call's own timeout and state if given.
-        let mut request = heartbeat_request(&self.client.inner, &self.channels, &self.groups);
+        let Targets { channels, groups } = &self.targets;
+        let mut request = heartbeat_request(&self.client.inner, channels, groups);
         replace_param(&mut request, "heartbeat", heartbeat.to_string());
         if let Some(state) = state {
             replace_param(&mut request, "state", state);
         }
-        Ok((self.client, request))
+        Ok(Call::new(self.client, request))
     }
-}
 
-impl IntoFuture for HeartbeatBuilder {
-    type Output = Result<(), Error>;
-    type IntoFuture = Boxed<()>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            check_presence_ok("the heartbeat response", &response.body)
-        })
+    fn parse(answer: Answer) -> Result<(), Error> {
+        check_presence_ok("the heartbeat response", answer.body())
     }
 }
 
@@ -772,63 +668,84 @@ impl IntoFuture for HeartbeatBuilder {
 #[derive(Debug)]
 pub struct LeaveBuilder {
     client: PubNub,
+    targets: Targets,
+}
+
+impl LeaveBuilder {
+    channels_setters!(
+        /// The channels to leave (replaces any given before).
+        targets.channels
+    );
+    channel_groups_setter!(
+        /// Channel groups to leave.
+        targets.groups
+    );
+}
+
+impl Endpoint for LeaveBuilder {
+    type Output = ();
+    type Context = ();
+
+    fn build(self) -> Result<Call, Error> {
+        self.targets.validate()?;
+        let Targets { channels, groups } = &self.targets;
+        let request = leave_request(&self.client.inner, channels, groups);
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<(), Error> {
+        check_presence_ok("the leave response", answer.body())
+    }
+}
+
+awaitable!(HeartbeatBuilder => (), LeaveBuilder => ());
+
+/// The channels and channel groups a presence call names.
+#[derive(Debug, Default)]
+struct Targets {
     channels: Vec<String>,
     groups: Vec<String>,
 }
 
-impl LeaveBuilder {
-    /// The channels to leave (replaces any given before).
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels = names(channels);
-        self
+impl Targets {
+    fn is_empty(&self) -> bool {
+        self.channels.is_empty() && self.groups.is_empty()
     }
 
-    /// Adds one channel.
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channels.push(channel.into());
-        self
+    /// Every name valid (none at all is fine).
+    fn validate_names(&self) -> Result<(), Error> {
+        validate_names("channels", "channel", &self.channels)?;
+        validate_names("channel_groups", "channel group", &self.groups)
     }
 
-    /// Channel groups to leave.
-    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.groups = names(groups);
-        self
+    /// At least one name, all valid.
+    fn validate(&self) -> Result<(), Error> {
+        if self.is_empty() {
+            return Err(Error::invalid_argument(
+                "channels",
+                "name at least one channel or channel group",
+            ));
+        }
+        self.validate_names()
     }
-}
 
-impl IntoFuture for LeaveBuilder {
-    type Output = Result<(), Error>;
-    type IntoFuture = Boxed<()>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = validate_targets(&self.channels, &self.groups)
-            .map(|()| leave_request(&self.client.inner, &self.channels, &self.groups));
-        let client = self.client;
-        Box::pin(async move {
-            let response = client.execute(prepared?).await?;
-            check_presence_ok("the leave response", &response.body)
-        })
+    /// The channel, when exactly one and no group is named: PubNub then
+    /// answers in its one-channel format.
+    fn single(&self) -> Option<String> {
+        match (self.channels.as_slice(), self.groups.is_empty()) {
+            ([only], true) => Some(only.clone()),
+            _ => None,
+        }
     }
-}
 
-/// Channels and groups of a presence call: at least one name, all valid.
-pub(crate) fn validate_targets(channels: &[String], groups: &[String]) -> Result<(), Error> {
-    if channels.is_empty() && groups.is_empty() {
-        return Err(Error::invalid_argument(
-            "channels",
-            "name at least one channel or channel group",
-        ));
+    /// Adds the `channel-group` list when groups are named.
+    fn group_param(&self, request: Request) -> Request {
+        if self.groups.is_empty() {
+            request
+        } else {
+            request.param("channel-group", self.groups.join(","))
+        }
     }
-    validate_names("channels", "channel", channels)?;
-    validate_names("channel_groups", "channel group", groups)
 }
 
 fn replace_param(request: &mut Request, key: &'static str, value: String) {
@@ -838,8 +755,7 @@ fn replace_param(request: &mut Request, key: &'static str, value: String) {
 
 /// Heartbeat and leave answer `{"status": 200, "message": "OK", …}`.
 pub(crate) fn check_presence_ok(what: &'static str, body: &[u8]) -> Result<(), Error> {
-    let value = parse_json(what, body)?;
-    check_error_flag(&value, body)?;
+    let value = parse_reply(what, body)?;
     match value.get("status").and_then(Value::as_u64) {
         Some(200) | None => Ok(()),
         Some(status) => Err(Error::from_response(
@@ -855,8 +771,7 @@ impl PubNub {
     pub fn here_now(&self) -> HereNowBuilder {
         HereNowBuilder {
             client: self.clone(),
-            channels: Vec::new(),
-            groups: Vec::new(),
+            targets: Targets::default(),
             include_state: false,
             include_uuids: true,
             limit: None,
@@ -876,8 +791,7 @@ impl PubNub {
     pub fn set_state(&self) -> SetStateBuilder {
         SetStateBuilder {
             client: self.clone(),
-            channels: Vec::new(),
-            groups: Vec::new(),
+            targets: Targets::default(),
             uuid: None,
             state: None,
         }
@@ -887,8 +801,7 @@ impl PubNub {
     pub fn get_state(&self) -> GetStateBuilder {
         GetStateBuilder {
             client: self.clone(),
-            channels: Vec::new(),
-            groups: Vec::new(),
+            targets: Targets::default(),
             uuid: None,
         }
     }
@@ -897,8 +810,7 @@ impl PubNub {
     pub fn heartbeat(&self) -> HeartbeatBuilder {
         HeartbeatBuilder {
             client: self.clone(),
-            channels: Vec::new(),
-            groups: Vec::new(),
+            targets: Targets::default(),
             heartbeat: None,
             state: None,
         }
@@ -908,8 +820,7 @@ impl PubNub {
     pub fn leave(&self) -> LeaveBuilder {
         LeaveBuilder {
             client: self.clone(),
-            channels: Vec::new(),
-            groups: Vec::new(),
+            targets: Targets::default(),
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use crate::Error;
+use crate::api::parse_json;
+use crate::{Error, PubNub};
 
 /// Collects names given to a builder setter.
 pub(crate) fn names<I, S>(names: I) -> Vec<String>
@@ -46,6 +47,14 @@ pub(crate) fn validate_id(arg: &'static str, id: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The user id a call is about: the one given, else the client's own
+/// (checked as the `uuid` argument).
+pub(crate) fn uuid_or_own(client: &PubNub, uuid: Option<String>) -> Result<String, Error> {
+    let uuid = uuid.unwrap_or_else(|| client.inner.config.user_id.clone());
+    validate_id("uuid", &uuid)?;
+    Ok(uuid)
+}
+
 /// `"true"`/`"false"` query flag.
 pub(crate) fn bool_text(value: bool) -> &'static str {
     if value {
@@ -70,7 +79,83 @@ pub(crate) fn check_error_flag(value: &Value, body: &[u8]) -> Result<(), Error> 
     Ok(())
 }
 
+/// Parses the JSON answer of a REST service and fails on its error flag
+/// (see [`check_error_flag`]).
+pub(crate) fn parse_reply(what: &'static str, body: &[u8]) -> Result<Value, Error> {
+    let value = parse_json(what, body)?;
+    check_error_flag(&value, body)?;
+    Ok(value)
+}
+
+/// Checks an answer that carries nothing but its status, such as
+/// `{"status": 200, "message": "OK", "error": false}`.
+pub(crate) fn check_ok(what: &'static str, body: &[u8]) -> Result<(), Error> {
+    parse_reply(what, body).map(drop)
+}
+
+/// The strings of a JSON array (other items skipped); `None` when it is
+/// not an array.
+pub(crate) fn string_list(value: &Value) -> Option<Vec<String>> {
+    let items = value.as_array()?;
+    Some(
+        items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// A count sent as a JSON number or a numeric string.
+pub(crate) fn u32_from(value: &Value) -> Option<u32> {
+    match value {
+        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
 /// A string field of a JSON object.
 pub(crate) fn str_field(value: &Value, key: &str) -> Option<String> {
     value.get(key).and_then(Value::as_str).map(str::to_owned)
 }
+
+/// Writes the `channels` (replaces the list) and `channel` (adds one)
+/// setters of a builder, on its `Vec<String>` field at the given path.
+macro_rules! channels_setters {
+    ($(#[$doc:meta])* $($field:ident).+) => {
+        $(#[$doc])*
+        pub fn channels<I, S>(mut self, channels: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<String>,
+        {
+            self.$($field).+ = $crate::api::util::names(channels);
+            self
+        }
+
+        /// Adds one channel.
+        pub fn channel(mut self, channel: impl Into<String>) -> Self {
+            self.$($field).+.push(channel.into());
+            self
+        }
+    };
+}
+
+/// Writes the `channel_groups` setter (replaces the list) of a builder, on
+/// its `Vec<String>` field at the given path.
+macro_rules! channel_groups_setter {
+    ($(#[$doc:meta])* $($field:ident).+) => {
+        $(#[$doc])*
+        pub fn channel_groups<I, S>(mut self, groups: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<String>,
+        {
+            self.$($field).+ = $crate::api::util::names(groups);
+            self
+        }
+    };
+}
+
+pub(crate) use {channel_groups_setter, channels_setters};
