@@ -8,17 +8,16 @@
 //! never fails a page.
 
 use std::collections::BTreeMap;
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
 
 use futures::Stream;
 use serde_json::Value;
 
+use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::timetoken_from;
 use crate::api::util::{
-    bool_text, check_error_flag, names, str_field, validate_name, validate_names,
+    bool_text, channels_setters, check_ok, parse_reply, require_channels, str_field, u32_from,
+    validate_name, validate_names,
 };
-use crate::api::{parse_json, timetoken_from};
-use crate::client::Request;
 use crate::error::truncated_text;
 use crate::transport::encoding::{encode, encode_list};
 use crate::transport::HttpMethod;
@@ -31,8 +30,6 @@ pub const MAX_FETCH_SINGLE: u32 = 100;
 /// Most messages per channel fetch-messages returns for several channels,
 /// or with message actions.
 pub const MAX_FETCH_MULTI: u32 = 25;
-
-type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
 
 /// One message of a history v2 page.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,39 +133,6 @@ impl HistoryBuilder {
         self
     }
 
-    fn build(self) -> Result<(PubNub, Request, ItemShape), Error> {
-        validate_name("channel", "channel", &self.channel)?;
-        let count = self.count.unwrap_or(MAX_HISTORY_COUNT);
-        if !(1..=MAX_HISTORY_COUNT).contains(&count) {
-            return Err(Error::invalid_argument(
-                "count",
-                format!("{count} is out of range: PubNub returns 1 to {MAX_HISTORY_COUNT} messages per page"),
-            ));
-        }
-        let path = format!(
-            "/v2/history/sub-key/{}/channel/{}",
-            encode(&self.client.inner.config.subscribe_key),
-            encode(&self.channel)
-        );
-        let mut request = self
-            .client
-            .request(HttpMethod::Get, path)
-            .param("count", count.to_string())
-            .param_opt("reverse", self.reverse.map(bool_text))
-            .param_opt("start", self.start.map(|t| t.to_string()))
-            .param_opt("end", self.end.map(|t| t.to_string()));
-        if self.include_timetoken {
-            request = request.param("include_token", "true");
-        }
-        if self.include_meta {
-            request = request.param("include_meta", "true");
-        }
-        let shape = ItemShape {
-            wrapped: self.include_timetoken || self.include_meta,
-        };
-        Ok((self.client, request, shape))
-    }
-
     /// Walks the channel's whole history backwards, newest message first,
     /// one request per page of [`count`](Self::count) messages; each page
     /// asks for messages older than the oldest of the previous one, until
@@ -223,24 +187,58 @@ impl HistoryBuilder {
 
 /// Whether history items come wrapped as `{"message":…, "timetoken":…, "meta":…}`.
 #[derive(Debug, Clone, Copy)]
-struct ItemShape {
+pub(crate) struct ItemShape {
     wrapped: bool,
 }
 
-impl IntoFuture for HistoryBuilder {
-    type Output = Result<HistoryResult, Error>;
-    type IntoFuture = Boxed<HistoryResult>;
+impl Endpoint for HistoryBuilder {
+    type Output = HistoryResult;
+    type Context = ItemShape;
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request, shape) = prepared?;
-            let response = client.execute(request).await?;
-            let decrypt = decryptor(&client);
-            parse_history(&response.body, shape.wrapped, decrypt.as_deref())
+    fn build(self) -> Result<Call<ItemShape>, Error> {
+        validate_name("channel", "channel", &self.channel)?;
+        let count = self.count.unwrap_or(MAX_HISTORY_COUNT);
+        if !(1..=MAX_HISTORY_COUNT).contains(&count) {
+            return Err(Error::invalid_argument(
+                "count",
+                format!("{count} is out of range: PubNub returns 1 to {MAX_HISTORY_COUNT} messages per page"),
+            ));
+        }
+        let path = format!(
+            "/v2/history/sub-key/{}/channel/{}",
+            encode(&self.client.inner.config.subscribe_key),
+            encode(&self.channel)
+        );
+        let mut request = self
+            .client
+            .request(HttpMethod::Get, path)
+            .param("count", count.to_string())
+            .param_opt("reverse", self.reverse.map(bool_text))
+            .param_opt("start", self.start.map(|t| t.to_string()))
+            .param_opt("end", self.end.map(|t| t.to_string()));
+        if self.include_timetoken {
+            request = request.param("include_token", "true");
+        }
+        if self.include_meta {
+            request = request.param("include_meta", "true");
+        }
+        let shape = ItemShape {
+            wrapped: self.include_timetoken || self.include_meta,
+        };
+        Ok(Call {
+            client: self.client,
+            request,
+            context: shape,
         })
     }
+
+    fn parse(answer: Answer<ItemShape>) -> Result<HistoryResult, Error> {
+        let decrypt = decryptor(&answer.client);
+        parse_history(answer.body(), answer.context.wrapped, decrypt.as_deref())
+    }
 }
+
+awaitable!(HistoryBuilder => HistoryResult);
 
 /// A decryption function over the configured crypto module, if any.
 type Decrypt = dyn Fn(&str) -> Result<Vec<u8>, Error> + Send + Sync;
@@ -290,8 +288,7 @@ pub(crate) fn parse_history(
     decrypt: Option<&Decrypt>,
 ) -> Result<HistoryResult, Error> {
     const WHAT: &str = "the history response";
-    let value = parse_json(WHAT, body)?;
-    check_error_flag(&value, body)?;
+    let value = parse_reply(WHAT, body)?;
     let Some([Value::Array(items), start, end]) = value.as_array().map(Vec::as_slice) else {
         return Err(Error::deserialization(
             WHAT,
@@ -427,21 +424,10 @@ pub struct FetchMessagesBuilder {
 }
 
 impl FetchMessagesBuilder {
-    /// The channels (replaces any given before; at least one).
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels = names(channels);
-        self
-    }
-
-    /// Adds one channel.
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channels.push(channel.into());
-        self
-    }
+    channels_setters!(
+        /// The channels (replaces any given before; at least one).
+        channels
+    );
 
     /// Messages per channel: 1 ..= 100 for one channel, 1 ..= 25 for several
     /// or with actions. Unset, the server uses those maxima.
@@ -491,14 +477,14 @@ impl FetchMessagesBuilder {
         self.include_actions = include;
         self
     }
+}
 
-    fn build(self) -> Result<(PubNub, Request), Error> {
-        if self.channels.is_empty() {
-            return Err(Error::invalid_argument(
-                "channels",
-                "is empty: name at least one channel",
-            ));
-        }
+impl Endpoint for FetchMessagesBuilder {
+    type Output = FetchMessagesResult;
+    type Context = ();
+
+    fn build(self) -> Result<Call, Error> {
+        require_channels(&self.channels)?;
         validate_names("channels", "channel", &self.channels)?;
         if self.include_actions && self.channels.len() > 1 {
             return Err(Error::invalid_argument(
@@ -549,24 +535,16 @@ impl FetchMessagesBuilder {
                 self.include_custom_message_type.map(bool_text),
             )
             .param_opt("include_uuid", self.include_uuid.map(bool_text));
-        Ok((self.client, request))
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<FetchMessagesResult, Error> {
+        let decrypt = decryptor(&answer.client);
+        parse_fetch_messages(answer.body(), decrypt.as_deref())
     }
 }
 
-impl IntoFuture for FetchMessagesBuilder {
-    type Output = Result<FetchMessagesResult, Error>;
-    type IntoFuture = Boxed<FetchMessagesResult>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            let decrypt = decryptor(&client);
-            parse_fetch_messages(&response.body, decrypt.as_deref())
-        })
-    }
-}
+awaitable!(FetchMessagesBuilder => FetchMessagesResult);
 
 /// Reads `{"status":200,"error":false,"channels":{"ch":[…]},"more":{…}}`.
 pub(crate) fn parse_fetch_messages(
@@ -574,8 +552,7 @@ pub(crate) fn parse_fetch_messages(
     decrypt: Option<&Decrypt>,
 ) -> Result<FetchMessagesResult, Error> {
     const WHAT: &str = "the fetch-messages response";
-    let value = parse_json(WHAT, body)?;
-    check_error_flag(&value, body)?;
+    let value = parse_reply(WHAT, body)?;
     let mut channels = BTreeMap::new();
     match value.get("channels") {
         Some(Value::Object(map)) => {
@@ -634,11 +611,7 @@ fn parse_fetched(
         None => (message, None),
     };
     // Seen as a number (JS mocks) and as the string "1" (a Python cassette).
-    let message_type = match item.get("message_type") {
-        Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
-        Some(Value::String(s)) => s.parse().ok(),
-        _ => None,
-    };
+    let message_type = item.get("message_type").and_then(u32_from);
     Ok(FetchedMessage {
         message,
         timetoken,
@@ -708,21 +681,10 @@ pub struct MessageCountsBuilder {
 }
 
 impl MessageCountsBuilder {
-    /// The channels (replaces any given before; at least one).
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels = names(channels);
-        self
-    }
-
-    /// Adds one channel.
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channels.push(channel.into());
-        self
-    }
+    channels_setters!(
+        /// The channels (replaces any given before; at least one).
+        channels
+    );
 
     /// Count messages newer than this timetoken on every channel.
     pub fn timetoken(mut self, timetoken: u64) -> Self {
@@ -735,14 +697,14 @@ impl MessageCountsBuilder {
         self.channel_timetokens = timetokens.into_iter().collect();
         self
     }
+}
 
-    fn build(self) -> Result<(PubNub, Request), Error> {
-        if self.channels.is_empty() {
-            return Err(Error::invalid_argument(
-                "channels",
-                "is empty: name at least one channel",
-            ));
-        }
+impl Endpoint for MessageCountsBuilder {
+    type Output = MessageCountsResult;
+    type Context = ();
+
+    fn build(self) -> Result<Call, Error> {
+        require_channels(&self.channels)?;
         validate_names("channels", "channel", &self.channels)?;
         let path = format!(
             "/v3/history/sub-key/{}/message-counts/{}",
@@ -780,28 +742,19 @@ impl MessageCountsBuilder {
                 ))
             }
         };
-        Ok((self.client, request))
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<MessageCountsResult, Error> {
+        parse_message_counts(answer.body())
     }
 }
 
-impl IntoFuture for MessageCountsBuilder {
-    type Output = Result<MessageCountsResult, Error>;
-    type IntoFuture = Boxed<MessageCountsResult>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            parse_message_counts(&response.body)
-        })
-    }
-}
+awaitable!(MessageCountsBuilder => MessageCountsResult);
 
 pub(crate) fn parse_message_counts(body: &[u8]) -> Result<MessageCountsResult, Error> {
     const WHAT: &str = "the message-counts response";
-    let value = parse_json(WHAT, body)?;
-    check_error_flag(&value, body)?;
+    let value = parse_reply(WHAT, body)?;
     let map = value
         .get("channels")
         .and_then(Value::as_object)
@@ -854,30 +807,31 @@ impl DeleteMessagesBuilder {
     }
 }
 
-impl IntoFuture for DeleteMessagesBuilder {
-    type Output = Result<(), Error>;
-    type IntoFuture = Boxed<()>;
+impl Endpoint for DeleteMessagesBuilder {
+    type Output = ();
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = validate_name("channel", "channel", &self.channel).map(|()| {
-            let path = format!(
-                "/v3/history/sub-key/{}/channel/{}",
-                encode(&self.client.inner.config.subscribe_key),
-                encode(&self.channel)
-            );
-            self.client
-                .request(HttpMethod::Delete, path)
-                .param_opt("start", self.start.map(|t| t.to_string()))
-                .param_opt("end", self.end.map(|t| t.to_string()))
-        });
-        let client = self.client;
-        Box::pin(async move {
-            let response = client.execute(prepared?).await?;
-            let value = parse_json("the delete-messages response", &response.body)?;
-            check_error_flag(&value, &response.body)
-        })
+    fn build(self) -> Result<Call, Error> {
+        validate_name("channel", "channel", &self.channel)?;
+        let path = format!(
+            "/v3/history/sub-key/{}/channel/{}",
+            encode(&self.client.inner.config.subscribe_key),
+            encode(&self.channel)
+        );
+        let request = self
+            .client
+            .request(HttpMethod::Delete, path)
+            .param_opt("start", self.start.map(|t| t.to_string()))
+            .param_opt("end", self.end.map(|t| t.to_string()));
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<(), Error> {
+        check_ok("the delete-messages response", answer.body())
     }
 }
+
+awaitable!(DeleteMessagesBuilder => ());
 
 impl PubNub {
     /// Messages stored on one channel (history v2). See [`HistoryBuilder`].

@@ -39,6 +39,17 @@ pub(crate) fn validate_names(arg: &'static str, kind: &str, list: &[String]) -> 
         .try_for_each(|name| validate_name(arg, kind, name))
 }
 
+/// Checks that a call names at least one channel.
+pub(crate) fn require_channels(channels: &[String]) -> Result<(), Error> {
+    if channels.is_empty() {
+        return Err(Error::invalid_argument(
+            "channels",
+            "is empty: name at least one channel",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks an id that goes into a path segment (uuid, App Context id).
 pub(crate) fn validate_id(arg: &'static str, id: &str) -> Result<(), Error> {
     if id.is_empty() {
