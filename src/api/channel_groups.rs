@@ -1,14 +1,11 @@
 //! Channel groups: server-side named sets of channels that can be
 //! subscribed to as one (PROTOCOL.md §7).
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-
-use serde_json::Value;
-
-use crate::api::parse_json;
-use crate::api::util::{check_error_flag, names, str_field, validate_name, validate_names};
-use crate::client::Request;
+use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::util::{
+    channels_setters, check_ok, names, parse_reply, require_channels, str_field, string_list,
+    validate_name, validate_names,
+};
 use crate::entity::ChannelGroup;
 use crate::transport::encoding::encode;
 use crate::transport::HttpMethod;
@@ -17,8 +14,6 @@ use crate::{Error, PubNub};
 /// Most channels one add or remove call takes (PubNub's documented limit
 /// of 200 channels per channel-group call).
 pub const MAX_CHANNELS_PER_CALL: usize = 200;
-
-type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Change {
@@ -54,30 +49,19 @@ impl ChangeChannelGroupBuilder {
         self
     }
 
-    /// The channels to add or remove (replaces any given before; 1 ..= 200).
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels = names(channels);
-        self
-    }
+    channels_setters!(
+        /// The channels to add or remove (replaces any given before; 1 ..= 200).
+        channels
+    );
+}
 
-    /// Adds one channel to the list.
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channels.push(channel.into());
-        self
-    }
+impl Endpoint for ChangeChannelGroupBuilder {
+    type Output = ();
+    type Context = ();
 
-    fn build(self) -> Result<(PubNub, Request), Error> {
+    fn build(self) -> Result<Call, Error> {
         validate_name("group", "channel group", &self.group)?;
-        if self.channels.is_empty() {
-            return Err(Error::invalid_argument(
-                "channels",
-                "is empty: name at least one channel",
-            ));
-        }
+        require_channels(&self.channels)?;
         if self.channels.len() > MAX_CHANNELS_PER_CALL {
             return Err(Error::invalid_argument(
                 "channels",
@@ -96,21 +80,11 @@ impl ChangeChannelGroupBuilder {
             .client
             .request(HttpMethod::Get, group_path(&self.client, &self.group))
             .param(key, self.channels.join(","));
-        Ok((self.client, request))
+        Ok(Call::new(self.client, request))
     }
-}
 
-impl IntoFuture for ChangeChannelGroupBuilder {
-    type Output = Result<(), Error>;
-    type IntoFuture = Boxed<()>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            check_ok("the channel-group response", &response.body)
-        })
+    fn parse(answer: Answer) -> Result<(), Error> {
+        check_ok("the channel-group response", answer.body())
     }
 }
 
@@ -147,33 +121,40 @@ impl ListChannelsInGroupBuilder {
     }
 }
 
-impl IntoFuture for ListChannelsInGroupBuilder {
-    type Output = Result<ChannelGroupChannels, Error>;
-    type IntoFuture = Boxed<ChannelGroupChannels>;
+impl Endpoint for ListChannelsInGroupBuilder {
+    type Output = ChannelGroupChannels;
+    /// The group asked about.
+    type Context = String;
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = validate_name("group", "channel group", &self.group).map(|()| {
-            self.client
-                .request(HttpMethod::Get, group_path(&self.client, &self.group))
-        });
-        let (client, group) = (self.client, self.group);
-        Box::pin(async move {
-            let response = client.execute(prepared?).await?;
-            parse_list_channels(&response.body, &group)
+    fn build(self) -> Result<Call<String>, Error> {
+        validate_name("group", "channel group", &self.group)?;
+        let request = self
+            .client
+            .request(HttpMethod::Get, group_path(&self.client, &self.group));
+        Ok(Call {
+            client: self.client,
+            request,
+            context: self.group,
         })
+    }
+
+    fn parse(answer: Answer<String>) -> Result<ChannelGroupChannels, Error> {
+        parse_list_channels(answer.body(), &answer.context)
     }
 }
 
 pub(crate) fn parse_list_channels(body: &[u8], group: &str) -> Result<ChannelGroupChannels, Error> {
     const WHAT: &str = "the channel-group listing";
-    let value = parse_json(WHAT, body)?;
-    check_error_flag(&value, body)?;
+    let value = parse_reply(WHAT, body)?;
     let payload = value
         .get("payload")
         .ok_or_else(|| Error::deserialization(WHAT, "expected `payload`", body))?;
     Ok(ChannelGroupChannels {
         group: str_field(payload, "group").unwrap_or_else(|| group.to_owned()),
-        channels: string_list(payload.get("channels")),
+        channels: payload
+            .get("channels")
+            .and_then(string_list)
+            .unwrap_or_default(),
     })
 }
 
@@ -200,20 +181,19 @@ impl DeleteGroupBuilder {
     }
 }
 
-impl IntoFuture for DeleteGroupBuilder {
-    type Output = Result<(), Error>;
-    type IntoFuture = Boxed<()>;
+impl Endpoint for DeleteGroupBuilder {
+    type Output = ();
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = validate_name("group", "channel group", &self.group).map(|()| {
-            let path = format!("{}/remove", group_path(&self.client, &self.group));
-            self.client.request(HttpMethod::Get, path)
-        });
-        let client = self.client;
-        Box::pin(async move {
-            let response = client.execute(prepared?).await?;
-            check_ok("the delete-group response", &response.body)
-        })
+    fn build(self) -> Result<Call, Error> {
+        validate_name("group", "channel group", &self.group)?;
+        let path = format!("{}/remove", group_path(&self.client, &self.group));
+        let request = self.client.request(HttpMethod::Get, path);
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<(), Error> {
+        check_ok("the delete-group response", answer.body())
     }
 }
 
@@ -231,28 +211,36 @@ pub struct ListGroupsBuilder {
     client: PubNub,
 }
 
-impl IntoFuture for ListGroupsBuilder {
-    type Output = Result<ChannelGroupList, Error>;
-    type IntoFuture = Boxed<ChannelGroupList>;
+impl Endpoint for ListGroupsBuilder {
+    type Output = ChannelGroupList;
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
+    fn build(self) -> Result<Call, Error> {
         let path = format!(
             "/v1/channel-registration/sub-key/{}/channel-group",
             encode(&self.client.inner.config.subscribe_key)
         );
         let request = self.client.request(HttpMethod::Get, path);
-        let client = self.client;
-        Box::pin(async move {
-            let response = client.execute(request).await?;
-            const WHAT: &str = "the channel-group list";
-            let value = parse_json(WHAT, &response.body)?;
-            check_error_flag(&value, &response.body)?;
-            Ok(ChannelGroupList {
-                groups: string_list(value.pointer("/payload/groups")),
-            })
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<ChannelGroupList, Error> {
+        let value = parse_reply("the channel-group list", answer.body())?;
+        Ok(ChannelGroupList {
+            groups: value
+                .pointer("/payload/groups")
+                .and_then(string_list)
+                .unwrap_or_default(),
         })
     }
 }
+
+awaitable!(
+    ChangeChannelGroupBuilder => (),
+    ListChannelsInGroupBuilder => ChannelGroupChannels,
+    DeleteGroupBuilder => (),
+    ListGroupsBuilder => ChannelGroupList,
+);
 
 fn group_path(client: &PubNub, group: &str) -> String {
     format!(
@@ -260,25 +248,6 @@ fn group_path(client: &PubNub, group: &str) -> String {
         encode(&client.inner.config.subscribe_key),
         encode(group)
     )
-}
-
-fn string_list(value: Option<&Value>) -> Vec<String> {
-    value
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `{"status": 200, "message": "OK", "service": "channel-registry", "error": false}`.
-fn check_ok(what: &'static str, body: &[u8]) -> Result<(), Error> {
-    let value = parse_json(what, body)?;
-    check_error_flag(&value, body)
 }
 
 impl PubNub {
