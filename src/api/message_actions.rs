@@ -1,15 +1,12 @@
 //! Message actions: reactions, receipts and other annotations attached to
 //! stored messages (PROTOCOL.md §10). Needs Message Persistence on the keyset.
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-
 use futures::Stream;
 use serde_json::Value;
 
-use crate::api::util::{check_error_flag, str_field, validate_name};
-use crate::api::{parse_json, timetoken_from, to_json};
-use crate::client::Request;
+use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::util::{check_ok, parse_reply, str_field, validate_name};
+use crate::api::{timetoken_from, to_json};
 use crate::transport::encoding::encode;
 use crate::transport::HttpMethod;
 use crate::{Error, PubNub};
@@ -19,8 +16,6 @@ use crate::{Error, PubNub};
 pub const MAX_ACTION_TYPE_LEN: usize = 15;
 /// Most actions one get-message-actions page holds.
 pub const MAX_ACTIONS_LIMIT: u32 = 100;
-
-type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
 
 /// An action attached to a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,8 +107,13 @@ impl AddMessageActionBuilder {
         self.value = value.into();
         self
     }
+}
 
-    fn build(self) -> Result<(PubNub, Request), Error> {
+impl Endpoint for AddMessageActionBuilder {
+    type Output = MessageAction;
+    type Context = ();
+
+    fn build(self) -> Result<Call, Error> {
         validate_name("channel", "channel", &self.channel)?;
         let message_timetoken = require_timetoken("message_timetoken", self.message_timetoken)?;
         if self.action_type.is_empty() {
@@ -143,33 +143,24 @@ impl AddMessageActionBuilder {
             actions_path(&self.client, &self.channel)
         );
         let request = self.client.request(HttpMethod::Post, path).json_body(body);
-        Ok((self.client, request))
+        Ok(Call::new(self.client, request))
     }
-}
 
-impl IntoFuture for AddMessageActionBuilder {
-    type Output = Result<MessageAction, Error>;
-    type IntoFuture = Boxed<MessageAction>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            const WHAT: &str = "the add-message-action response";
-            let value = parse_json(WHAT, &response.body)?;
-            check_error_flag(&value, &response.body)?;
-            if response.status == 207 {
-                // Stored, but the e:3 event was not published to subscribers.
-                tracing::warn!(
-                    body = %String::from_utf8_lossy(&response.body),
-                    "message action stored but not published"
-                );
-            }
-            value.get("data").and_then(parse_action).ok_or_else(|| {
-                Error::deserialization(WHAT, "expected an action in `data`", &response.body)
-            })
-        })
+    fn parse(answer: Answer) -> Result<MessageAction, Error> {
+        const WHAT: &str = "the add-message-action response";
+        let body = answer.body();
+        let value = parse_reply(WHAT, body)?;
+        if answer.response.status == 207 {
+            // Stored, but the e:3 event was not published to subscribers.
+            tracing::warn!(
+                body = %String::from_utf8_lossy(body),
+                "message action stored but not published"
+            );
+        }
+        value
+            .get("data")
+            .and_then(parse_action)
+            .ok_or_else(|| Error::deserialization(WHAT, "expected an action in `data`", body))
     }
 }
 
@@ -213,8 +204,13 @@ impl RemoveMessageActionBuilder {
         self.action_timetoken = Some(timetoken);
         self
     }
+}
 
-    fn build(self) -> Result<(PubNub, Request), Error> {
+impl Endpoint for RemoveMessageActionBuilder {
+    type Output = ();
+    type Context = ();
+
+    fn build(self) -> Result<Call, Error> {
         validate_name("channel", "channel", &self.channel)?;
         let message = require_timetoken("message_timetoken", self.message_timetoken)?;
         let action = require_timetoken("action_timetoken", self.action_timetoken)?;
@@ -223,22 +219,11 @@ impl RemoveMessageActionBuilder {
             actions_path(&self.client, &self.channel)
         );
         let request = self.client.request(HttpMethod::Delete, path);
-        Ok((self.client, request))
+        Ok(Call::new(self.client, request))
     }
-}
 
-impl IntoFuture for RemoveMessageActionBuilder {
-    type Output = Result<(), Error>;
-    type IntoFuture = Boxed<()>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            let value = parse_json("the remove-message-action response", &response.body)?;
-            check_error_flag(&value, &response.body)
-        })
+    fn parse(answer: Answer) -> Result<(), Error> {
+        check_ok("the remove-message-action response", answer.body())
     }
 }
 
@@ -311,25 +296,6 @@ impl GetMessageActionsBuilder {
         self
     }
 
-    fn build(self) -> Result<(PubNub, Request), Error> {
-        validate_name("channel", "channel", &self.channel)?;
-        if let Some(limit) = self.limit {
-            if !(1..=MAX_ACTIONS_LIMIT).contains(&limit) {
-                return Err(Error::invalid_argument(
-                    "limit",
-                    format!("{limit} is out of range: 1 to {MAX_ACTIONS_LIMIT} actions per page"),
-                ));
-            }
-        }
-        let request = self
-            .client
-            .request(HttpMethod::Get, actions_path(&self.client, &self.channel))
-            .param_opt("start", self.start.map(|t| t.to_string()))
-            .param_opt("end", self.end.map(|t| t.to_string()))
-            .param_opt("limit", self.limit.map(|l| l.to_string()));
-        Ok((self.client, request))
-    }
-
     /// Every action of the channel (within `end`), page after page,
     /// following the server's `more` cursor. A failed request ends the
     /// stream with that error.
@@ -361,24 +327,43 @@ impl GetMessageActionsBuilder {
     }
 }
 
-impl IntoFuture for GetMessageActionsBuilder {
-    type Output = Result<MessageActionsPage, Error>;
-    type IntoFuture = Boxed<MessageActionsPage>;
+impl Endpoint for GetMessageActionsBuilder {
+    type Output = MessageActionsPage;
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            parse_actions_page(&response.body)
-        })
+    fn build(self) -> Result<Call, Error> {
+        validate_name("channel", "channel", &self.channel)?;
+        if let Some(limit) = self.limit {
+            if !(1..=MAX_ACTIONS_LIMIT).contains(&limit) {
+                return Err(Error::invalid_argument(
+                    "limit",
+                    format!("{limit} is out of range: 1 to {MAX_ACTIONS_LIMIT} actions per page"),
+                ));
+            }
+        }
+        let request = self
+            .client
+            .request(HttpMethod::Get, actions_path(&self.client, &self.channel))
+            .param_opt("start", self.start.map(|t| t.to_string()))
+            .param_opt("end", self.end.map(|t| t.to_string()))
+            .param_opt("limit", self.limit.map(|l| l.to_string()));
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<MessageActionsPage, Error> {
+        parse_actions_page(answer.body())
     }
 }
 
+awaitable!(
+    AddMessageActionBuilder => MessageAction,
+    RemoveMessageActionBuilder => (),
+    GetMessageActionsBuilder => MessageActionsPage,
+);
+
 pub(crate) fn parse_actions_page(body: &[u8]) -> Result<MessageActionsPage, Error> {
     const WHAT: &str = "the get-message-actions response";
-    let value = parse_json(WHAT, body)?;
-    check_error_flag(&value, body)?;
+    let value = parse_reply(WHAT, body)?;
     let data = value
         .get("data")
         .and_then(Value::as_array)
