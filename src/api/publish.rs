@@ -1,11 +1,9 @@
 //! Publish, fire and signal (PROTOCOL.md §3).
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
 use crate::api::{parse_json, timetoken_from, to_json, validate_channel};
 use crate::transport::encoding::{encode, uri_component_len};
 use crate::transport::HttpMethod;
@@ -25,8 +23,6 @@ pub struct PublishResult {
     /// The message's timetoken: its position in history and in subscribe streams.
     pub timetoken: u64,
 }
-
-type BoxedResult = Pin<Box<dyn Future<Output = Result<PublishResult, Error>> + Send>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -166,18 +162,17 @@ impl PublishBuilder {
         self.timetoken_override = Some(timetoken);
         self
     }
+}
 
-    fn build(self) -> Result<(PubNub, crate::client::Request), Error> {
+impl Endpoint for PublishBuilder {
+    type Output = PublishResult;
+    type Context = ();
+
+    fn build(self) -> Result<Call, Error> {
         let client = self.client;
         let config = &client.inner.config;
-        let publish_key = config.publish_key.as_deref().ok_or(Error::MissingKey {
-            key: "publish_key",
-            operation: "publishing",
-        })?;
-        validate_channel("channel", &self.channel)?;
-        let message = self.message.ok_or_else(|| {
-            Error::invalid_argument("message", "is missing: call `.message(&value)`")
-        })??;
+        let (publish_key, message) =
+            required_parts(&client, "publishing", &self.channel, self.message)?;
         if message == "null" {
             return Err(Error::invalid_argument(
                 "message",
@@ -239,21 +234,11 @@ impl PublishBuilder {
             request = request.json_body(payload);
             request.sign_as_get = true;
         }
-        Ok((client, request))
+        Ok(Call::new(client, request))
     }
-}
 
-impl IntoFuture for PublishBuilder {
-    type Output = Result<PublishResult, Error>;
-    type IntoFuture = BoxedResult;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            parse_publish_response(&response.body)
-        })
+    fn parse(answer: Answer) -> Result<PublishResult, Error> {
+        parse_publish_response(answer.body())
     }
 }
 
@@ -285,18 +270,17 @@ impl SignalBuilder {
         self.custom_message_type = Some(message_type.into());
         self
     }
+}
 
-    fn build(self) -> Result<(PubNub, crate::client::Request), Error> {
+impl Endpoint for SignalBuilder {
+    type Output = PublishResult;
+    type Context = ();
+
+    fn build(self) -> Result<Call, Error> {
         let client = self.client;
         let config = &client.inner.config;
-        let publish_key = config.publish_key.as_deref().ok_or(Error::MissingKey {
-            key: "publish_key",
-            operation: "sending a signal",
-        })?;
-        validate_channel("channel", &self.channel)?;
-        let message = self.message.ok_or_else(|| {
-            Error::invalid_argument("message", "is missing: call `.message(&value)`")
-        })??;
+        let (publish_key, message) =
+            required_parts(&client, "sending a signal", &self.channel, self.message)?;
         if message.len() > MAX_SIGNAL_SIZE {
             return Err(Error::MessageTooLarge {
                 what: "signal",
@@ -317,22 +301,38 @@ impl SignalBuilder {
         let request = client
             .request(HttpMethod::Get, path)
             .param_opt("custom_message_type", self.custom_message_type);
-        Ok((client, request))
+        Ok(Call::new(client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<PublishResult, Error> {
+        parse_publish_response(answer.body())
     }
 }
 
-impl IntoFuture for SignalBuilder {
-    type Output = Result<PublishResult, Error>;
-    type IntoFuture = BoxedResult;
+awaitable!(PublishBuilder => PublishResult, SignalBuilder => PublishResult);
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            parse_publish_response(&response.body)
-        })
-    }
+/// The publish key, the checked channel and the message that publish and
+/// signal both need, checked in that order.
+fn required_parts<'a>(
+    client: &'a PubNub,
+    operation: &'static str,
+    channel: &str,
+    message: Option<Result<String, Error>>,
+) -> Result<(&'a str, String), Error> {
+    let publish_key = client
+        .inner
+        .config
+        .publish_key
+        .as_deref()
+        .ok_or(Error::MissingKey {
+            key: "publish_key",
+            operation,
+        })?;
+    validate_channel("channel", channel)?;
+    let message = message.ok_or_else(|| {
+        Error::invalid_argument("message", "is missing: call `.message(&value)`")
+    })??;
+    Ok((publish_key, message))
 }
 
 /// Reads `[1,"Sent","<timetoken>"]`.
