@@ -17,6 +17,7 @@ pub(crate) type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>
 
 /// A request ready to send, with what reading its answer needs (`context`,
 /// `()` for most calls).
+#[derive(Debug)]
 pub(crate) struct Call<C = ()> {
     pub(crate) client: PubNub,
     pub(crate) request: Request,

@@ -1,20 +1,15 @@
 //! Access Manager v2: `GET /v2/auth/grant|audit/sub-key/{sub}`
 //! (PROTOCOL.md §8.1). Revoke is a grant with every flag 0.
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-
 use super::result::parse_access_response;
 use super::{comma_list, require_admin_keys, validate_names, AccessResult};
-use crate::client::Request;
+use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
 use crate::transport::encoding::encode;
 use crate::transport::HttpMethod;
 use crate::{Error, PubNub};
 
 /// The longest v2 grant PubNub accepts: one year, in minutes.
 pub const MAX_GRANT_TTL: u32 = 525_600;
-
-type BoxedResult = Pin<Box<dyn Future<Output = Result<AccessResult, Error>> + Send>>;
 
 /// The seven v2 flags, each sent only when set (as the Python SDK does;
 /// PubNub treats a missing flag as 0).
@@ -71,12 +66,34 @@ impl Targets {
     }
 }
 
-fn extend<I, S>(list: &mut Vec<String>, names: I)
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    list.extend(names.into_iter().map(Into::into));
+/// Writes setters that add names to the list of the same name in the
+/// builder's [`Targets`] (at the given path).
+macro_rules! target_setters {
+    ($($targets:ident).+;) => {};
+    ($($targets:ident).+; $(#[$doc:meta])* $list:ident($arg:ident); $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn $list<I, S>(mut self, $arg: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<String>,
+        {
+            self.$($targets).+.$list.extend($arg.into_iter().map(Into::into));
+            self
+        }
+
+        target_setters!($($targets).+; $($rest)*);
+    };
+}
+
+/// Writes the setters of the [`Flags`] of the same name.
+macro_rules! flag_setters {
+    ($($(#[$doc:meta])* $flag:ident;)+) => {$(
+        $(#[$doc])*
+        pub fn $flag(mut self, allow: bool) -> Self {
+            self.flags.$flag = Some(allow);
+            self
+        }
+    )+};
 }
 
 /// Builder of an Access Manager v2 grant; await it to send. Created by
@@ -147,87 +164,34 @@ impl PubNub {
 }
 
 impl GrantBuilder {
-    /// Channels to grant on (added to any given before).
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        extend(&mut self.targets.channels, channels);
-        self
+    target_setters! {
+        targets;
+        /// Channels to grant on (added to any given before).
+        channels(channels);
+        /// Channel groups to grant on.
+        channel_groups(groups);
+        /// User ids whose App Context metadata the grant covers (`target-uuid`;
+        /// needs auth keys, and cannot be mixed with channels or groups).
+        uuids(uuids);
+        /// Auth keys that receive the permissions.
+        auth_keys(keys);
     }
 
-    /// Channel groups to grant on.
-    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        extend(&mut self.targets.channel_groups, groups);
-        self
-    }
-
-    /// User ids whose App Context metadata the grant covers (`target-uuid`;
-    /// needs auth keys, and cannot be mixed with channels or groups).
-    pub fn uuids<I, S>(mut self, uuids: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        extend(&mut self.targets.uuids, uuids);
-        self
-    }
-
-    /// Auth keys that receive the permissions.
-    pub fn auth_keys<I, S>(mut self, keys: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        extend(&mut self.targets.auth_keys, keys);
-        self
-    }
-
-    /// Read: subscribe, history, presence (`r`).
-    pub fn read(mut self, allow: bool) -> Self {
-        self.flags.read = Some(allow);
-        self
-    }
-
-    /// Write: publish, signal (`w`).
-    pub fn write(mut self, allow: bool) -> Self {
-        self.flags.write = Some(allow);
-        self
-    }
-
-    /// Manage: channel-group management (`m`).
-    pub fn manage(mut self, allow: bool) -> Self {
-        self.flags.manage = Some(allow);
-        self
-    }
-
-    /// Delete: delete history (`d`).
-    pub fn delete(mut self, allow: bool) -> Self {
-        self.flags.delete = Some(allow);
-        self
-    }
-
-    /// Get App Context metadata (`g`).
-    pub fn get(mut self, allow: bool) -> Self {
-        self.flags.get = Some(allow);
-        self
-    }
-
-    /// Update App Context metadata (`u`).
-    pub fn update(mut self, allow: bool) -> Self {
-        self.flags.update = Some(allow);
-        self
-    }
-
-    /// Join channels as a member (`j`).
-    pub fn join(mut self, allow: bool) -> Self {
-        self.flags.join = Some(allow);
-        self
+    flag_setters! {
+        /// Read: subscribe, history, presence (`r`).
+        read;
+        /// Write: publish, signal (`w`).
+        write;
+        /// Manage: channel-group management (`m`).
+        manage;
+        /// Delete: delete history (`d`).
+        delete;
+        /// Get App Context metadata (`g`).
+        get;
+        /// Update App Context metadata (`u`).
+        update;
+        /// Join channels as a member (`j`).
+        join;
     }
 
     /// How long the grant lasts, in minutes: 0 = forever, at most
@@ -236,8 +200,13 @@ impl GrantBuilder {
         self.ttl = Some(minutes);
         self
     }
+}
 
-    fn build(self) -> Result<(PubNub, Request), Error> {
+impl Endpoint for GrantBuilder {
+    type Output = AccessResult;
+    type Context = ();
+
+    fn build(self) -> Result<Call, Error> {
         let Self {
             client,
             targets,
@@ -290,21 +259,11 @@ impl GrantBuilder {
             request = request.param_opt(name, flag.map(|on| if on { "1" } else { "0" }));
         }
         let request = request.param_opt("ttl", ttl.map(|t| t.to_string()));
-        Ok((client, request))
+        Ok(Call::new(client, request))
     }
-}
 
-impl IntoFuture for GrantBuilder {
-    type Output = Result<AccessResult, Error>;
-    type IntoFuture = BoxedResult;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            parse_access_response("the grant response", &response.body)
-        })
+    fn parse(answer: Answer) -> Result<AccessResult, Error> {
+        parse_access_response("the grant response", answer.body())
     }
 }
 
@@ -323,57 +282,30 @@ pub struct RevokeBuilder {
 }
 
 impl RevokeBuilder {
-    /// Channels to revoke on.
-    pub fn channels<I, S>(self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self {
-            inner: self.inner.channels(channels),
-        }
-    }
-
-    /// Channel groups to revoke on.
-    pub fn channel_groups<I, S>(self, groups: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self {
-            inner: self.inner.channel_groups(groups),
-        }
-    }
-
-    /// User ids to revoke App Context access on (needs auth keys).
-    pub fn uuids<I, S>(self, uuids: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self {
-            inner: self.inner.uuids(uuids),
-        }
-    }
-
-    /// Auth keys that lose their permissions.
-    pub fn auth_keys<I, S>(self, keys: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self {
-            inner: self.inner.auth_keys(keys),
-        }
+    target_setters! {
+        inner.targets;
+        /// Channels to revoke on.
+        channels(channels);
+        /// Channel groups to revoke on.
+        channel_groups(groups);
+        /// User ids to revoke App Context access on (needs auth keys).
+        uuids(uuids);
+        /// Auth keys that lose their permissions.
+        auth_keys(keys);
     }
 }
 
-impl IntoFuture for RevokeBuilder {
-    type Output = Result<AccessResult, Error>;
-    type IntoFuture = BoxedResult;
+/// A grant with every flag 0.
+impl Endpoint for RevokeBuilder {
+    type Output = AccessResult;
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        self.inner.into_future()
+    fn build(self) -> Result<Call, Error> {
+        self.inner.build()
+    }
+
+    fn parse(answer: Answer) -> Result<AccessResult, Error> {
+        GrantBuilder::parse(answer)
     }
 }
 
@@ -397,37 +329,22 @@ pub struct AuditBuilder {
 }
 
 impl AuditBuilder {
-    /// Channels to audit.
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        extend(&mut self.targets.channels, channels);
-        self
+    target_setters! {
+        targets;
+        /// Channels to audit.
+        channels(channels);
+        /// Channel groups to audit.
+        channel_groups(groups);
+        /// Restricts the report to these auth keys.
+        auth_keys(keys);
     }
+}
 
-    /// Channel groups to audit.
-    pub fn channel_groups<I, S>(mut self, groups: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        extend(&mut self.targets.channel_groups, groups);
-        self
-    }
+impl Endpoint for AuditBuilder {
+    type Output = AccessResult;
+    type Context = ();
 
-    /// Restricts the report to these auth keys.
-    pub fn auth_keys<I, S>(mut self, keys: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        extend(&mut self.targets.auth_keys, keys);
-        self
-    }
-
-    fn build(self) -> Result<(PubNub, Request), Error> {
+    fn build(self) -> Result<Call, Error> {
         let Self { client, targets } = self;
         require_admin_keys(&client, "an Access Manager audit")?;
         targets.validate()?;
@@ -441,27 +358,24 @@ impl AuditBuilder {
             .param_opt("auth", comma_list(&targets.auth_keys))
             .param_opt("channel", comma_list(&targets.channels))
             .param_opt("channel-group", comma_list(&targets.channel_groups));
-        Ok((client, request))
+        Ok(Call::new(client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<AccessResult, Error> {
+        parse_access_response("the audit response", answer.body())
     }
 }
 
-impl IntoFuture for AuditBuilder {
-    type Output = Result<AccessResult, Error>;
-    type IntoFuture = BoxedResult;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            parse_access_response("the audit response", &response.body)
-        })
-    }
-}
+awaitable!(
+    GrantBuilder => AccessResult,
+    RevokeBuilder => AccessResult,
+    AuditBuilder => AccessResult,
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::Request;
     use crate::Config;
 
     fn admin() -> PubNub {
@@ -488,7 +402,7 @@ mod tests {
 
     #[test]
     fn grant_sends_only_the_flags_set_and_comma_lists() {
-        let (_, request) = admin()
+        let Call { request, .. } = admin()
             .grant()
             .channels(["a", "b c"])
             .auth_keys(["k1", "null"])
@@ -513,12 +427,7 @@ mod tests {
 
     #[test]
     fn revoke_sends_every_flag_zero() {
-        let (_, request) = admin()
-            .revoke()
-            .channel_groups(["g"])
-            .inner
-            .build()
-            .unwrap();
+        let Call { request, .. } = admin().revoke().channel_groups(["g"]).build().unwrap();
         let q = query(&request);
         for flag in ["r", "w", "m", "d", "g", "u", "j"] {
             assert!(q.contains(&(flag, "0")), "{flag} missing in {q:?}");
@@ -641,7 +550,7 @@ mod tests {
 
     #[test]
     fn audit_parameters() {
-        let (_, request) = admin()
+        let Call { request, .. } = admin()
             .audit()
             .channel_groups(["g1", "g2"])
             .auth_keys(["k"])

@@ -2,15 +2,14 @@
 //! `DELETE /v3/pam/{sub}/grant/{token}` (PROTOCOL.md §8.2).
 
 use std::collections::BTreeMap;
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::require_admin_keys;
 use crate::access::{parse_token, Permissions, Token};
-use crate::api::parse_json;
+use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::{parse_json, to_json, to_value};
 use crate::client::Request;
 use crate::transport::encoding::encode;
 use crate::transport::HttpMethod;
@@ -18,8 +17,6 @@ use crate::{Error, PubNub};
 
 /// The longest token lifetime PubNub accepts: 30 days, in minutes.
 pub const MAX_TOKEN_TTL: u32 = 43_200;
-
-type BoxedToken = Pin<Box<dyn Future<Output = Result<String, Error>> + Send>>;
 
 /// One section of a grant (`resources` or `patterns`).
 #[derive(Debug, Clone, Default)]
@@ -97,6 +94,18 @@ impl<'a> From<&'a Section> for BodySection<'a> {
             spaces: Map::new(),
         }
     }
+}
+
+/// Writes setters that put permissions on one name into a map of a
+/// [`Section`].
+macro_rules! permission_setters {
+    ($($(#[$doc:meta])* $setter:ident($arg:ident) => $section:ident.$map:ident;)+) => {$(
+        $(#[$doc])*
+        pub fn $setter(mut self, $arg: impl Into<String>, permissions: Permissions) -> Self {
+            self.$section.$map.insert($arg.into(), permissions);
+            self
+        }
+    )+};
 }
 
 /// Builder of an Access Manager v3 token grant; await it for the token
@@ -195,65 +204,40 @@ impl GrantTokenBuilder {
         self
     }
 
-    /// Permissions on a channel.
-    pub fn channel(mut self, name: impl Into<String>, permissions: Permissions) -> Self {
-        self.resources.channels.insert(name.into(), permissions);
-        self
-    }
-
-    /// Permissions on a channel group.
-    pub fn channel_group(mut self, name: impl Into<String>, permissions: Permissions) -> Self {
-        self.resources.groups.insert(name.into(), permissions);
-        self
-    }
-
-    /// Permissions on a user id's App Context metadata.
-    pub fn uuid(mut self, user_id: impl Into<String>, permissions: Permissions) -> Self {
-        self.resources.uuids.insert(user_id.into(), permissions);
-        self
-    }
-
-    /// Permissions on every channel matching a regular expression.
-    pub fn channel_pattern(mut self, regex: impl Into<String>, permissions: Permissions) -> Self {
-        self.patterns.channels.insert(regex.into(), permissions);
-        self
-    }
-
-    /// Permissions on every channel group matching a regular expression.
-    pub fn channel_group_pattern(
-        mut self,
-        regex: impl Into<String>,
-        permissions: Permissions,
-    ) -> Self {
-        self.patterns.groups.insert(regex.into(), permissions);
-        self
-    }
-
-    /// Permissions on every user id matching a regular expression.
-    pub fn uuid_pattern(mut self, regex: impl Into<String>, permissions: Permissions) -> Self {
-        self.patterns.uuids.insert(regex.into(), permissions);
-        self
+    permission_setters! {
+        /// Permissions on a channel.
+        channel(name) => resources.channels;
+        /// Permissions on a channel group.
+        channel_group(name) => resources.groups;
+        /// Permissions on a user id's App Context metadata.
+        uuid(user_id) => resources.uuids;
+        /// Permissions on every channel matching a regular expression.
+        channel_pattern(regex) => patterns.channels;
+        /// Permissions on every channel group matching a regular expression.
+        channel_group_pattern(regex) => patterns.groups;
+        /// Permissions on every user id matching a regular expression.
+        uuid_pattern(regex) => patterns.uuids;
     }
 
     /// Metadata stored in the token (a JSON object; `parse_token` returns it).
     pub fn meta<T: Serialize + ?Sized>(mut self, meta: &T) -> Self {
-        let value = serde_json::to_value(meta)
-            .map_err(|e| Error::Serialization {
-                what: "meta",
-                reason: e.to_string(),
-            })
-            .and_then(|value| match value {
-                Value::Object(map) => Ok(map),
-                _ => Err(Error::invalid_argument(
-                    "meta",
-                    "must be a JSON object (PubNub stores its fields in the token)",
-                )),
-            });
+        let value = to_value("meta", meta).and_then(|value| match value {
+            Value::Object(map) => Ok(map),
+            _ => Err(Error::invalid_argument(
+                "meta",
+                "must be a JSON object (PubNub stores its fields in the token)",
+            )),
+        });
         self.meta = Some(value);
         self
     }
+}
 
-    fn build(self) -> Result<(PubNub, Request), Error> {
+impl Endpoint for GrantTokenBuilder {
+    type Output = String;
+    type Context = ();
+
+    fn build(self) -> Result<Call, Error> {
         let Self {
             client,
             ttl,
@@ -299,10 +283,7 @@ impl GrantTokenBuilder {
                 uuid: authorized_uuid.as_deref(),
             },
         };
-        let body = serde_json::to_vec(&body).map_err(|e| Error::Serialization {
-            what: "the grant token body",
-            reason: e.to_string(),
-        })?;
+        let body = to_json("the grant token body", &body)?;
         let path = format!(
             "/v3/pam/{}/grant",
             encode(&client.inner.config.subscribe_key)
@@ -311,23 +292,15 @@ impl GrantTokenBuilder {
             .request(HttpMethod::Post, path)
             .without_auth()
             .json_body(body);
-        Ok((client, request))
+        Ok(Call::new(client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<String, Error> {
+        parse_grant_token_response(answer.body())
     }
 }
 
-impl IntoFuture for GrantTokenBuilder {
-    type Output = Result<String, Error>;
-    type IntoFuture = BoxedToken;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            parse_grant_token_response(&response.body)
-        })
-    }
-}
+awaitable!(GrantTokenBuilder => String);
 
 /// Reads `{"data":{"message":"Success","token":"..."},...}`.
 fn parse_grant_token_response(body: &[u8]) -> Result<String, Error> {
@@ -367,7 +340,7 @@ mod tests {
 
     #[test]
     fn body_matches_the_js_sdk_layout() {
-        let (_, request) = admin()
+        let Call { request, .. } = admin()
             .grant_token()
             .ttl(15)
             .authorized_uuid("js-capture")

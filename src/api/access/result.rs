@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::access::Permissions;
-use crate::api::parse_json;
+use crate::api::util::{parse_reply, u32_from};
 use crate::Error;
 
 /// Which level a v2 grant or audit applied to (`payload.level`).
@@ -114,19 +114,10 @@ pub(crate) fn parse_access_response(
     what: &'static str,
     body: &[u8],
 ) -> Result<AccessResult, Error> {
-    let value = parse_json(what, body)?;
+    let value = parse_reply(what, body)?;
     let envelope = value
         .as_object()
         .ok_or_else(|| Error::deserialization(what, "expected a JSON object", body))?;
-    if envelope.get("error").and_then(Value::as_bool) == Some(true) {
-        let status = envelope
-            .get("status")
-            .and_then(Value::as_u64)
-            .and_then(|s| u16::try_from(s).ok())
-            .filter(|s| *s >= 400)
-            .unwrap_or(400);
-        return Err(Error::from_response(status, body));
-    }
     let payload = envelope
         .get("payload")
         .and_then(Value::as_object)
@@ -246,11 +237,7 @@ fn truthy(value: &Value) -> bool {
 }
 
 fn ttl_of(object: &Map<String, Value>) -> Option<u32> {
-    match object.get("ttl")? {
-        Value::Number(n) => n.as_u64().and_then(|t| u32::try_from(t).ok()),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
+    object.get("ttl").and_then(u32_from)
 }
 
 #[cfg(test)]
