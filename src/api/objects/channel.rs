@@ -1,24 +1,17 @@
 //! Channel metadata: `/v2/objects/{sub}/channels[/{channel}]`.
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    include_setters, list_setters, parse_data, parse_page, parse_removed, validate_custom, Custom,
-    Include, ListOptions, ObjectsPage,
+    get_all_metadata_request, get_metadata_request, include_setters, list_setters,
+    metadata_setters, parse_data, parse_page, remove_metadata_request, set_metadata_request,
+    Custom, Include, ListOptions, MetadataFields, Object, ObjectsPage,
 };
-use crate::api::to_json;
-use crate::api::util::validate_id;
-use crate::client::Request;
+use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::util::{check_ok, validate_id};
 use crate::entity::ChannelMetadata;
-use crate::transport::encoding::encode;
-use crate::transport::HttpMethod;
 use crate::{Error, PubNub};
-
-type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
 
 /// A channel's App Context metadata as the server stores it. Fields the
 /// call did not `include` (custom, status, type) are `None`.
@@ -50,14 +43,6 @@ pub struct ChannelMetadataObject {
     pub e_tag: Option<String>,
 }
 
-fn channel_path(client: &PubNub, channel: &str) -> String {
-    format!(
-        "/v2/objects/{}/channels/{}",
-        encode(&client.inner.config.subscribe_key),
-        encode(channel)
-    )
-}
-
 /// The fields sent by a set; unset ones are left out (the server keeps them).
 #[derive(Debug, Default, Serialize)]
 struct ChannelFields {
@@ -71,6 +56,12 @@ struct ChannelFields {
     status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", rename = "type")]
     r#type: Option<String>,
+}
+
+impl MetadataFields for ChannelFields {
+    fn custom(&self) -> Option<&Value> {
+        self.custom.as_ref()
+    }
 }
 
 /// Builder of a set-channel-metadata call (create or update); await it.
@@ -103,74 +94,35 @@ impl SetChannelMetadataBuilder {
         self
     }
 
-    /// Display name.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.fields.name = Some(name.into());
-        self
-    }
-
     /// Description.
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.fields.description = Some(description.into());
         self
     }
 
-    /// Custom fields: a flat JSON object (`null` clears them).
-    pub fn custom(mut self, custom: Value) -> Self {
-        self.fields.custom = Some(custom);
-        self
-    }
-
-    /// Free-form status.
-    pub fn status(mut self, status: impl Into<String>) -> Self {
-        self.fields.status = Some(status.into());
-        self
-    }
-
-    /// Free-form type.
-    pub fn r#type(mut self, kind: impl Into<String>) -> Self {
-        self.fields.r#type = Some(kind.into());
-        self
-    }
-
-    /// Update only if the stored version still has this `eTag`
-    /// (`If-Match`); otherwise the call fails with HTTP 412.
-    pub fn if_match_etag(mut self, etag: impl Into<String>) -> Self {
-        self.if_match = Some(etag.into());
-        self
-    }
-
+    metadata_setters!();
     include_setters!();
-
-    fn build(self) -> Result<(PubNub, Request), Error> {
-        validate_id("channel", &self.channel)?;
-        if let Some(custom) = &self.fields.custom {
-            validate_custom(custom)?;
-        }
-        let body = to_json("channel metadata", &self.fields)?;
-        let request = self
-            .client
-            .request(HttpMethod::Patch, channel_path(&self.client, &self.channel))
-            .json_body(body);
-        let mut request = self.include.apply(request, "channel");
-        if let Some(etag) = self.if_match {
-            request = request.header("If-Match", etag);
-        }
-        Ok((self.client, request))
-    }
 }
 
-impl IntoFuture for SetChannelMetadataBuilder {
-    type Output = Result<ChannelMetadataObject, Error>;
-    type IntoFuture = Boxed<ChannelMetadataObject>;
+impl Endpoint for SetChannelMetadataBuilder {
+    type Output = ChannelMetadataObject;
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            parse_data("the set-channel-metadata response", &response.body)
-        })
+    fn build(self) -> Result<Call, Error> {
+        validate_id("channel", &self.channel)?;
+        let request = set_metadata_request(
+            &self.client,
+            Object::Channel,
+            &self.channel,
+            &self.fields,
+            &self.include,
+            self.if_match,
+        )?;
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<ChannelMetadataObject, Error> {
+        parse_data("the set-channel-metadata response", answer.body())
     }
 }
 
@@ -201,22 +153,19 @@ impl GetChannelMetadataBuilder {
     include_setters!();
 }
 
-impl IntoFuture for GetChannelMetadataBuilder {
-    type Output = Result<ChannelMetadataObject, Error>;
-    type IntoFuture = Boxed<ChannelMetadataObject>;
+impl Endpoint for GetChannelMetadataBuilder {
+    type Output = ChannelMetadataObject;
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = validate_id("channel", &self.channel).map(|()| {
-            let request = self
-                .client
-                .request(HttpMethod::Get, channel_path(&self.client, &self.channel));
-            self.include.apply(request, "channel")
-        });
-        let client = self.client;
-        Box::pin(async move {
-            let response = client.execute(prepared?).await?;
-            parse_data("the get-channel-metadata response", &response.body)
-        })
+    fn build(self) -> Result<Call, Error> {
+        validate_id("channel", &self.channel)?;
+        let request =
+            get_metadata_request(&self.client, Object::Channel, &self.channel, &self.include);
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<ChannelMetadataObject, Error> {
+        parse_data("the get-channel-metadata response", answer.body())
     }
 }
 
@@ -246,24 +195,18 @@ impl GetAllChannelMetadataBuilder {
     list_setters!();
 }
 
-impl IntoFuture for GetAllChannelMetadataBuilder {
-    type Output = Result<ObjectsPage<ChannelMetadataObject>, Error>;
-    type IntoFuture = Boxed<ObjectsPage<ChannelMetadataObject>>;
+impl Endpoint for GetAllChannelMetadataBuilder {
+    type Output = ObjectsPage<ChannelMetadataObject>;
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.list.validate().map(|()| {
-            let path = format!(
-                "/v2/objects/{}/channels",
-                encode(&self.client.inner.config.subscribe_key)
-            );
-            let request = self.client.request(HttpMethod::Get, path);
-            self.list.apply(self.include.apply(request, "channel"))
-        });
-        let client = self.client;
-        Box::pin(async move {
-            let response = client.execute(prepared?).await?;
-            parse_page("the get-all-channel-metadata response", &response.body)
-        })
+    fn build(self) -> Result<Call, Error> {
+        let request =
+            get_all_metadata_request(&self.client, Object::Channel, &self.include, &self.list)?;
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<ObjectsPage<ChannelMetadataObject>, Error> {
+        parse_page("the get-all-channel-metadata response", answer.body())
     }
 }
 
@@ -284,24 +227,27 @@ impl RemoveChannelMetadataBuilder {
     }
 }
 
-impl IntoFuture for RemoveChannelMetadataBuilder {
-    type Output = Result<(), Error>;
-    type IntoFuture = Boxed<()>;
+impl Endpoint for RemoveChannelMetadataBuilder {
+    type Output = ();
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = validate_id("channel", &self.channel).map(|()| {
-            self.client.request(
-                HttpMethod::Delete,
-                channel_path(&self.client, &self.channel),
-            )
-        });
-        let client = self.client;
-        Box::pin(async move {
-            let response = client.execute(prepared?).await?;
-            parse_removed("the remove-channel-metadata response", &response.body)
-        })
+    fn build(self) -> Result<Call, Error> {
+        validate_id("channel", &self.channel)?;
+        let request = remove_metadata_request(&self.client, Object::Channel, &self.channel);
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<(), Error> {
+        check_ok("the remove-channel-metadata response", answer.body())
     }
 }
+
+awaitable!(
+    SetChannelMetadataBuilder => ChannelMetadataObject,
+    GetChannelMetadataBuilder => ChannelMetadataObject,
+    GetAllChannelMetadataBuilder => ObjectsPage<ChannelMetadataObject>,
+    RemoveChannelMetadataBuilder => (),
+);
 
 impl PubNub {
     /// Creates or updates a channel's metadata. See [`SetChannelMetadataBuilder`].

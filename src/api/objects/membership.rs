@@ -2,25 +2,18 @@
 //! `/v2/objects/{sub}/uuids/{uuid}/channels`) and members (the users of a
 //! channel, `/v2/objects/{sub}/channels/{channel}/uuids`).
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use super::{
-    include_setters, list_setters, parse_page, validate_custom, ChannelMetadataObject, Custom,
-    Include, ListOptions, ObjectsPage, UuidMetadataObject,
+    change_relations_request, get_relations_request, include_setters, list_setters, parse_page,
+    validate_custom, Changes, ChannelMetadataObject, Custom, Include, ListOptions, Object,
+    ObjectsPage, RelationInput, UuidMetadataObject,
 };
-use crate::api::to_json;
-use crate::api::util::validate_id;
-use crate::client::Request;
+use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::util::{uuid_or_own, validate_id};
 use crate::entity::{ChannelMetadata, UserMetadata};
-use crate::transport::encoding::encode;
-use crate::transport::HttpMethod;
 use crate::{Error, PubNub};
-
-type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
 
 /// A user's membership in a channel.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -81,6 +74,93 @@ impl Serialize for IdRef {
     }
 }
 
+/// The setters of the membership's own fields, the check before sending
+/// and the conversions from an id, for [`MembershipInput`] (`$id` =
+/// `channel`) and [`MemberInput`] (`uuid`).
+macro_rules! relation_input {
+    ($input:ident, $id:ident) => {
+        impl $input {
+            /// Custom fields of the membership (a flat JSON object).
+            pub fn custom(mut self, custom: Value) -> Self {
+                self.custom = Some(custom);
+                self
+            }
+
+            /// Free-form status of the membership.
+            pub fn status(mut self, status: impl Into<String>) -> Self {
+                self.status = Some(status.into());
+                self
+            }
+
+            /// Free-form type of the membership.
+            pub fn r#type(mut self, kind: impl Into<String>) -> Self {
+                self.r#type = Some(kind.into());
+                self
+            }
+        }
+
+        impl RelationInput for $input {
+            fn validate(&self) -> Result<(), Error> {
+                validate_id(stringify!($id), &self.$id.0)?;
+                self.custom.as_ref().map_or(Ok(()), validate_custom)
+            }
+        }
+
+        impl From<&str> for $input {
+            fn from($id: &str) -> Self {
+                Self::new($id)
+            }
+        }
+
+        impl From<String> for $input {
+            fn from($id: String) -> Self {
+                Self::new($id)
+            }
+        }
+    };
+}
+
+/// Writes the `set`, `remove` and `$listed` (`channels` / `uuids`: set or
+/// remove, as the builder was created for) setters of a change builder.
+macro_rules! change_setters {
+    (
+        $input:ty,
+        $(#[$listed_doc:meta])* $listed:ident,
+        $(#[$set_doc:meta])* set($set:ident),
+        $(#[$remove_doc:meta])* remove($remove:ident) $(,)?
+    ) => {
+        $(#[$listed_doc])*
+        pub fn $listed<I, M>(mut self, $listed: I) -> Self
+        where
+            I: IntoIterator<Item = M>,
+            M: Into<$input>,
+        {
+            self.changes.listed($listed);
+            self
+        }
+
+        $(#[$set_doc])*
+        pub fn set<I, M>(mut self, $set: I) -> Self
+        where
+            I: IntoIterator<Item = M>,
+            M: Into<$input>,
+        {
+            self.changes.set($set);
+            self
+        }
+
+        $(#[$remove_doc])*
+        pub fn remove<I, M>(mut self, $remove: I) -> Self
+        where
+            I: IntoIterator<Item = M>,
+            M: Into<$input>,
+        {
+            self.changes.remove($remove);
+            self
+        }
+    };
+}
+
 /// A membership to set or remove: the channel and optional fields of the
 /// membership itself.
 ///
@@ -113,42 +193,9 @@ impl MembershipInput {
             r#type: None,
         }
     }
-
-    /// Custom fields of the membership (a flat JSON object).
-    pub fn custom(mut self, custom: Value) -> Self {
-        self.custom = Some(custom);
-        self
-    }
-
-    /// Free-form status of the membership.
-    pub fn status(mut self, status: impl Into<String>) -> Self {
-        self.status = Some(status.into());
-        self
-    }
-
-    /// Free-form type of the membership.
-    pub fn r#type(mut self, kind: impl Into<String>) -> Self {
-        self.r#type = Some(kind.into());
-        self
-    }
-
-    fn validate(&self) -> Result<(), Error> {
-        validate_id("channel", &self.channel.0)?;
-        self.custom.as_ref().map_or(Ok(()), validate_custom)
-    }
 }
 
-impl From<&str> for MembershipInput {
-    fn from(channel: &str) -> Self {
-        Self::new(channel)
-    }
-}
-
-impl From<String> for MembershipInput {
-    fn from(channel: String) -> Self {
-        Self::new(channel)
-    }
-}
+relation_input!(MembershipInput, channel);
 
 /// A channel member to set or remove: the user and optional fields of the
 /// membership itself.
@@ -180,64 +227,9 @@ impl MemberInput {
             r#type: None,
         }
     }
-
-    /// Custom fields of the membership (a flat JSON object).
-    pub fn custom(mut self, custom: Value) -> Self {
-        self.custom = Some(custom);
-        self
-    }
-
-    /// Free-form status of the membership.
-    pub fn status(mut self, status: impl Into<String>) -> Self {
-        self.status = Some(status.into());
-        self
-    }
-
-    /// Free-form type of the membership.
-    pub fn r#type(mut self, kind: impl Into<String>) -> Self {
-        self.r#type = Some(kind.into());
-        self
-    }
-
-    fn validate(&self) -> Result<(), Error> {
-        validate_id("uuid", &self.uuid.0)?;
-        self.custom.as_ref().map_or(Ok(()), validate_custom)
-    }
 }
 
-impl From<&str> for MemberInput {
-    fn from(uuid: &str) -> Self {
-        Self::new(uuid)
-    }
-}
-
-impl From<String> for MemberInput {
-    fn from(uuid: String) -> Self {
-        Self::new(uuid)
-    }
-}
-
-#[derive(Serialize)]
-struct ChangeBody<'a, T> {
-    set: &'a [T],
-    delete: &'a [T],
-}
-
-fn memberships_path(client: &PubNub, uuid: &str) -> String {
-    format!(
-        "/v2/objects/{}/uuids/{}/channels",
-        encode(&client.inner.config.subscribe_key),
-        encode(uuid)
-    )
-}
-
-fn members_path(client: &PubNub, channel: &str) -> String {
-    format!(
-        "/v2/objects/{}/channels/{}/uuids",
-        encode(&client.inner.config.subscribe_key),
-        encode(channel)
-    )
-}
+relation_input!(MemberInput, uuid);
 
 /// Setters of the nested-object includes (`channel…` or `uuid…`).
 macro_rules! nested_include_setters {
@@ -312,27 +304,19 @@ impl GetMembershipsBuilder {
     list_setters!();
 }
 
-impl IntoFuture for GetMembershipsBuilder {
-    type Output = Result<ObjectsPage<Membership>, Error>;
-    type IntoFuture = Boxed<ObjectsPage<Membership>>;
+impl Endpoint for GetMembershipsBuilder {
+    type Output = ObjectsPage<Membership>;
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        let uuid = self
-            .uuid
-            .unwrap_or_else(|| self.client.inner.config.user_id.clone());
-        let prepared = validate_id("uuid", &uuid)
-            .and_then(|()| self.list.validate())
-            .map(|()| {
-                let request = self
-                    .client
-                    .request(HttpMethod::Get, memberships_path(&self.client, &uuid));
-                self.list.apply(self.include.apply(request, "channel"))
-            });
-        let client = self.client;
-        Box::pin(async move {
-            let response = client.execute(prepared?).await?;
-            parse_page("the get-memberships response", &response.body)
-        })
+    fn build(self) -> Result<Call, Error> {
+        let uuid = uuid_or_own(&self.client, self.uuid)?;
+        let request =
+            get_relations_request(&self.client, Object::Uuid, &uuid, &self.include, &self.list)?;
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<ObjectsPage<Membership>, Error> {
+        parse_page("the get-memberships response", answer.body())
     }
 }
 
@@ -363,9 +347,7 @@ impl IntoFuture for GetMembershipsBuilder {
 pub struct ManageMembershipsBuilder {
     client: PubNub,
     uuid: Option<String>,
-    removing: bool,
-    set: Vec<MembershipInput>,
-    remove: Vec<MembershipInput>,
+    changes: Changes<MembershipInput>,
     include: Include,
     list: ListOptions,
 }
@@ -377,39 +359,16 @@ impl ManageMembershipsBuilder {
         self
     }
 
-    /// The channels to set (from `set_memberships`) or remove (from
-    /// `remove_memberships`).
-    pub fn channels<I, M>(self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = M>,
-        M: Into<MembershipInput>,
-    {
-        if self.removing {
-            self.remove(channels)
-        } else {
-            self.set(channels)
-        }
-    }
-
-    /// Memberships to create or update.
-    pub fn set<I, M>(mut self, memberships: I) -> Self
-    where
-        I: IntoIterator<Item = M>,
-        M: Into<MembershipInput>,
-    {
-        self.set.extend(memberships.into_iter().map(Into::into));
-        self
-    }
-
-    /// Memberships to delete.
-    pub fn remove<I, M>(mut self, memberships: I) -> Self
-    where
-        I: IntoIterator<Item = M>,
-        M: Into<MembershipInput>,
-    {
-        self.remove.extend(memberships.into_iter().map(Into::into));
-        self
-    }
+    change_setters!(
+        MembershipInput,
+        /// The channels to set (from `set_memberships`) or remove (from
+        /// `remove_memberships`).
+        channels,
+        /// Memberships to create or update.
+        set(memberships),
+        /// Memberships to delete.
+        remove(memberships),
+    );
 
     include_setters!();
     nested_include_setters!(
@@ -420,50 +379,27 @@ impl ManageMembershipsBuilder {
         "channel"
     );
     list_setters!();
-
-    fn build(self) -> Result<(PubNub, Request), Error> {
-        let uuid = self
-            .uuid
-            .unwrap_or_else(|| self.client.inner.config.user_id.clone());
-        validate_id("uuid", &uuid)?;
-        if self.set.is_empty() && self.remove.is_empty() {
-            return Err(Error::invalid_argument(
-                "channels",
-                "is empty: name at least one membership to set or remove",
-            ));
-        }
-        self.set
-            .iter()
-            .chain(&self.remove)
-            .try_for_each(MembershipInput::validate)?;
-        self.list.validate()?;
-        let body = to_json(
-            "memberships",
-            &ChangeBody {
-                set: &self.set,
-                delete: &self.remove,
-            },
-        )?;
-        let request = self
-            .client
-            .request(HttpMethod::Patch, memberships_path(&self.client, &uuid))
-            .json_body(body);
-        let request = self.list.apply(self.include.apply(request, "channel"));
-        Ok((self.client, request))
-    }
 }
 
-impl IntoFuture for ManageMembershipsBuilder {
-    type Output = Result<ObjectsPage<Membership>, Error>;
-    type IntoFuture = Boxed<ObjectsPage<Membership>>;
+impl Endpoint for ManageMembershipsBuilder {
+    type Output = ObjectsPage<Membership>;
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            parse_page("the set-memberships response", &response.body)
-        })
+    fn build(self) -> Result<Call, Error> {
+        let uuid = uuid_or_own(&self.client, self.uuid)?;
+        let request = change_relations_request(
+            &self.client,
+            Object::Uuid,
+            &uuid,
+            &self.changes,
+            &self.include,
+            &self.list,
+        )?;
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<ObjectsPage<Membership>, Error> {
+        parse_page("the set-memberships response", answer.body())
     }
 }
 
@@ -510,24 +446,24 @@ impl GetChannelMembersBuilder {
     list_setters!();
 }
 
-impl IntoFuture for GetChannelMembersBuilder {
-    type Output = Result<ObjectsPage<Member>, Error>;
-    type IntoFuture = Boxed<ObjectsPage<Member>>;
+impl Endpoint for GetChannelMembersBuilder {
+    type Output = ObjectsPage<Member>;
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = validate_id("channel", &self.channel)
-            .and_then(|()| self.list.validate())
-            .map(|()| {
-                let request = self
-                    .client
-                    .request(HttpMethod::Get, members_path(&self.client, &self.channel));
-                self.list.apply(self.include.apply(request, "uuid"))
-            });
-        let client = self.client;
-        Box::pin(async move {
-            let response = client.execute(prepared?).await?;
-            parse_page("the get-channel-members response", &response.body)
-        })
+    fn build(self) -> Result<Call, Error> {
+        validate_id("channel", &self.channel)?;
+        let request = get_relations_request(
+            &self.client,
+            Object::Channel,
+            &self.channel,
+            &self.include,
+            &self.list,
+        )?;
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<ObjectsPage<Member>, Error> {
+        parse_page("the get-channel-members response", answer.body())
     }
 }
 
@@ -548,9 +484,7 @@ impl IntoFuture for GetChannelMembersBuilder {
 pub struct ManageChannelMembersBuilder {
     client: PubNub,
     channel: String,
-    removing: bool,
-    set: Vec<MemberInput>,
-    remove: Vec<MemberInput>,
+    changes: Changes<MemberInput>,
     include: Include,
     list: ListOptions,
 }
@@ -562,39 +496,16 @@ impl ManageChannelMembersBuilder {
         self
     }
 
-    /// The users to set (from `set_channel_members`) or remove (from
-    /// `remove_channel_members`).
-    pub fn uuids<I, M>(self, uuids: I) -> Self
-    where
-        I: IntoIterator<Item = M>,
-        M: Into<MemberInput>,
-    {
-        if self.removing {
-            self.remove(uuids)
-        } else {
-            self.set(uuids)
-        }
-    }
-
-    /// Members to add or update.
-    pub fn set<I, M>(mut self, members: I) -> Self
-    where
-        I: IntoIterator<Item = M>,
-        M: Into<MemberInput>,
-    {
-        self.set.extend(members.into_iter().map(Into::into));
-        self
-    }
-
-    /// Members to remove.
-    pub fn remove<I, M>(mut self, members: I) -> Self
-    where
-        I: IntoIterator<Item = M>,
-        M: Into<MemberInput>,
-    {
-        self.remove.extend(members.into_iter().map(Into::into));
-        self
-    }
+    change_setters!(
+        MemberInput,
+        /// The users to set (from `set_channel_members`) or remove (from
+        /// `remove_channel_members`).
+        uuids,
+        /// Members to add or update.
+        set(members),
+        /// Members to remove.
+        remove(members),
+    );
 
     include_setters!();
     nested_include_setters!(
@@ -605,49 +516,36 @@ impl ManageChannelMembersBuilder {
         "uuid"
     );
     list_setters!();
+}
 
-    fn build(self) -> Result<(PubNub, Request), Error> {
+impl Endpoint for ManageChannelMembersBuilder {
+    type Output = ObjectsPage<Member>;
+    type Context = ();
+
+    fn build(self) -> Result<Call, Error> {
         validate_id("channel", &self.channel)?;
-        if self.set.is_empty() && self.remove.is_empty() {
-            return Err(Error::invalid_argument(
-                "uuids",
-                "is empty: name at least one member to set or remove",
-            ));
-        }
-        self.set
-            .iter()
-            .chain(&self.remove)
-            .try_for_each(MemberInput::validate)?;
-        self.list.validate()?;
-        let body = to_json(
-            "channel members",
-            &ChangeBody {
-                set: &self.set,
-                delete: &self.remove,
-            },
+        let request = change_relations_request(
+            &self.client,
+            Object::Channel,
+            &self.channel,
+            &self.changes,
+            &self.include,
+            &self.list,
         )?;
-        let request = self
-            .client
-            .request(HttpMethod::Patch, members_path(&self.client, &self.channel))
-            .json_body(body);
-        let request = self.list.apply(self.include.apply(request, "uuid"));
-        Ok((self.client, request))
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<ObjectsPage<Member>, Error> {
+        parse_page("the set-channel-members response", answer.body())
     }
 }
 
-impl IntoFuture for ManageChannelMembersBuilder {
-    type Output = Result<ObjectsPage<Member>, Error>;
-    type IntoFuture = Boxed<ObjectsPage<Member>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            parse_page("the set-channel-members response", &response.body)
-        })
-    }
-}
+awaitable!(
+    GetMembershipsBuilder => ObjectsPage<Membership>,
+    ManageMembershipsBuilder => ObjectsPage<Membership>,
+    GetChannelMembersBuilder => ObjectsPage<Member>,
+    ManageChannelMembersBuilder => ObjectsPage<Member>,
+);
 
 impl PubNub {
     /// A user's channel memberships, one page at a time. See [`GetMembershipsBuilder`].
@@ -695,9 +593,7 @@ fn manage_memberships(client: &PubNub, removing: bool) -> ManageMembershipsBuild
     ManageMembershipsBuilder {
         client: client.clone(),
         uuid: None,
-        removing,
-        set: Vec::new(),
-        remove: Vec::new(),
+        changes: Changes::new(removing),
         include: Include::default(),
         list: ListOptions::default(),
     }
@@ -707,9 +603,7 @@ fn manage_members(client: &PubNub, removing: bool) -> ManageChannelMembersBuilde
     ManageChannelMembersBuilder {
         client: client.clone(),
         channel: String::new(),
-        removing,
-        set: Vec::new(),
-        remove: Vec::new(),
+        changes: Changes::new(removing),
         include: Include::default(),
         list: ListOptions::default(),
     }
@@ -731,6 +625,7 @@ impl ChannelMetadata {
 
 #[cfg(test)]
 mod tests {
+    use super::super::ChangeBody;
     use super::*;
     use serde_json::json;
 

@@ -14,13 +14,15 @@ pub mod membership;
 pub mod uuid;
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api::parse_json;
-use crate::api::util::check_error_flag;
+use crate::api::to_json;
+use crate::api::util::parse_reply;
 use crate::client::Request;
-use crate::Error;
+use crate::transport::encoding::encode;
+use crate::transport::HttpMethod;
+use crate::{Error, PubNub};
 
 pub use channel::ChannelMetadataObject;
 pub use membership::{Member, MemberInput, Membership, MembershipInput};
@@ -61,8 +63,7 @@ struct PageBody<T> {
 
 /// Reads `{"status":200,"data":{…}}`.
 pub(crate) fn parse_data<T: DeserializeOwned>(what: &'static str, body: &[u8]) -> Result<T, Error> {
-    let value = parse_json(what, body)?;
-    check_error_flag(&value, body)?;
+    let value = parse_reply(what, body)?;
     let data = value
         .get("data")
         .cloned()
@@ -75,8 +76,7 @@ pub(crate) fn parse_page<T: DeserializeOwned>(
     what: &'static str,
     body: &[u8],
 ) -> Result<ObjectsPage<T>, Error> {
-    let value = parse_json(what, body)?;
-    check_error_flag(&value, body)?;
+    let value = parse_reply(what, body)?;
     let page: PageBody<T> =
         serde_json::from_value(value).map_err(|e| Error::deserialization(what, e, body))?;
     Ok(ObjectsPage {
@@ -85,12 +85,6 @@ pub(crate) fn parse_page<T: DeserializeOwned>(
         next: page.next,
         prev: page.prev,
     })
-}
-
-/// Reads the answer of a DELETE: `{"status":200,"data":null}`.
-pub(crate) fn parse_removed(what: &'static str, body: &[u8]) -> Result<(), Error> {
-    let value = parse_json(what, body)?;
-    check_error_flag(&value, body)
 }
 
 /// Checks a `custom` value: a JSON object (or `null` to clear).
@@ -102,6 +96,235 @@ pub(crate) fn validate_custom(custom: &Value) -> Result<(), Error> {
             "must be a JSON object of strings, numbers and booleans",
         )),
     }
+}
+
+/// The two kinds of App Context object: users (by uuid) and channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Object {
+    Uuid,
+    Channel,
+}
+
+impl Object {
+    /// The argument naming one object, which is also its name in
+    /// `include` lists (`uuid.custom`).
+    fn name(self) -> &'static str {
+        match self {
+            Self::Uuid => "uuid",
+            Self::Channel => "channel",
+        }
+    }
+
+    /// The path segment of the collection.
+    fn collection(self) -> &'static str {
+        match self {
+            Self::Uuid => "uuids",
+            Self::Channel => "channels",
+        }
+    }
+
+    /// The other side of a membership: a user's channels, a channel's users.
+    fn other(self) -> Self {
+        match self {
+            Self::Uuid => Self::Channel,
+            Self::Channel => Self::Uuid,
+        }
+    }
+
+    /// `/v2/objects/{sub}/uuids` or `/v2/objects/{sub}/channels`.
+    fn list_path(self, client: &PubNub) -> String {
+        format!(
+            "/v2/objects/{}/{}",
+            encode(&client.inner.config.subscribe_key),
+            self.collection()
+        )
+    }
+
+    /// One object's path.
+    fn path(self, client: &PubNub, id: &str) -> String {
+        format!("{}/{}", self.list_path(client), encode(id))
+    }
+
+    /// The memberships of a user (`…/uuids/{id}/channels`) or the members of
+    /// a channel (`…/channels/{id}/uuids`).
+    fn relations_path(self, client: &PubNub, id: &str) -> String {
+        format!("{}/{}", self.path(client, id), self.other().collection())
+    }
+}
+
+/// The fields a set-metadata call sends.
+pub(crate) trait MetadataFields: Serialize {
+    /// The custom fields, checked before sending.
+    fn custom(&self) -> Option<&Value>;
+}
+
+/// The PATCH of a set-metadata call: the fields as the JSON body (their
+/// `custom` checked first), what to include in the answer, and the
+/// `If-Match` precondition.
+pub(crate) fn set_metadata_request(
+    client: &PubNub,
+    object: Object,
+    id: &str,
+    fields: &impl MetadataFields,
+    include: &Include,
+    if_match: Option<String>,
+) -> Result<Request, Error> {
+    if let Some(custom) = fields.custom() {
+        validate_custom(custom)?;
+    }
+    let what = match object {
+        Object::Uuid => "uuid metadata",
+        Object::Channel => "channel metadata",
+    };
+    let body = to_json(what, fields)?;
+    let request = client
+        .request(HttpMethod::Patch, object.path(client, id))
+        .json_body(body);
+    let request = include.apply(request, object.name());
+    Ok(match if_match {
+        Some(etag) => request.header("If-Match", etag),
+        None => request,
+    })
+}
+
+/// The GET of one object's metadata.
+pub(crate) fn get_metadata_request(
+    client: &PubNub,
+    object: Object,
+    id: &str,
+    include: &Include,
+) -> Request {
+    let request = client.request(HttpMethod::Get, object.path(client, id));
+    include.apply(request, object.name())
+}
+
+/// The GET of a page of every object's metadata.
+pub(crate) fn get_all_metadata_request(
+    client: &PubNub,
+    object: Object,
+    include: &Include,
+    list: &ListOptions,
+) -> Result<Request, Error> {
+    list.validate()?;
+    let request = client.request(HttpMethod::Get, object.list_path(client));
+    Ok(list.apply(include.apply(request, object.name())))
+}
+
+/// The DELETE of one object's metadata.
+pub(crate) fn remove_metadata_request(client: &PubNub, object: Object, id: &str) -> Request {
+    client.request(HttpMethod::Delete, object.path(client, id))
+}
+
+/// The GET of a page of a user's memberships or a channel's members.
+pub(crate) fn get_relations_request(
+    client: &PubNub,
+    object: Object,
+    id: &str,
+    include: &Include,
+    list: &ListOptions,
+) -> Result<Request, Error> {
+    list.validate()?;
+    let request = client.request(HttpMethod::Get, object.relations_path(client, id));
+    Ok(list.apply(include.apply(request, object.other().name())))
+}
+
+/// The PATCH of a set/remove-memberships or set/remove-members call.
+pub(crate) fn change_relations_request<T: RelationInput + Serialize>(
+    client: &PubNub,
+    object: Object,
+    id: &str,
+    changes: &Changes<T>,
+    include: &Include,
+    list: &ListOptions,
+) -> Result<Request, Error> {
+    changes.validate(object)?;
+    list.validate()?;
+    let what = match object {
+        Object::Uuid => "memberships",
+        Object::Channel => "channel members",
+    };
+    let body = to_json(
+        what,
+        &ChangeBody {
+            set: &changes.set,
+            delete: &changes.remove,
+        },
+    )?;
+    let request = client
+        .request(HttpMethod::Patch, object.relations_path(client, id))
+        .json_body(body);
+    Ok(list.apply(include.apply(request, object.other().name())))
+}
+
+/// A membership or member to set or remove, checked before sending.
+pub(crate) trait RelationInput {
+    fn validate(&self) -> Result<(), Error>;
+}
+
+/// The memberships or members a change call sets and removes.
+#[derive(Debug)]
+pub(crate) struct Changes<T> {
+    /// Whether the list given without saying (`channels`, `uuids`) is removed.
+    pub(crate) removing: bool,
+    pub(crate) set: Vec<T>,
+    pub(crate) remove: Vec<T>,
+}
+
+impl<T> Changes<T> {
+    pub(crate) fn new(removing: bool) -> Self {
+        Self {
+            removing,
+            set: Vec::new(),
+            remove: Vec::new(),
+        }
+    }
+
+    /// Sets or removes, as the call was created for.
+    pub(crate) fn listed(&mut self, items: impl IntoIterator<Item = impl Into<T>>) {
+        if self.removing {
+            self.remove(items);
+        } else {
+            self.set(items);
+        }
+    }
+
+    pub(crate) fn set(&mut self, items: impl IntoIterator<Item = impl Into<T>>) {
+        self.set.extend(items.into_iter().map(Into::into));
+    }
+
+    pub(crate) fn remove(&mut self, items: impl IntoIterator<Item = impl Into<T>>) {
+        self.remove.extend(items.into_iter().map(Into::into));
+    }
+}
+
+impl<T: RelationInput> Changes<T> {
+    /// At least one change, each valid. `object` owns the relations.
+    fn validate(&self, object: Object) -> Result<(), Error> {
+        if self.set.is_empty() && self.remove.is_empty() {
+            let (arg, reason) = match object {
+                Object::Uuid => (
+                    "channels",
+                    "is empty: name at least one membership to set or remove",
+                ),
+                Object::Channel => (
+                    "uuids",
+                    "is empty: name at least one member to set or remove",
+                ),
+            };
+            return Err(Error::invalid_argument(arg, reason));
+        }
+        self.set
+            .iter()
+            .chain(&self.remove)
+            .try_for_each(T::validate)
+    }
+}
+
+/// The body of a change call.
+#[derive(Serialize)]
+pub(crate) struct ChangeBody<'a, T> {
+    pub(crate) set: &'a [T],
+    pub(crate) delete: &'a [T],
 }
 
 /// What an App Context call asks the server to include (`include=…`).
@@ -265,7 +488,44 @@ macro_rules! list_setters {
     };
 }
 
-pub(crate) use {include_setters, list_setters};
+/// Setters of the fields users and channels both have, and of the
+/// `If-Match` precondition, for set-metadata builders.
+macro_rules! metadata_setters {
+    () => {
+        /// Display name.
+        pub fn name(mut self, name: impl Into<String>) -> Self {
+            self.fields.name = Some(name.into());
+            self
+        }
+
+        /// Custom fields: a flat JSON object (`null` clears them).
+        pub fn custom(mut self, custom: Value) -> Self {
+            self.fields.custom = Some(custom);
+            self
+        }
+
+        /// Free-form status.
+        pub fn status(mut self, status: impl Into<String>) -> Self {
+            self.fields.status = Some(status.into());
+            self
+        }
+
+        /// Free-form type.
+        pub fn r#type(mut self, kind: impl Into<String>) -> Self {
+            self.fields.r#type = Some(kind.into());
+            self
+        }
+
+        /// Update only if the stored version still has this `eTag`
+        /// (`If-Match`); otherwise the call fails with HTTP 412.
+        pub fn if_match_etag(mut self, etag: impl Into<String>) -> Self {
+            self.if_match = Some(etag.into());
+            self
+        }
+    };
+}
+
+pub(crate) use {include_setters, list_setters, metadata_setters};
 
 #[cfg(test)]
 mod tests {

@@ -1,24 +1,17 @@
 //! User (uuid) metadata: `/v2/objects/{sub}/uuids[/{uuid}]`.
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    include_setters, list_setters, parse_data, parse_page, parse_removed, validate_custom, Custom,
-    Include, ListOptions, ObjectsPage,
+    get_all_metadata_request, get_metadata_request, include_setters, list_setters,
+    metadata_setters, parse_data, parse_page, remove_metadata_request, set_metadata_request,
+    Custom, Include, ListOptions, MetadataFields, Object, ObjectsPage,
 };
-use crate::api::to_json;
-use crate::api::util::validate_id;
-use crate::client::Request;
+use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::util::{check_ok, uuid_or_own};
 use crate::entity::UserMetadata;
-use crate::transport::encoding::encode;
-use crate::transport::HttpMethod;
 use crate::{Error, PubNub};
-
-type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
 
 /// A user's App Context metadata as the server stores it. Fields the call
 /// did not `include` (custom, status, type) are `None`.
@@ -56,14 +49,6 @@ pub struct UuidMetadataObject {
     pub e_tag: Option<String>,
 }
 
-fn uuid_path(client: &PubNub, uuid: &str) -> String {
-    format!(
-        "/v2/objects/{}/uuids/{}",
-        encode(&client.inner.config.subscribe_key),
-        encode(uuid)
-    )
-}
-
 /// The fields sent by a set; unset ones are left out (the server keeps them).
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -82,6 +67,12 @@ struct UuidFields {
     status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", rename = "type")]
     r#type: Option<String>,
+}
+
+impl MetadataFields for UuidFields {
+    fn custom(&self) -> Option<&Value> {
+        self.custom.as_ref()
+    }
 }
 
 /// Builder of a set-uuid-metadata call (create or update); await it.
@@ -117,12 +108,6 @@ impl SetUuidMetadataBuilder {
         self
     }
 
-    /// Display name.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.fields.name = Some(name.into());
-        self
-    }
-
     /// Email address.
     pub fn email(mut self, email: impl Into<String>) -> Self {
         self.fields.email = Some(email.into());
@@ -141,65 +126,29 @@ impl SetUuidMetadataBuilder {
         self
     }
 
-    /// Custom fields: a flat JSON object (`null` clears them).
-    pub fn custom(mut self, custom: Value) -> Self {
-        self.fields.custom = Some(custom);
-        self
-    }
-
-    /// Free-form status.
-    pub fn status(mut self, status: impl Into<String>) -> Self {
-        self.fields.status = Some(status.into());
-        self
-    }
-
-    /// Free-form type.
-    pub fn r#type(mut self, kind: impl Into<String>) -> Self {
-        self.fields.r#type = Some(kind.into());
-        self
-    }
-
-    /// Update only if the stored version still has this `eTag`
-    /// (`If-Match`); otherwise the call fails with HTTP 412.
-    pub fn if_match_etag(mut self, etag: impl Into<String>) -> Self {
-        self.if_match = Some(etag.into());
-        self
-    }
-
+    metadata_setters!();
     include_setters!();
-
-    fn build(self) -> Result<(PubNub, Request), Error> {
-        let uuid = self
-            .uuid
-            .unwrap_or_else(|| self.client.inner.config.user_id.clone());
-        validate_id("uuid", &uuid)?;
-        if let Some(custom) = &self.fields.custom {
-            validate_custom(custom)?;
-        }
-        let body = to_json("uuid metadata", &self.fields)?;
-        let request = self
-            .client
-            .request(HttpMethod::Patch, uuid_path(&self.client, &uuid))
-            .json_body(body);
-        let mut request = self.include.apply(request, "uuid");
-        if let Some(etag) = self.if_match {
-            request = request.header("If-Match", etag);
-        }
-        Ok((self.client, request))
-    }
 }
 
-impl IntoFuture for SetUuidMetadataBuilder {
-    type Output = Result<UuidMetadataObject, Error>;
-    type IntoFuture = Boxed<UuidMetadataObject>;
+impl Endpoint for SetUuidMetadataBuilder {
+    type Output = UuidMetadataObject;
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.build();
-        Box::pin(async move {
-            let (client, request) = prepared?;
-            let response = client.execute(request).await?;
-            parse_data("the set-uuid-metadata response", &response.body)
-        })
+    fn build(self) -> Result<Call, Error> {
+        let uuid = uuid_or_own(&self.client, self.uuid)?;
+        let request = set_metadata_request(
+            &self.client,
+            Object::Uuid,
+            &uuid,
+            &self.fields,
+            &self.include,
+            self.if_match,
+        )?;
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<UuidMetadataObject, Error> {
+        parse_data("the set-uuid-metadata response", answer.body())
     }
 }
 
@@ -231,25 +180,18 @@ impl GetUuidMetadataBuilder {
     include_setters!();
 }
 
-impl IntoFuture for GetUuidMetadataBuilder {
-    type Output = Result<UuidMetadataObject, Error>;
-    type IntoFuture = Boxed<UuidMetadataObject>;
+impl Endpoint for GetUuidMetadataBuilder {
+    type Output = UuidMetadataObject;
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        let uuid = self
-            .uuid
-            .unwrap_or_else(|| self.client.inner.config.user_id.clone());
-        let prepared = validate_id("uuid", &uuid).map(|()| {
-            let request = self
-                .client
-                .request(HttpMethod::Get, uuid_path(&self.client, &uuid));
-            self.include.apply(request, "uuid")
-        });
-        let client = self.client;
-        Box::pin(async move {
-            let response = client.execute(prepared?).await?;
-            parse_data("the get-uuid-metadata response", &response.body)
-        })
+    fn build(self) -> Result<Call, Error> {
+        let uuid = uuid_or_own(&self.client, self.uuid)?;
+        let request = get_metadata_request(&self.client, Object::Uuid, &uuid, &self.include);
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<UuidMetadataObject, Error> {
+        parse_data("the get-uuid-metadata response", answer.body())
     }
 }
 
@@ -288,24 +230,18 @@ impl GetAllUuidMetadataBuilder {
     list_setters!();
 }
 
-impl IntoFuture for GetAllUuidMetadataBuilder {
-    type Output = Result<ObjectsPage<UuidMetadataObject>, Error>;
-    type IntoFuture = Boxed<ObjectsPage<UuidMetadataObject>>;
+impl Endpoint for GetAllUuidMetadataBuilder {
+    type Output = ObjectsPage<UuidMetadataObject>;
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        let prepared = self.list.validate().map(|()| {
-            let path = format!(
-                "/v2/objects/{}/uuids",
-                encode(&self.client.inner.config.subscribe_key)
-            );
-            let request = self.client.request(HttpMethod::Get, path);
-            self.list.apply(self.include.apply(request, "uuid"))
-        });
-        let client = self.client;
-        Box::pin(async move {
-            let response = client.execute(prepared?).await?;
-            parse_page("the get-all-uuid-metadata response", &response.body)
-        })
+    fn build(self) -> Result<Call, Error> {
+        let request =
+            get_all_metadata_request(&self.client, Object::Uuid, &self.include, &self.list)?;
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<ObjectsPage<UuidMetadataObject>, Error> {
+        parse_page("the get-all-uuid-metadata response", answer.body())
     }
 }
 
@@ -326,25 +262,27 @@ impl RemoveUuidMetadataBuilder {
     }
 }
 
-impl IntoFuture for RemoveUuidMetadataBuilder {
-    type Output = Result<(), Error>;
-    type IntoFuture = Boxed<()>;
+impl Endpoint for RemoveUuidMetadataBuilder {
+    type Output = ();
+    type Context = ();
 
-    fn into_future(self) -> Self::IntoFuture {
-        let uuid = self
-            .uuid
-            .unwrap_or_else(|| self.client.inner.config.user_id.clone());
-        let prepared = validate_id("uuid", &uuid).map(|()| {
-            self.client
-                .request(HttpMethod::Delete, uuid_path(&self.client, &uuid))
-        });
-        let client = self.client;
-        Box::pin(async move {
-            let response = client.execute(prepared?).await?;
-            parse_removed("the remove-uuid-metadata response", &response.body)
-        })
+    fn build(self) -> Result<Call, Error> {
+        let uuid = uuid_or_own(&self.client, self.uuid)?;
+        let request = remove_metadata_request(&self.client, Object::Uuid, &uuid);
+        Ok(Call::new(self.client, request))
+    }
+
+    fn parse(answer: Answer) -> Result<(), Error> {
+        check_ok("the remove-uuid-metadata response", answer.body())
     }
 }
+
+awaitable!(
+    SetUuidMetadataBuilder => UuidMetadataObject,
+    GetUuidMetadataBuilder => UuidMetadataObject,
+    GetAllUuidMetadataBuilder => ObjectsPage<UuidMetadataObject>,
+    RemoveUuidMetadataBuilder => (),
+);
 
 impl PubNub {
     /// Creates or updates a user's metadata. See [`SetUuidMetadataBuilder`].
