@@ -2,6 +2,7 @@
 //! subscribed to as one (PROTOCOL.md §7).
 
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::util::setters;
 use crate::api::util::{
     channels_setters, check_ok, names, parse_reply, require_channels, str_field, string_list,
     validate_name, validate_names,
@@ -43,10 +44,9 @@ pub struct ChangeChannelGroupBuilder {
 }
 
 impl ChangeChannelGroupBuilder {
-    /// The channel group (required).
-    pub fn group(mut self, group: impl Into<String>) -> Self {
-        self.group = group.into();
-        self
+    setters! {
+        /// The channel group (required).
+        group(group: String);
     }
 
     channels_setters!(
@@ -114,10 +114,9 @@ pub struct ListChannelsInGroupBuilder {
 }
 
 impl ListChannelsInGroupBuilder {
-    /// The channel group (required).
-    pub fn group(mut self, group: impl Into<String>) -> Self {
-        self.group = group.into();
-        self
+    setters! {
+        /// The channel group (required).
+        group(group: String);
     }
 }
 
@@ -174,10 +173,9 @@ pub struct DeleteGroupBuilder {
 }
 
 impl DeleteGroupBuilder {
-    /// The channel group (required).
-    pub fn group(mut self, group: impl Into<String>) -> Self {
-        self.group = group.into();
-        self
+    setters! {
+        /// The channel group (required).
+        group(group: String);
     }
 }
 

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
 use crate::api::timetoken_from;
+use crate::api::util::setters;
 use crate::api::util::{
     bool_text, channels_setters, check_ok, parse_reply, require_channels, str_field, u32_from,
     validate_name, validate_names,
@@ -90,47 +91,22 @@ pub struct HistoryBuilder {
 }
 
 impl HistoryBuilder {
-    /// The channel (required).
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channel = channel.into();
-        self
-    }
-
-    /// How many messages (1 ..= 100, default 100).
-    pub fn count(mut self, count: u32) -> Self {
-        self.count = Some(count);
-        self
-    }
-
-    /// `true` takes the oldest messages of the range first instead of the
-    /// newest (the page is oldest-first either way).
-    pub fn reverse(mut self, reverse: bool) -> Self {
-        self.reverse = Some(reverse);
-        self
-    }
-
-    /// Only messages older than this timetoken (exclusive).
-    pub fn start(mut self, timetoken: u64) -> Self {
-        self.start = Some(timetoken);
-        self
-    }
-
-    /// Only messages at or newer than this timetoken (inclusive).
-    pub fn end(mut self, timetoken: u64) -> Self {
-        self.end = Some(timetoken);
-        self
-    }
-
-    /// Return each message's timetoken (`include_token=true`).
-    pub fn include_timetoken(mut self, include: bool) -> Self {
-        self.include_timetoken = include;
-        self
-    }
-
-    /// Return each message's publish metadata (`include_meta=true`).
-    pub fn include_meta(mut self, include: bool) -> Self {
-        self.include_meta = include;
-        self
+    setters! {
+        /// The channel (required).
+        channel(channel: String);
+        /// How many messages (1 ..= 100, default 100).
+        count(count: Option<u32>);
+        /// `true` takes the oldest messages of the range first instead of the
+        /// newest (the page is oldest-first either way).
+        reverse(reverse: Option<bool>);
+        /// Only messages older than this timetoken (exclusive).
+        start(timetoken: Option<u64>);
+        /// Only messages at or newer than this timetoken (inclusive).
+        end(timetoken: Option<u64>);
+        /// Return each message's timetoken (`include_token=true`).
+        include_timetoken(include: bool);
+        /// Return each message's publish metadata (`include_meta=true`).
+        include_meta(include: bool);
     }
 
     /// Walks the channel's whole history backwards, newest message first,
@@ -429,53 +405,24 @@ impl FetchMessagesBuilder {
         channels
     );
 
-    /// Messages per channel: 1 ..= 100 for one channel, 1 ..= 25 for several
-    /// or with actions. Unset, the server uses those maxima.
-    pub fn max(mut self, max: u32) -> Self {
-        self.max = Some(max);
-        self
-    }
-
-    /// Only messages older than this timetoken (exclusive).
-    pub fn start(mut self, timetoken: u64) -> Self {
-        self.start = Some(timetoken);
-        self
-    }
-
-    /// Only messages at or newer than this timetoken (inclusive).
-    pub fn end(mut self, timetoken: u64) -> Self {
-        self.end = Some(timetoken);
-        self
-    }
-
-    /// Return publish metadata (`include_meta`).
-    pub fn include_meta(mut self, include: bool) -> Self {
-        self.include_meta = Some(include);
-        self
-    }
-
-    /// Return PubNub's message type (`include_message_type`).
-    pub fn include_message_type(mut self, include: bool) -> Self {
-        self.include_message_type = Some(include);
-        self
-    }
-
-    /// Return the custom message type (`include_custom_message_type`).
-    pub fn include_custom_message_type(mut self, include: bool) -> Self {
-        self.include_custom_message_type = Some(include);
-        self
-    }
-
-    /// Return the publisher's user id (`include_uuid`).
-    pub fn include_uuid(mut self, include: bool) -> Self {
-        self.include_uuid = Some(include);
-        self
-    }
-
-    /// Return message actions too (one channel only, at most 25 messages).
-    pub fn include_actions(mut self, include: bool) -> Self {
-        self.include_actions = include;
-        self
+    setters! {
+        /// Messages per channel: 1 ..= 100 for one channel, 1 ..= 25 for several
+        /// or with actions. Unset, the server uses those maxima.
+        max(max: Option<u32>);
+        /// Only messages older than this timetoken (exclusive).
+        start(timetoken: Option<u64>);
+        /// Only messages at or newer than this timetoken (inclusive).
+        end(timetoken: Option<u64>);
+        /// Return publish metadata (`include_meta`).
+        include_meta(include: Option<bool>);
+        /// Return PubNub's message type (`include_message_type`).
+        include_message_type(include: Option<bool>);
+        /// Return the custom message type (`include_custom_message_type`).
+        include_custom_message_type(include: Option<bool>);
+        /// Return the publisher's user id (`include_uuid`).
+        include_uuid(include: Option<bool>);
+        /// Return message actions too (one channel only, at most 25 messages).
+        include_actions(include: bool);
     }
 }
 
@@ -686,10 +633,9 @@ impl MessageCountsBuilder {
         channels
     );
 
-    /// Count messages newer than this timetoken on every channel.
-    pub fn timetoken(mut self, timetoken: u64) -> Self {
-        self.timetoken = Some(timetoken);
-        self
+    setters! {
+        /// Count messages newer than this timetoken on every channel.
+        timetoken(timetoken: Option<u64>);
     }
 
     /// One timetoken per channel, in the order of the channels.
@@ -787,23 +733,14 @@ pub struct DeleteMessagesBuilder {
 }
 
 impl DeleteMessagesBuilder {
-    /// The channel (required).
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channel = channel.into();
-        self
-    }
-
-    /// Range bound passed as `start` (PubNub's delete range is
-    /// `start` exclusive … `end` inclusive).
-    pub fn start(mut self, timetoken: u64) -> Self {
-        self.start = Some(timetoken);
-        self
-    }
-
-    /// Range bound passed as `end`.
-    pub fn end(mut self, timetoken: u64) -> Self {
-        self.end = Some(timetoken);
-        self
+    setters! {
+        /// The channel (required).
+        channel(channel: String);
+        /// Range bound passed as `start` (PubNub's delete range is
+        /// `start` exclusive … `end` inclusive).
+        start(timetoken: Option<u64>);
+        /// Range bound passed as `end`.
+        end(timetoken: Option<u64>);
     }
 }
 

@@ -5,6 +5,7 @@ use futures::Stream;
 use serde_json::Value;
 
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::util::setters;
 use crate::api::util::{check_ok, parse_reply, str_field, validate_name};
 use crate::api::{timetoken_from, to_json};
 use crate::transport::encoding::encode;
@@ -84,28 +85,15 @@ pub struct AddMessageActionBuilder {
 }
 
 impl AddMessageActionBuilder {
-    /// The message's channel (required).
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channel = channel.into();
-        self
-    }
-
-    /// The message's timetoken (required).
-    pub fn message_timetoken(mut self, timetoken: u64) -> Self {
-        self.message_timetoken = Some(timetoken);
-        self
-    }
-
-    /// The action type, at most 15 characters (required).
-    pub fn action_type(mut self, action_type: impl Into<String>) -> Self {
-        self.action_type = action_type.into();
-        self
-    }
-
-    /// The action value (required).
-    pub fn value(mut self, value: impl Into<String>) -> Self {
-        self.value = value.into();
-        self
+    setters! {
+        /// The message's channel (required).
+        channel(channel: String);
+        /// The message's timetoken (required).
+        message_timetoken(timetoken: Option<u64>);
+        /// The action type, at most 15 characters (required).
+        action_type(action_type: String);
+        /// The action value (required).
+        value(value: String);
     }
 }
 
@@ -187,22 +175,13 @@ pub struct RemoveMessageActionBuilder {
 }
 
 impl RemoveMessageActionBuilder {
-    /// The message's channel (required).
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channel = channel.into();
-        self
-    }
-
-    /// The message's timetoken (required).
-    pub fn message_timetoken(mut self, timetoken: u64) -> Self {
-        self.message_timetoken = Some(timetoken);
-        self
-    }
-
-    /// The action's timetoken (required).
-    pub fn action_timetoken(mut self, timetoken: u64) -> Self {
-        self.action_timetoken = Some(timetoken);
-        self
+    setters! {
+        /// The message's channel (required).
+        channel(channel: String);
+        /// The message's timetoken (required).
+        message_timetoken(timetoken: Option<u64>);
+        /// The action's timetoken (required).
+        action_timetoken(timetoken: Option<u64>);
     }
 }
 
@@ -272,28 +251,15 @@ pub struct GetMessageActionsBuilder {
 }
 
 impl GetMessageActionsBuilder {
-    /// The channel (required).
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channel = channel.into();
-        self
-    }
-
-    /// Only actions older than this action timetoken (exclusive).
-    pub fn start(mut self, timetoken: u64) -> Self {
-        self.start = Some(timetoken);
-        self
-    }
-
-    /// Only actions at or newer than this action timetoken.
-    pub fn end(mut self, timetoken: u64) -> Self {
-        self.end = Some(timetoken);
-        self
-    }
-
-    /// At most this many actions (1 ..= 100, server default 100).
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.limit = Some(limit);
-        self
+    setters! {
+        /// The channel (required).
+        channel(channel: String);
+        /// Only actions older than this action timetoken (exclusive).
+        start(timetoken: Option<u64>);
+        /// Only actions at or newer than this action timetoken.
+        end(timetoken: Option<u64>);
+        /// At most this many actions (1 ..= 100, server default 100).
+        limit(limit: Option<u32>);
     }
 
     /// Every action of the channel (within `end`), page after page,

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
 use crate::api::to_value;
+use crate::api::util::setters;
 use crate::api::util::{
     channel_groups_setter, channels_setters, parse_reply, str_field, string_list, uuid_or_own,
     validate_names,
@@ -104,29 +105,16 @@ impl HereNowBuilder {
         targets.groups
     );
 
-    /// List each occupant's presence state too (`state=1`). Default `false`.
-    pub fn include_state(mut self, include: bool) -> Self {
-        self.include_state = include;
-        self
-    }
-
-    /// List who is present (default `true`); `false` asks for counts only
-    /// (`disable_uuids=1`).
-    pub fn include_uuids(mut self, include: bool) -> Self {
-        self.include_uuids = include;
-        self
-    }
-
-    /// At most this many occupants listed per channel (0 ..= 1000; 0 = counts only).
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-
-    /// Skip this many occupants of each channel's list (paging with `limit`).
-    pub fn offset(mut self, offset: u32) -> Self {
-        self.offset = Some(offset);
-        self
+    setters! {
+        /// List each occupant's presence state too (`state=1`). Default `false`.
+        include_state(include: bool);
+        /// List who is present (default `true`); `false` asks for counts only
+        /// (`disable_uuids=1`).
+        include_uuids(include: bool);
+        /// At most this many occupants listed per channel (0 ..= 1000; 0 = counts only).
+        limit(limit: Option<u32>);
+        /// Skip this many occupants of each channel's list (paging with `limit`).
+        offset(offset: Option<u32>);
     }
 }
 
@@ -283,10 +271,9 @@ pub struct WhereNowBuilder {
 }
 
 impl WhereNowBuilder {
-    /// Whose channels to list (default: this client's user id).
-    pub fn uuid(mut self, uuid: impl Into<String>) -> Self {
-        self.uuid = Some(uuid.into());
-        self
+    setters! {
+        /// Whose channels to list (default: this client's user id).
+        uuid(uuid: Option<String>);
     }
 }
 
@@ -363,10 +350,9 @@ impl SetStateBuilder {
         targets.groups
     );
 
-    /// Whose state (default: this client's user id).
-    pub fn uuid(mut self, uuid: impl Into<String>) -> Self {
-        self.uuid = Some(uuid.into());
-        self
+    setters! {
+        /// Whose state (default: this client's user id).
+        uuid(uuid: Option<String>);
     }
 
     /// The state: anything that serializes to a JSON object (required).
@@ -493,10 +479,9 @@ impl GetStateBuilder {
         targets.groups
     );
 
-    /// Whose state (default: this client's user id).
-    pub fn uuid(mut self, uuid: impl Into<String>) -> Self {
-        self.uuid = Some(uuid.into());
-        self
+    setters! {
+        /// Whose state (default: this client's user id).
+        uuid(uuid: Option<String>);
     }
 }
 
@@ -597,11 +582,10 @@ impl HeartbeatBuilder {
         targets.groups
     );
 
-    /// Seconds without a heartbeat after which PubNub times the user out
-    /// (default: the configured presence timeout).
-    pub fn heartbeat(mut self, seconds: u32) -> Self {
-        self.heartbeat = Some(seconds);
-        self
+    setters! {
+        /// Seconds without a heartbeat after which PubNub times the user out
+        /// (default: the configured presence timeout).
+        heartbeat(seconds: Option<u32>);
     }
 
     /// The state to announce: a JSON object keyed by channel/group name.

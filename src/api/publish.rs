@@ -4,6 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::util::setters;
 use crate::api::{parse_json, timetoken_from, to_json, validate_channel};
 use crate::transport::encoding::{encode, uri_component_len};
 use crate::transport::HttpMethod;
@@ -56,7 +57,7 @@ pub struct PublishBuilder {
     channel: String,
     message: Option<Result<String, Error>>,
     meta: Option<Result<String, Error>>,
-    store: Option<bool>,
+    should_store: Option<bool>,
     ttl: Option<u32>,
     replicate: Option<bool>,
     use_post: bool,
@@ -96,19 +97,13 @@ impl PublishBuilder {
             channel: String::new(),
             message: None,
             meta: None,
-            store: None,
+            should_store: None,
             ttl: None,
             replicate: None,
             use_post: false,
             custom_message_type: None,
             timetoken_override: None,
         }
-    }
-
-    /// The channel to publish to (required).
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channel = channel.into();
-        self
     }
 
     /// The message: any value serde can turn into JSON (required; `null` is refused).
@@ -124,43 +119,24 @@ impl PublishBuilder {
         self
     }
 
-    /// Store in history (`true`) or not; unset uses the keyset's default.
-    /// Ignored by fire, which never stores.
-    pub fn should_store(mut self, store: bool) -> Self {
-        self.store = Some(store);
-        self
-    }
-
-    /// Hours this message stays in history (0 = keyset default retention...
-    /// sent only when storing).
-    pub fn ttl(mut self, hours: u32) -> Self {
-        self.ttl = Some(hours);
-        self
-    }
-
-    /// Replicate to other PubNub regions (default true); `false` sends `norep=true`.
-    pub fn replicate(mut self, replicate: bool) -> Self {
-        self.replicate = Some(replicate);
-        self
-    }
-
-    /// Send the message in a POST body instead of the URL path (for large messages).
-    pub fn use_post(mut self, use_post: bool) -> Self {
-        self.use_post = use_post;
-        self
-    }
-
-    /// A custom message type (3–50 characters of `A-Z a-z 0-9 _ -`),
-    /// delivered to subscribers with the message.
-    pub fn custom_message_type(mut self, message_type: impl Into<String>) -> Self {
-        self.custom_message_type = Some(message_type.into());
-        self
-    }
-
-    /// Asks the server to use this timetoken for the message (`ptto`).
-    pub fn timetoken_override(mut self, timetoken: u64) -> Self {
-        self.timetoken_override = Some(timetoken);
-        self
+    setters! {
+        /// The channel to publish to (required).
+        channel(channel: String);
+        /// Store in history (`true`) or not; unset uses the keyset's default.
+        /// Ignored by fire, which never stores.
+        should_store(store: Option<bool>);
+        /// Hours this message stays in history (0 = keyset default retention...
+        /// sent only when storing).
+        ttl(hours: Option<u32>);
+        /// Replicate to other PubNub regions (default true); `false` sends `norep=true`.
+        replicate(replicate: Option<bool>);
+        /// Send the message in a POST body instead of the URL path (for large messages).
+        use_post(use_post: bool);
+        /// A custom message type (3–50 characters of `A-Z a-z 0-9 _ -`),
+        /// delivered to subscribers with the message.
+        custom_message_type(message_type: Option<String>);
+        /// Asks the server to use this timetoken for the message (`ptto`).
+        timetoken_override(timetoken: Option<u64>);
     }
 }
 
@@ -218,7 +194,10 @@ impl Endpoint for PublishBuilder {
         let mut request = client.request(method, path);
         let (store, norep) = match self.mode {
             Mode::Fire => (Some(false), Some(true)),
-            Mode::Publish => (self.store, self.replicate.map(|replicate| !replicate)),
+            Mode::Publish => (
+                self.should_store,
+                self.replicate.map(|replicate| !replicate),
+            ),
         };
         request = request
             .param_opt("store", store.map(|s| if s { "1" } else { "0" }))
@@ -253,10 +232,9 @@ pub struct SignalBuilder {
 }
 
 impl SignalBuilder {
-    /// The channel (required).
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channel = channel.into();
-        self
+    setters! {
+        /// The channel (required).
+        channel(channel: String);
     }
 
     /// The payload; its JSON must fit in 64 bytes. Signals are never encrypted.
@@ -265,10 +243,9 @@ impl SignalBuilder {
         self
     }
 
-    /// A custom message type (3–50 characters of `A-Z a-z 0-9 _ -`).
-    pub fn custom_message_type(mut self, message_type: impl Into<String>) -> Self {
-        self.custom_message_type = Some(message_type.into());
-        self
+    setters! {
+        /// A custom message type (3–50 characters of `A-Z a-z 0-9 _ -`).
+        custom_message_type(message_type: Option<String>);
     }
 }
 

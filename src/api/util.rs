@@ -170,3 +170,51 @@ macro_rules! channel_groups_setter {
 }
 
 pub(crate) use {channel_groups_setter, channels_setters};
+
+/// Writes builder setters that store their argument in the field of the
+/// same name, one per entry `setter(argument: FieldType);` with its rustdoc:
+///
+/// - a `String` or `Option<String>` field takes `impl Into<String>`;
+/// - an `Option<T>` field takes a `T` (stored as `Some`);
+/// - any other field takes its own type.
+macro_rules! setters {
+    () => {};
+    ($(#[$doc:meta])* $setter:ident($arg:ident: String); $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn $setter(mut self, $arg: impl Into<String>) -> Self {
+            self.$setter = $arg.into();
+            self
+        }
+
+        $crate::api::util::setters!($($rest)*);
+    };
+    ($(#[$doc:meta])* $setter:ident($arg:ident: Option<String>); $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn $setter(mut self, $arg: impl Into<String>) -> Self {
+            self.$setter = Some($arg.into());
+            self
+        }
+
+        $crate::api::util::setters!($($rest)*);
+    };
+    ($(#[$doc:meta])* $setter:ident($arg:ident: Option<$type:ty>); $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn $setter(mut self, $arg: $type) -> Self {
+            self.$setter = Some($arg);
+            self
+        }
+
+        $crate::api::util::setters!($($rest)*);
+    };
+    ($(#[$doc:meta])* $setter:ident($arg:ident: $type:ty); $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn $setter(mut self, $arg: $type) -> Self {
+            self.$setter = $arg;
+            self
+        }
+
+        $crate::api::util::setters!($($rest)*);
+    };
+}
+
+pub(crate) use setters;

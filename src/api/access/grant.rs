@@ -4,6 +4,7 @@
 use super::result::parse_access_response;
 use super::{comma_list, require_admin_keys, validate_names, AccessResult};
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::util::setters;
 use crate::transport::encoding::encode;
 use crate::transport::HttpMethod;
 use crate::{Error, PubNub};
@@ -194,11 +195,10 @@ impl GrantBuilder {
         join;
     }
 
-    /// How long the grant lasts, in minutes: 0 = forever, at most
-    /// [`MAX_GRANT_TTL`] (one year). Unset uses PubNub's default (1440).
-    pub fn ttl(mut self, minutes: u32) -> Self {
-        self.ttl = Some(minutes);
-        self
+    setters! {
+        /// How long the grant lasts, in minutes: 0 = forever, at most
+        /// [`MAX_GRANT_TTL`] (one year). Unset uses PubNub's default (1440).
+        ttl(minutes: Option<u32>);
     }
 }
 

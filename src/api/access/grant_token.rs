@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::require_admin_keys;
 use crate::access::{parse_token, Permissions, Token};
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::util::setters;
 use crate::api::{parse_json, to_json, to_value};
 use crate::client::Request;
 use crate::transport::encoding::encode;
@@ -192,16 +193,11 @@ impl PubNub {
 }
 
 impl GrantTokenBuilder {
-    /// Token lifetime in minutes, 1 to [`MAX_TOKEN_TTL`] (required).
-    pub fn ttl(mut self, minutes: u32) -> Self {
-        self.ttl = Some(minutes);
-        self
-    }
-
-    /// The only user id allowed to use the token.
-    pub fn authorized_uuid(mut self, user_id: impl Into<String>) -> Self {
-        self.authorized_uuid = Some(user_id.into());
-        self
+    setters! {
+        /// Token lifetime in minutes, 1 to [`MAX_TOKEN_TTL`] (required).
+        ttl(minutes: Option<u32>);
+        /// The only user id allowed to use the token.
+        authorized_uuid(user_id: Option<String>);
     }
 
     permission_setters! {

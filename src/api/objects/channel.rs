@@ -9,6 +9,7 @@ use super::{
     Custom, Include, ListOptions, MetadataFields, Object, ObjectsPage,
 };
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::util::setters;
 use crate::api::util::{check_ok, validate_id};
 use crate::entity::ChannelMetadata;
 use crate::{Error, PubNub};
@@ -88,10 +89,9 @@ pub struct SetChannelMetadataBuilder {
 }
 
 impl SetChannelMetadataBuilder {
-    /// The channel (required).
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channel = channel.into();
-        self
+    setters! {
+        /// The channel (required).
+        channel(channel: String);
     }
 
     /// Description.
@@ -144,10 +144,9 @@ pub struct GetChannelMetadataBuilder {
 }
 
 impl GetChannelMetadataBuilder {
-    /// The channel (required).
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channel = channel.into();
-        self
+    setters! {
+        /// The channel (required).
+        channel(channel: String);
     }
 
     include_setters!();
@@ -220,10 +219,9 @@ pub struct RemoveChannelMetadataBuilder {
 }
 
 impl RemoveChannelMetadataBuilder {
-    /// The channel (required).
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channel = channel.into();
-        self
+    setters! {
+        /// The channel (required).
+        channel(channel: String);
     }
 }
 

@@ -11,6 +11,7 @@ use super::{
     ObjectsPage, RelationInput, UuidMetadataObject,
 };
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::util::setters;
 use crate::api::util::{uuid_or_own, validate_id};
 use crate::entity::{ChannelMetadata, UserMetadata};
 use crate::{Error, PubNub};
@@ -287,10 +288,9 @@ pub struct GetMembershipsBuilder {
 }
 
 impl GetMembershipsBuilder {
-    /// Whose memberships (default: this client's user id).
-    pub fn uuid(mut self, uuid: impl Into<String>) -> Self {
-        self.uuid = Some(uuid.into());
-        self
+    setters! {
+        /// Whose memberships (default: this client's user id).
+        uuid(uuid: Option<String>);
     }
 
     include_setters!();
@@ -353,10 +353,9 @@ pub struct ManageMembershipsBuilder {
 }
 
 impl ManageMembershipsBuilder {
-    /// Whose memberships (default: this client's user id).
-    pub fn uuid(mut self, uuid: impl Into<String>) -> Self {
-        self.uuid = Some(uuid.into());
-        self
+    setters! {
+        /// Whose memberships (default: this client's user id).
+        uuid(uuid: Option<String>);
     }
 
     change_setters!(
@@ -429,10 +428,9 @@ pub struct GetChannelMembersBuilder {
 }
 
 impl GetChannelMembersBuilder {
-    /// The channel (required).
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channel = channel.into();
-        self
+    setters! {
+        /// The channel (required).
+        channel(channel: String);
     }
 
     include_setters!();
@@ -490,10 +488,9 @@ pub struct ManageChannelMembersBuilder {
 }
 
 impl ManageChannelMembersBuilder {
-    /// The channel (required).
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channel = channel.into();
-        self
+    setters! {
+        /// The channel (required).
+        channel(channel: String);
     }
 
     change_setters!(

@@ -9,6 +9,7 @@ use super::{
     Custom, Include, ListOptions, MetadataFields, Object, ObjectsPage,
 };
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
+use crate::api::util::setters;
 use crate::api::util::{check_ok, uuid_or_own};
 use crate::entity::UserMetadata;
 use crate::{Error, PubNub};
@@ -102,10 +103,9 @@ pub struct SetUuidMetadataBuilder {
 }
 
 impl SetUuidMetadataBuilder {
-    /// Whose metadata (default: this client's user id).
-    pub fn uuid(mut self, uuid: impl Into<String>) -> Self {
-        self.uuid = Some(uuid.into());
-        self
+    setters! {
+        /// Whose metadata (default: this client's user id).
+        uuid(uuid: Option<String>);
     }
 
     /// Email address.
@@ -171,10 +171,9 @@ pub struct GetUuidMetadataBuilder {
 }
 
 impl GetUuidMetadataBuilder {
-    /// Whose metadata (default: this client's user id).
-    pub fn uuid(mut self, uuid: impl Into<String>) -> Self {
-        self.uuid = Some(uuid.into());
-        self
+    setters! {
+        /// Whose metadata (default: this client's user id).
+        uuid(uuid: Option<String>);
     }
 
     include_setters!();
@@ -255,10 +254,9 @@ pub struct RemoveUuidMetadataBuilder {
 }
 
 impl RemoveUuidMetadataBuilder {
-    /// Whose metadata (default: this client's user id).
-    pub fn uuid(mut self, uuid: impl Into<String>) -> Self {
-        self.uuid = Some(uuid.into());
-        self
+    setters! {
+        /// Whose metadata (default: this client's user id).
+        uuid(uuid: Option<String>);
     }
 }
 
