@@ -232,8 +232,28 @@ impl MemberInput {
 
 relation_input!(MemberInput, uuid);
 
-/// Setters of the nested-object includes (`channel…` or `uuid…`).
-macro_rules! nested_include_setters {
+/// The setters of a list of memberships (`channel`) or members (`uuid`):
+/// what to include, of the membership and of the nested object, and the
+/// paging options.
+macro_rules! relation_list_setters {
+    (channel) => {
+        relation_list_setters!(
+            include_channel,
+            include_channel_custom,
+            include_channel_status,
+            include_channel_type,
+            "channel"
+        );
+    };
+    (uuid) => {
+        relation_list_setters!(
+            include_uuid,
+            include_uuid_custom,
+            include_uuid_status,
+            include_uuid_type,
+            "uuid"
+        );
+    };
     ($object:ident, $custom:ident, $status:ident, $type:ident, $what:literal) => {
         #[doc = concat!("Include the ", $what, "'s metadata (`include=", $what, "`).")]
         pub fn $object(mut self, include: bool) -> Self {
@@ -258,6 +278,9 @@ macro_rules! nested_include_setters {
             self.include.object_type = include;
             self
         }
+
+        include_setters!();
+        list_setters!();
     };
 }
 
@@ -293,15 +316,7 @@ impl GetMembershipsBuilder {
         uuid(uuid: Option<String>);
     }
 
-    include_setters!();
-    nested_include_setters!(
-        include_channel,
-        include_channel_custom,
-        include_channel_status,
-        include_channel_type,
-        "channel"
-    );
-    list_setters!();
+    relation_list_setters!(channel);
 }
 
 impl Endpoint for GetMembershipsBuilder {
@@ -369,15 +384,7 @@ impl ManageMembershipsBuilder {
         remove(memberships),
     );
 
-    include_setters!();
-    nested_include_setters!(
-        include_channel,
-        include_channel_custom,
-        include_channel_status,
-        include_channel_type,
-        "channel"
-    );
-    list_setters!();
+    relation_list_setters!(channel);
 }
 
 impl Endpoint for ManageMembershipsBuilder {
@@ -433,15 +440,7 @@ impl GetChannelMembersBuilder {
         channel(channel: String);
     }
 
-    include_setters!();
-    nested_include_setters!(
-        include_uuid,
-        include_uuid_custom,
-        include_uuid_status,
-        include_uuid_type,
-        "uuid"
-    );
-    list_setters!();
+    relation_list_setters!(uuid);
 }
 
 impl Endpoint for GetChannelMembersBuilder {
@@ -504,15 +503,7 @@ impl ManageChannelMembersBuilder {
         remove(members),
     );
 
-    include_setters!();
-    nested_include_setters!(
-        include_uuid,
-        include_uuid_custom,
-        include_uuid_status,
-        include_uuid_type,
-        "uuid"
-    );
-    list_setters!();
+    relation_list_setters!(uuid);
 }
 
 impl Endpoint for ManageChannelMembersBuilder {
