@@ -4,7 +4,7 @@
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
 use crate::api::util::setters;
 use crate::api::util::{
-    channels_setters, check_ok, names, parse_reply, require_channels, str_field, string_list,
+    channels_setters, check_ok, parse_reply, require_channels, str_field, string_list,
     validate_name, validate_names,
 };
 use crate::entity::ChannelGroup;
@@ -251,12 +251,12 @@ fn group_path(client: &PubNub, group: &str) -> String {
 impl PubNub {
     /// Adds channels to a channel group (creating it). See [`ChangeChannelGroupBuilder`].
     pub fn add_channels_to_group(&self) -> ChangeChannelGroupBuilder {
-        change(self, Change::Add, String::new(), Vec::new())
+        change(self, Change::Add)
     }
 
     /// Removes channels from a channel group. See [`ChangeChannelGroupBuilder`].
     pub fn remove_channels_from_group(&self) -> ChangeChannelGroupBuilder {
-        change(self, Change::Remove, String::new(), Vec::new())
+        change(self, Change::Remove)
     }
 
     /// Lists the channels of a channel group. See [`ListChannelsInGroupBuilder`].
@@ -283,17 +283,12 @@ impl PubNub {
     }
 }
 
-fn change(
-    client: &PubNub,
-    change: Change,
-    group: String,
-    channels: Vec<String>,
-) -> ChangeChannelGroupBuilder {
+fn change(client: &PubNub, change: Change) -> ChangeChannelGroupBuilder {
     ChangeChannelGroupBuilder {
         client: client.clone(),
         change,
-        group,
-        channels,
+        group: String::new(),
+        channels: Vec::new(),
     }
 }
 
@@ -312,12 +307,10 @@ impl ChannelGroup {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        change(
-            &self.client,
-            Change::Add,
-            self.name.to_string(),
-            names(channels),
-        )
+        self.client
+            .add_channels_to_group()
+            .group(&*self.name)
+            .channels(channels)
     }
 
     /// Removes channels from this group.
@@ -326,12 +319,10 @@ impl ChannelGroup {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        change(
-            &self.client,
-            Change::Remove,
-            self.name.to_string(),
-            names(channels),
-        )
+        self.client
+            .remove_channels_from_group()
+            .group(&*self.name)
+            .channels(channels)
     }
 
     /// Lists this group's channels.

@@ -319,20 +319,7 @@ fn parse_grant_token_response(body: &[u8]) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Config;
-
-    fn admin() -> PubNub {
-        PubNub::new(
-            Config::builder()
-                .subscribe_key("sub")
-                .publish_key("pub")
-                .secret_key("sec")
-                .user_id("admin")
-                .build()
-                .unwrap(),
-        )
-        .unwrap()
-    }
+    use crate::api::access::tests::admin;
 
     #[test]
     fn body_matches_the_js_sdk_layout() {

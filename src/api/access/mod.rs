@@ -60,3 +60,24 @@ pub(crate) fn validate_names(argument: &'static str, names: &[String]) -> Result
 pub(crate) fn comma_list(names: &[String]) -> Option<String> {
     (!names.is_empty()).then(|| names.join(","))
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::{Config, PubNub};
+
+    /// A client with every key an Access Manager call needs, and an auth
+    /// key of its own that admin calls must not send.
+    pub(crate) fn admin() -> PubNub {
+        PubNub::new(
+            Config::builder()
+                .subscribe_key("sub")
+                .publish_key("pub")
+                .secret_key("sec")
+                .auth_key("my-own-key")
+                .user_id("admin")
+                .build()
+                .unwrap(),
+        )
+        .unwrap()
+    }
+}
