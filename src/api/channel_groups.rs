@@ -2,9 +2,8 @@
 //! subscribed to as one (PROTOCOL.md §7).
 
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
-use crate::api::util::setters;
 use crate::api::util::{
-    channels_setters, check_ok, parse_reply, require_channels, str_field, string_list,
+    channels_setters, check_ok, parse_reply, require_channels, setters, str_field, string_list,
     validate_name, validate_names,
 };
 use crate::entity::ChannelGroup;

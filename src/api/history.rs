@@ -14,10 +14,9 @@ use serde_json::Value;
 
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
 use crate::api::timetoken_from;
-use crate::api::util::setters;
 use crate::api::util::{
-    bool_text, channels_setters, check_ok, parse_reply, require_channels, str_field, u32_from,
-    validate_name, validate_names,
+    bool_text, channels_setters, check_ok, parse_reply, setters, str_field, u32_from,
+    validate_channel_list, validate_name,
 };
 use crate::error::truncated_text;
 use crate::transport::encoding::{encode, encode_list};
@@ -431,8 +430,7 @@ impl Endpoint for FetchMessagesBuilder {
     type Context = ();
 
     fn build(self) -> Result<Call, Error> {
-        require_channels(&self.channels)?;
-        validate_names("channels", "channel", &self.channels)?;
+        validate_channel_list(&self.channels)?;
         if self.include_actions && self.channels.len() > 1 {
             return Err(Error::invalid_argument(
                 "channels",
@@ -650,8 +648,7 @@ impl Endpoint for MessageCountsBuilder {
     type Context = ();
 
     fn build(self) -> Result<Call, Error> {
-        require_channels(&self.channels)?;
-        validate_names("channels", "channel", &self.channels)?;
+        validate_channel_list(&self.channels)?;
         let path = format!(
             "/v3/history/sub-key/{}/message-counts/{}",
             encode(&self.client.inner.config.subscribe_key),

@@ -5,8 +5,7 @@ use futures::Stream;
 use serde_json::Value;
 
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
-use crate::api::util::setters;
-use crate::api::util::{check_ok, parse_reply, str_field, validate_name};
+use crate::api::util::{check_ok, parse_reply, setters, str_field, validate_name};
 use crate::api::{timetoken_from, to_json};
 use crate::transport::encoding::encode;
 use crate::transport::HttpMethod;

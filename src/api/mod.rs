@@ -38,10 +38,7 @@ pub(crate) fn to_json<T: serde::Serialize + ?Sized>(
     what: &'static str,
     value: &T,
 ) -> Result<String, Error> {
-    serde_json::to_string(value).map_err(|e| Error::Serialization {
-        what,
-        reason: e.to_string(),
-    })
+    serde_json::to_string(value).map_err(|e| serialization(what, e))
 }
 
 /// Turns a user value into JSON, naming it in the error.
@@ -49,10 +46,14 @@ pub(crate) fn to_value<T: serde::Serialize + ?Sized>(
     what: &'static str,
     value: &T,
 ) -> Result<Value, Error> {
-    serde_json::to_value(value).map_err(|e| Error::Serialization {
+    serde_json::to_value(value).map_err(|e| serialization(what, e))
+}
+
+fn serialization(what: &'static str, error: serde_json::Error) -> Error {
+    Error::Serialization {
         what,
-        reason: e.to_string(),
-    })
+        reason: error.to_string(),
+    }
 }
 
 /// Checks a channel name for calls that name exactly one channel.

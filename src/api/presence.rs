@@ -14,10 +14,9 @@ use serde_json::Value;
 
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
 use crate::api::to_value;
-use crate::api::util::setters;
 use crate::api::util::{
-    channel_groups_setter, channels_setters, parse_reply, str_field, string_list, uuid_or_own,
-    validate_names,
+    channel_groups_setter, channels_setters, parse_reply, setters, str_field, string_list,
+    uuid_or_own, validate_names,
 };
 use crate::client::Request;
 use crate::subscribe::heartbeat::{heartbeat_request, leave_request};

@@ -50,6 +50,12 @@ pub(crate) fn require_channels(channels: &[String]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks a list of channels: at least one, every name valid.
+pub(crate) fn validate_channel_list(channels: &[String]) -> Result<(), Error> {
+    require_channels(channels)?;
+    validate_names("channels", "channel", channels)
+}
+
 /// Checks an id that goes into a path segment (uuid, App Context id).
 pub(crate) fn validate_id(arg: &'static str, id: &str) -> Result<(), Error> {
     if id.is_empty() {
@@ -131,19 +137,27 @@ pub(crate) fn str_field(value: &Value, key: &str) -> Option<String> {
     value.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-/// Writes the `channels` (replaces the list) and `channel` (adds one)
-/// setters of a builder, on its `Vec<String>` field at the given path.
-macro_rules! channels_setters {
-    ($(#[$doc:meta])* $($field:ident).+) => {
+/// Writes a setter that replaces a builder's list of names (a
+/// `Vec<String>` field at the given path).
+macro_rules! names_setter {
+    ($(#[$doc:meta])* $setter:ident($arg:ident) => $($field:ident).+) => {
         $(#[$doc])*
-        pub fn channels<I, S>(mut self, channels: I) -> Self
+        pub fn $setter<I, S>(mut self, $arg: I) -> Self
         where
             I: IntoIterator<Item = S>,
             S: Into<String>,
         {
-            self.$($field).+ = $crate::api::util::names(channels);
+            self.$($field).+ = $crate::api::util::names($arg);
             self
         }
+    };
+}
+
+/// Writes the `channels` (replaces the list) and `channel` (adds one)
+/// setters of a builder, on its `Vec<String>` field at the given path.
+macro_rules! channels_setters {
+    ($(#[$doc:meta])* $($field:ident).+) => {
+        $crate::api::util::names_setter!($(#[$doc])* channels(channels) => $($field).+);
 
         /// Adds one channel.
         pub fn channel(mut self, channel: impl Into<String>) -> Self {
@@ -157,19 +171,11 @@ macro_rules! channels_setters {
 /// its `Vec<String>` field at the given path.
 macro_rules! channel_groups_setter {
     ($(#[$doc:meta])* $($field:ident).+) => {
-        $(#[$doc])*
-        pub fn channel_groups<I, S>(mut self, groups: I) -> Self
-        where
-            I: IntoIterator<Item = S>,
-            S: Into<String>,
-        {
-            self.$($field).+ = $crate::api::util::names(groups);
-            self
-        }
+        $crate::api::util::names_setter!($(#[$doc])* channel_groups(groups) => $($field).+);
     };
 }
 
-pub(crate) use {channel_groups_setter, channels_setters};
+pub(crate) use {channel_groups_setter, channels_setters, names_setter};
 
 /// Writes builder setters that store their argument in the field of the
 /// same name, one per entry `setter(argument: FieldType);` with its rustdoc:

@@ -9,8 +9,7 @@ use super::{
     Custom, Include, ListOptions, MetadataFields, Object, ObjectsPage,
 };
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
-use crate::api::util::setters;
-use crate::api::util::{check_ok, validate_id};
+use crate::api::util::{check_ok, setters, validate_id};
 use crate::entity::ChannelMetadata;
 use crate::{Error, PubNub};
 

@@ -11,8 +11,7 @@ use super::{
     ObjectsPage, RelationInput, UuidMetadataObject,
 };
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
-use crate::api::util::setters;
-use crate::api::util::{uuid_or_own, validate_id};
+use crate::api::util::{setters, uuid_or_own, validate_id};
 use crate::entity::{ChannelMetadata, UserMetadata};
 use crate::{Error, PubNub};
 

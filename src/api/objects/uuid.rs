@@ -9,8 +9,7 @@ use super::{
     Custom, Include, ListOptions, MetadataFields, Object, ObjectsPage,
 };
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
-use crate::api::util::setters;
-use crate::api::util::{check_ok, uuid_or_own};
+use crate::api::util::{check_ok, setters, uuid_or_own};
 use crate::entity::UserMetadata;
 use crate::{Error, PubNub};
 
