@@ -1,6 +1,7 @@
 //! The request/response APIs, one module per PubNub REST family. Each call
 //! is a builder on [`PubNub`](crate::PubNub) that is awaited directly
-//! (`IntoFuture`).
+//! (`IntoFuture`); every builder is awaited the same way, by building its
+//! request and reading the answer (the private `endpoint` module).
 
 pub mod access;
 pub mod channel_groups;

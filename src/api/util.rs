@@ -1,5 +1,6 @@
-//! Helpers the REST families share: argument checks and reading the
-//! `{"status": …, "error": …}` envelopes of the JSON services.
+//! Helpers the REST families share: argument checks, reading the
+//! `{"status": …, "error": …}` envelopes of the JSON services, and the
+//! macros that write builder setters.
 
 use serde_json::Value;
 
