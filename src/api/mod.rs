@@ -1,11 +1,11 @@
 //! The request/response APIs, one module per PubNub REST family. Each call
 //! is a builder on [`PubNub`](crate::PubNub) that is awaited directly
-//! (`IntoFuture`); every builder is awaited the same way, by building its
-//! request and reading the answer (the private `endpoint` module).
+//! (`IntoFuture`).
 
 pub mod access;
 pub mod channel_groups;
 pub mod encryption;
+// How every builder is awaited: build the request, send, read the answer.
 mod endpoint;
 pub mod history;
 pub mod message_actions;
