@@ -9,6 +9,10 @@ raising; `run_case` then prints the reason, stops the agents and exits 1.
 
 Environment (set by tests/interop/run.sh):
   INTEROP_ORIGIN   host:port of the dev server
+  INTEROP_PAM_ORIGIN, INTEROP_PAM_SUBSCRIBE_KEY, INTEROP_PAM_PUBLISH_KEY,
+  INTEROP_PAM_SECRET_KEY
+                   the second dev server, with Access Manager on, and its keys
+                   (`h.pam_agent(...)`)
   INTEROP_PYTHON   the Python of the venv that has freenub installed
   INTEROP_NODE     node; NODE_PATH must reach the installed `pubnub`
   INTEROP_LOG_DIR  where agent logs go
@@ -79,7 +83,7 @@ class Agent:
                 self.log.write("stdout: " + line)
         self.answers.put(None)  # the process closed its stdout: it has ended
 
-    def _await_answer(self, request_id, timeout, op):
+    def _await_answer(self, request_id, timeout, op, want_error=False):
         try:
             answer = self.answers.get(timeout=timeout)
         except queue.Empty:
@@ -89,6 +93,10 @@ class Agent:
             raise InteropFailure(f"{self} exited (code {code}) during {op}; see {self.log_path}:\n{self.tail_log()}")
         if answer.get("id") != request_id:
             raise InteropFailure(f"{self}: answer {answer} does not match request {request_id} ({op})")
+        if want_error:
+            if answer.get("ok"):
+                raise InteropFailure(f"{self}: {op} succeeded ({answer.get('result')}) but was to fail")
+            return answer
         if not answer.get("ok"):
             raise InteropFailure(f"{self}: {op} failed: {answer.get('error')}")
         return answer.get("result")
@@ -99,6 +107,26 @@ class Agent:
         `args` go to the agent (an op's own `timeout` among them);
         `answer_timeout` bounds the wait for the answer (default: the op's
         timeout, else 10 s, plus a 10 s margin)."""
+        return self._request(op, answer_timeout, args, want_error=False)
+
+    def refused(self, op, status=403, text=None, category=None, **args):
+        """Runs one SDK operation that must fail with HTTP `status`.
+
+        `text`, when given, must appear in the error details the SDK reported
+        (the server's error body as the SDK hands it over); `category`, when
+        given, is the SDK's status category (e.g. "PNAccessDeniedCategory").
+        Returns the error answer: `error`, `http`, `category`, `details`."""
+        answer = self._request(op, None, args, want_error=True)
+        what = f"{self}: {op} {args}"
+        expect_eq(answer.get("http"), status, f"{what}: HTTP status of the failure ({answer.get('error')})")
+        if text is not None:
+            expect(text in (answer.get("details") or ""),
+                   f"{what}: expected {text!r} in the error details, got {answer.get('details')!r}")
+        if category is not None:
+            expect_eq(answer.get("category"), category, f"{what}: status category")
+        return answer
+
+    def _request(self, op, answer_timeout, args, want_error):
         request_id = self.next_id
         self.next_id += 1
         try:
@@ -108,7 +136,7 @@ class Agent:
             code = self.process.wait()
             raise InteropFailure(f"{self} is gone (code {code}); see {self.log_path}:\n{self.tail_log()}") from None
         # The agent's own waits are bounded by `args["timeout"]`; allow a margin on top.
-        return self._await_answer(request_id, (answer_timeout or args.get("timeout") or 10) + 10, op)
+        return self._await_answer(request_id, (answer_timeout or args.get("timeout") or 10) + 10, op, want_error)
 
     def next_event(self, kind, timeout=5):
         return self.call("next_event", kind=kind, timeout=timeout)
@@ -156,10 +184,39 @@ class Harness:
         return f"{base}-{self.case_name}-{self.run_id}"
 
     def agent(self, lang, label=None, **settings):
-        """Starts an agent; settings: uuid, cipher_key, random_iv, filter_expression, presence_timeout."""
+        """Starts an agent on the open dev server.
+
+        Settings: uuid, subscribe_key, publish_key, secret_key, auth_key,
+        cipher_key, random_iv, filter_expression, presence_timeout,
+        request_timeout."""
+        settings.setdefault("origin", self.origin)
+        return self._start_agent(lang, label, settings)
+
+    def pam_agent(self, lang, label=None, admin=False, **settings):
+        """Starts an agent on the Access Manager dev server with its keyset.
+
+        `admin=True` gives it the secret key (grants, revokes: signed calls);
+        other settings as for `agent`."""
+        pam = self.access_manager()
+        settings["origin"] = pam["origin"]
+        settings.setdefault("subscribe_key", pam["subscribe_key"])
+        settings.setdefault("publish_key", pam["publish_key"])
+        if admin:
+            settings.setdefault("secret_key", pam["secret_key"])
+        return self._start_agent(lang, label, settings)
+
+    def access_manager(self):
+        """The Access Manager server: origin, subscribe_key, publish_key, secret_key."""
+        return {
+            "origin": _env("INTEROP_PAM_ORIGIN"),
+            "subscribe_key": _env("INTEROP_PAM_SUBSCRIBE_KEY"),
+            "publish_key": _env("INTEROP_PAM_PUBLISH_KEY"),
+            "secret_key": _env("INTEROP_PAM_SECRET_KEY"),
+        }
+
+    def _start_agent(self, lang, label, settings):
         label = label or lang
         settings.setdefault("uuid", self.name(f"{label}-user"))
-        settings["origin"] = self.origin
         agent = Agent(lang, f"{label}", settings, self.log_dir)
         self.agents.append(agent)
         return agent

@@ -7,10 +7,12 @@
 #   CASE is a file name in tests/interop/cases/ without `.py`; default: all.
 #
 # Installs the pinned SDKs into a temporary directory (venv + `npm ci`),
-# builds and starts the dev server on a free port, runs every case (each in
-# its own process, with a time limit), stops the server and prints
-# `N passed, M failed`. Exits non-zero on any failure or setup error. Logs go
-# to the temporary directory and are printed only for what failed.
+# builds the dev server and starts two of them on free ports (an open one, and
+# one with Access Manager on: subscribe, publish and secret key given), runs
+# every case (each in its own process, with a time limit), stops both servers
+# and prints `N passed, M failed`. Exits non-zero on any failure or setup
+# error. Logs go to the temporary directory and are printed only for what
+# failed.
 #
 # Environment:
 #   INTEROP_KEEP=1          keep the temporary directory (its path is printed)
@@ -26,24 +28,34 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/pubnub-interop.XXXXXX")"
 LOGS="$WORK/logs"
 mkdir -p "$LOGS"
 CASE_TIMEOUT="${INTEROP_CASE_TIMEOUT:-120}"
-SERVER_PID=""
+# The Access Manager server's keyset: the cases get these through the environment.
+PAM_SUBSCRIBE_KEY="sub-c-pam-interop"
+PAM_PUBLISH_KEY="pub-c-pam-interop"
+PAM_SECRET_KEY="sec-c-pam-interop"
+SERVER_PIDS=()
 CASE_PID=""
 
-stop_server() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        # Ctrl-C is the binary's graceful stop: parked polls are answered.
-        kill -INT "$SERVER_PID" 2>/dev/null || true
+stop_servers() {
+    local pid running=()
+    for pid in "${SERVER_PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            # Ctrl-C is the binary's graceful stop: parked polls are answered.
+            kill -INT "$pid" 2>/dev/null || true
+            running+=("$pid")
+        fi
+    done
+    for pid in "${running[@]}"; do
         for _ in $(seq 1 100); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
+            kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
-        if kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "interop: dev server did not stop on SIGINT within 10s; killing it" >&2
-            kill -KILL "$SERVER_PID" 2>/dev/null || true
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "interop: dev server $pid did not stop on SIGINT within 10s; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
         fi
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    SERVER_PID=""
+        wait "$pid" 2>/dev/null || true
+    done
+    SERVER_PIDS=()
 }
 
 cleanup() {
@@ -52,7 +64,7 @@ cleanup() {
         kill -TERM "$CASE_PID" 2>/dev/null || true
         wait "$CASE_PID" 2>/dev/null || true
     fi
-    stop_server
+    stop_servers
     if [[ "${INTEROP_KEEP:-}" == 1 ]]; then
         echo "interop: logs kept in $WORK" >&2
     else
@@ -130,13 +142,19 @@ for line in open(sys.argv[1]):
 ' "$LOGS/cargo-build.log")"
 [[ -x "$SERVER_BIN" ]] || setup_failed "cargo did not report the pubnub-dev-server executable" "$LOGS/cargo-build.log"
 
-SERVER_LOG="$LOGS/server.log"
-# pubnub_rx=debug logs one line per answered request (method, path, query, status).
-NO_COLOR=1 "$SERVER_BIN" --host 127.0.0.1 --port 0 --log warn,pubnub_rx=debug >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-# The binary prints `... use origin HOST:PORT with ssl=false` once it listens;
-# then /time/0 must answer.
-ORIGIN="$("$PYTHON" - "$SERVER_LOG" "$SERVER_PID" <<'EOF'
+start_server() {
+    # start_server LOG [OPTION...]: starts the binary on a free port in the
+    # background (its pid goes to SERVER_PIDS) and prints the origin once the
+    # server answers /time/0.
+    local log="$1"
+    shift
+    # pubnub_rx=debug logs one line per answered request (method, path, query, status).
+    NO_COLOR=1 "$SERVER_BIN" --host 127.0.0.1 --port 0 --log warn,pubnub_rx=debug "$@" >"$log" 2>&1 &
+    local pid=$!
+    SERVER_PIDS+=("$pid")
+    # The binary prints `... use origin HOST:PORT with ssl=false` once it listens;
+    # then /time/0 must answer.
+    "$PYTHON" - "$log" "$pid" <<'EOF'
 import json, os, re, sys, time, urllib.request
 log, pid = sys.argv[1], int(sys.argv[2])
 deadline = time.monotonic() + 30
@@ -163,7 +181,19 @@ while time.monotonic() < deadline:
     time.sleep(0.05)
 sys.exit("the dev server did not answer /time/0 within 30s")
 EOF
-)" || setup_failed "the dev server did not come up" "$SERVER_LOG"
+}
+
+SERVER_LOG="$LOGS/server.log"
+PAM_SERVER_LOG="$LOGS/server-access-manager.log"
+# Called directly, not in $(...), so that SERVER_PIDS keeps the pid (the
+# cleanup trap stops every server in it); the origin comes back through a file.
+start_server "$SERVER_LOG" >"$WORK/origin" || setup_failed "the dev server did not come up" "$SERVER_LOG"
+ORIGIN="$(<"$WORK/origin")"
+# Access Manager on: data calls need a grant, admin calls a signature.
+start_server "$PAM_SERVER_LOG" --subscribe-key "$PAM_SUBSCRIBE_KEY" --publish-key "$PAM_PUBLISH_KEY" \
+    --secret-key "$PAM_SECRET_KEY" >"$WORK/pam-origin" \
+    || setup_failed "the Access Manager dev server did not come up" "$PAM_SERVER_LOG"
+PAM_ORIGIN="$(<"$WORK/pam-origin")"
 
 # --- cases ----------------------------------------------------------------
 if [[ $# -gt 0 ]]; then
@@ -177,7 +207,7 @@ else
 fi
 [[ ${#CASES[@]} -gt 0 ]] || setup_failed "no cases in tests/interop/cases" /dev/null
 
-echo "interop: dev server at $ORIGIN; freenub 0.1.2 (Python) and pubnub 7.3.3 (Node $("$NODE" --version))"
+echo "interop: dev servers at $ORIGIN and $PAM_ORIGIN (Access Manager); freenub 0.1.2 (Python) and pubnub 7.3.3 (Node $("$NODE" --version))"
 passed=0
 failed=0
 failed_names=()
@@ -188,7 +218,9 @@ for case_file in "${CASES[@]}"; do
     # stdlib module (signal.py, time.py) cannot shadow it.
     # In the background so that a signal to this script is handled at once
     # (bash defers traps while a foreground command runs); cleanup stops it.
-    env INTEROP_ORIGIN="$ORIGIN" PYTHONDONTWRITEBYTECODE=1 INTEROP_PYTHON="$PYTHON" INTEROP_NODE="$NODE" \
+    env INTEROP_ORIGIN="$ORIGIN" INTEROP_PAM_ORIGIN="$PAM_ORIGIN" INTEROP_PAM_SUBSCRIBE_KEY="$PAM_SUBSCRIBE_KEY" \
+        INTEROP_PAM_PUBLISH_KEY="$PAM_PUBLISH_KEY" INTEROP_PAM_SECRET_KEY="$PAM_SECRET_KEY" \
+        PYTHONDONTWRITEBYTECODE=1 INTEROP_PYTHON="$PYTHON" INTEROP_NODE="$NODE" \
         INTEROP_LOG_DIR="$LOGS/agents" NODE_PATH="$NODE_DIR/node_modules" PYTHONPATH="$HERE" \
         timeout --kill-after=5 "$CASE_TIMEOUT" "$PYTHON" -P "$case_file" >"$case_log" 2>&1 &
     CASE_PID=$!
@@ -207,17 +239,23 @@ for case_file in "${CASES[@]}"; do
         sed 's/^/    /' "$case_log"
     fi
     CASE_PID=""
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        echo "interop: the dev server died during case $name" >&2
+    died=""
+    for pid in "${SERVER_PIDS[@]}"; do
+        kill -0 "$pid" 2>/dev/null || died+=" $pid"
+    done
+    if [[ -n "$died" ]]; then
+        echo "interop: dev server(s)$died died during case $name" >&2
         failed=$((failed + 1))
         break
     fi
 done
 
-stop_server
+stop_servers
 if [[ $failed -gt 0 ]]; then
-    echo "--- dev server log (last 80 lines of $SERVER_LOG)"
-    tail -n 80 "$SERVER_LOG" | sed 's/^/    /'
+    for log in "$SERVER_LOG" "$PAM_SERVER_LOG"; do
+        echo "--- dev server log (last 80 lines of $log)"
+        tail -n 80 "$log" | sed 's/^/    /'
+    done
     echo "failed: ${failed_names[*]:-} (INTEROP_KEEP=1 keeps every log)"
 fi
 echo "$passed passed, $failed failed"

@@ -14,7 +14,16 @@
 //   unless `stringifiedTimeToken: true` is asked for, so the agent asks for it;
 // * get_state for several channels comes back wrapped in one more `channels`;
 // * a leave is acknowledged by a status with `operation` PNUnsubscribeOperation
-//   and no category.
+//   and no category;
+// * parseToken leaves out `resources` / `patterns` / `meta` when the token has
+//   none and adds `signature`: the agent reports every resource type (empty
+//   when none), `meta` `{}` when none, and no signature (freenub has none);
+// * the v2 grant resolves with `{}`: `level` and `ttl` are reported as null.
+//
+// A failed SDK call is answered with `"ok": false`, the `error` text and, when
+// the SDK got an answer from the server, `http` (the status code), `category`
+// (the status category) and `details` (the error data the SDK reported, JSON
+// unless it is a string; it carries the server's error body).
 'use strict';
 
 const readline = require('readline');
@@ -22,8 +31,29 @@ const PubNub = require('pubnub');
 
 const ANSWER_PREFIX = '@@interop ';
 const EVENT_KINDS = ['message', 'signal', 'presence', 'status'];
+// Access Manager: the resource types of a token and the permission names.
+const TOKEN_RESOURCE_TYPES = ['channels', 'groups', 'uuids'];
+const PERMISSIONS = ['read', 'write', 'manage', 'delete', 'get', 'update', 'join'];
 
-class AgentError extends Error {}
+class AgentError extends Error {
+  constructor(message, details = {}) {
+    super(message);
+    this.http = details.http === undefined ? null : details.http;
+    this.category = details.category === undefined ? null : details.category;
+    this.details = details.details === undefined ? null : details.details;
+  }
+
+  static fromStatus(status) {
+    const data = status.errorData;
+    let details = null;
+    if (data !== undefined) details = typeof data === 'string' ? data : JSON.stringify(data);
+    return new AgentError(statusText(status), {
+      http: status.statusCode,
+      category: status.category,
+      details,
+    });
+  }
+}
 
 function statusText(status) {
   if (!status) return 'no status';
@@ -162,7 +192,7 @@ class Agent {
       return await promise;
     } catch (error) {
       // 7.3.3 rejects with an Error carrying the failed request's `status`.
-      if (error && error.status) throw new AgentError(statusText(error.status));
+      if (error && error.status) throw AgentError.fromStatus(error.status);
       throw error;
     }
   }
@@ -349,6 +379,72 @@ class Agent {
     return { message: this.pubnub.decrypt(args.ciphertext) };
   }
 
+  // --- Access Manager -----------------------------------------------------
+
+  /** grantToken: `ttl`, `authorized_uuid`, `resources`, `patterns`, `meta` as 7.3.3 takes them. */
+  async op_grant_token(args) {
+    const params = { ttl: args.ttl };
+    if (args.authorized_uuid) params.authorized_uuid = args.authorized_uuid;
+    if (args.meta !== undefined && args.meta !== null) params.meta = args.meta;
+    for (const section of ['resources', 'patterns']) {
+      if (!args[section]) continue;
+      params[section] = {};
+      for (const [kind, entries] of Object.entries(args[section])) {
+        if (!TOKEN_RESOURCE_TYPES.includes(kind)) {
+          throw new AgentError(`unknown resource type ${kind}; use one of ${TOKEN_RESOURCE_TYPES}`);
+        }
+        params[section][kind] = entries;
+      }
+    }
+    const token = await this.call(this.pubnub.grantToken(params));
+    return { token };
+  }
+
+  /** The SDK's own parseToken, every resource type present (empty when none). */
+  async op_parse_token(args) {
+    const parsed = this.pubnub.parseToken(args.token);
+    if (parsed === undefined) throw new AgentError('parseToken could not decode the token');
+    const out = {
+      version: parsed.version,
+      timestamp: parsed.timestamp,
+      ttl: parsed.ttl,
+      authorized_uuid: parsed.authorized_uuid === undefined ? null : parsed.authorized_uuid,
+      meta: parsed.meta === undefined ? {} : parsed.meta,
+    };
+    for (const section of ['resources', 'patterns']) {
+      const given = parsed[section] || {};
+      out[section] = {};
+      for (const kind of TOKEN_RESOURCE_TYPES) out[section][kind] = given[kind] || {};
+    }
+    return out;
+  }
+
+  async op_set_token(args) {
+    this.pubnub.setToken(args.token);
+    return {};
+  }
+
+  async op_revoke_token(args) {
+    const result = await this.call(this.pubnub.revokeToken(args.token));
+    return { status: result.status };
+  }
+
+  /** The v2 grant (signed GET): `channels`, `groups`, `uuids`, `auth_keys`, permission flags, `ttl`. */
+  async op_grant(args) {
+    const params = {};
+    if (args.channels) params.channels = args.channels;
+    if (args.groups) params.channelGroups = args.groups;
+    if (args.uuids) params.uuids = args.uuids;
+    if (args.auth_keys) params.authKeys = args.auth_keys;
+    for (const permission of PERMISSIONS) {
+      if (permission in args) params[permission] = Boolean(args[permission]);
+    }
+    if ('ttl' in args) params.ttl = args.ttl;
+    await this.call(this.pubnub.grant(params));
+    // 7.3.3 resolves a grant with {}: nothing of the server's answer is handed over.
+    return { level: null, ttl: null };
+  }
+
   async op_exit() {
     this.pubnub.stop();
     return {};
@@ -376,7 +472,11 @@ async function main() {
       const result = await handler.call(agent, request.args || {});
       answer({ id: request.id, ok: true, result });
     } catch (error) {
-      answer({ id: request.id, ok: false, error: `${error.name}: ${error.message}` });
+      const failure = { id: request.id, ok: false, error: `${error.name}: ${error.message}` };
+      if (error instanceof AgentError) {
+        Object.assign(failure, { http: error.http, category: error.category, details: error.details });
+      }
+      answer(failure);
     }
     if (request.op === 'exit') break;
   }

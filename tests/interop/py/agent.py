@@ -21,6 +21,13 @@ Client quirks handled here (see CLIENT-CAPTURES.md):
 * freenub 0.1.2's telemetry has no entry for the fetch-messages operation and
   turns every successful `fetch_messages` into a KeyError; the agent maps that
   operation to the history telemetry group on its own client instance.
+* `parse_token` leaves out resource types the token has no entry for; the
+  agent reports `channels`, `groups` and `uuids` always (empty when none).
+
+A failed SDK call is answered with `"ok": false`, the `error` text and, when
+the SDK got an answer from the server, `http` (the status code), `category`
+(the status category name) and `details` (the error information the SDK
+reported, which carries the server's error body).
 """
 
 import asyncio
@@ -30,15 +37,39 @@ import traceback
 
 from pubnub.enums import PNOperationType, PNStatusCategory
 from pubnub.callbacks import SubscribeCallback
+from pubnub.models.consumer.v3.channel import Channel
+from pubnub.models.consumer.v3.group import Group
+from pubnub.models.consumer.v3.uuid import UUID
 from pubnub.pnconfiguration import PNConfiguration
 from pubnub.pubnub_asyncio import PubNubAsyncio
 
 ANSWER_PREFIX = "@@interop "
 EVENT_KINDS = ("message", "signal", "presence", "status")
+# Access Manager: the resource types of a token and the permission names, in
+# the JSON shape pubnub-js takes and both agents report.
+TOKEN_RESOURCE_TYPES = {"channels": Channel, "groups": Group, "uuids": UUID}
+PERMISSIONS = ("read", "write", "manage", "delete", "get", "update", "join")
 
 
 class AgentError(Exception):
-    """A command failed; the message goes back to the driver."""
+    """A command failed; the message (and the HTTP details) go back to the driver."""
+
+    def __init__(self, message, http=None, category=None, details=None):
+        super().__init__(message)
+        self.http = http
+        self.category = category
+        self.details = details
+
+    @classmethod
+    def from_status(cls, status):
+        error_data = getattr(status, "error_data", None)
+        details = None if error_data is None else str(getattr(error_data, "information", error_data))
+        return cls(
+            status_text(status),
+            http=getattr(status, "status_code", None),
+            category=constant_name(PNStatusCategory, status.category),
+            details=details,
+        )
 
 
 def constant_name(holder, value):
@@ -181,7 +212,7 @@ class Agent:
     async def call(self, builder):
         envelope = await builder.future()
         if envelope.status is not None and envelope.status.is_error():
-            raise AgentError(status_text(envelope.status))
+            raise AgentError.from_status(envelope.status)
         return envelope.result
 
     async def wait_status(self, wanted, timeout):
@@ -409,6 +440,84 @@ class Agent:
         config = self.pubnub.config
         return {"message": config.crypto.decrypt(config.cipher_key, args["ciphertext"])}
 
+    # --- Access Manager ------------------------------------------------
+
+    async def op_grant_token(self, args):
+        """grant_token with pubnub-js' argument shape: `ttl`, `authorized_uuid`,
+        `resources` / `patterns` ({type: {name: {permission: true}}}), `meta`."""
+        builder = self.pubnub.grant_token().ttl(args["ttl"])
+        if args.get("authorized_uuid"):
+            builder = builder.authorized_uuid(args["authorized_uuid"])
+        if args.get("meta") is not None:
+            builder = builder.meta(args["meta"])
+        grants = {kind: [] for kind in TOKEN_RESOURCE_TYPES}
+        for section, make in (("resources", "id"), ("patterns", "pattern")):
+            for kind, entries in (args.get(section) or {}).items():
+                resource_type = TOKEN_RESOURCE_TYPES.get(kind)
+                if resource_type is None:
+                    raise AgentError(f"unknown resource type {kind!r}; use one of {list(TOKEN_RESOURCE_TYPES)}")
+                for name, permissions in entries.items():
+                    resource = getattr(resource_type, make)(name)
+                    for permission, wanted in permissions.items():
+                        if not wanted:
+                            continue
+                        setter = getattr(resource, permission, None)
+                        if permission not in PERMISSIONS or setter is None:
+                            raise AgentError(f"freenub cannot grant {permission!r} on {kind}")
+                        resource = setter()
+                    grants[kind].append(resource)
+        if grants["channels"]:
+            builder = builder.channels(grants["channels"])
+        if grants["groups"]:
+            builder = builder.groups(grants["groups"])
+        if grants["uuids"]:
+            builder = builder.uuids(grants["uuids"])
+        result = await self.call(builder)
+        return {"token": result.token}
+
+    async def op_parse_token(self, args):
+        """The SDK's own parse_token, every resource type present (empty when none)."""
+        parsed = self.pubnub.parse_token(args["token"])
+        out = {
+            "version": parsed["version"],
+            "timestamp": parsed["timestamp"],
+            "ttl": parsed["ttl"],
+            "authorized_uuid": parsed.get("authorized_uuid"),
+            "meta": parsed.get("meta") or {},
+        }
+        for section in ("resources", "patterns"):
+            given = parsed.get(section) or {}
+            out[section] = {kind: dict(given.get(kind) or {}) for kind in TOKEN_RESOURCE_TYPES}
+        return out
+
+    async def op_set_token(self, args):
+        self.pubnub.set_token(args["token"])
+        return {}
+
+    async def op_revoke_token(self, args):
+        result = await self.call(self.pubnub.revoke_token(args["token"]))
+        return {"status": result.status}
+
+    async def op_grant(self, args):
+        """The v2 grant (signed GET): `channels`, `groups`, `uuids`, `auth_keys`,
+        permission flags (`read`, `write`, ...) and `ttl` (minutes)."""
+        builder = self.pubnub.grant()
+        if args.get("channels"):
+            builder = builder.channels(args["channels"])
+        if args.get("groups"):
+            builder = builder.channel_groups(args["groups"])
+        if args.get("uuids"):
+            builder = builder.uuids(args["uuids"])
+        if args.get("auth_keys"):
+            builder = builder.auth_keys(args["auth_keys"])
+        for permission in PERMISSIONS:
+            if permission in args:
+                builder = getattr(builder, permission)(bool(args[permission]))
+        if "ttl" in args:
+            builder = builder.ttl(args["ttl"])
+        result = await self.call(builder)
+        return {"level": result.level, "ttl": result.ttl}
+
     async def op_exit(self, args):
         await self.pubnub.stop()
         return {}
@@ -442,7 +551,10 @@ async def main():
             result = await handler(request.get("args") or {})
             answer({"id": request.get("id"), "ok": True, "result": result})
         except Exception as error:  # every failure goes back to the driver
-            answer({"id": request.get("id"), "ok": False, "error": f"{type(error).__name__}: {error}"})
+            failure = {"id": request.get("id"), "ok": False, "error": f"{type(error).__name__}: {error}"}
+            if isinstance(error, AgentError):
+                failure.update(http=error.http, category=error.category, details=error.details)
+            answer(failure)
         if op == "exit":
             return 0
 
