@@ -10,6 +10,8 @@ mod endpoint;
 pub mod history;
 pub mod message_actions;
 pub mod objects;
+// Deprecated Objects v1 (users/spaces), for apps migrating to App Context.
+pub mod objects_v1;
 pub mod presence;
 pub mod publish;
 pub mod time;

@@ -213,3 +213,27 @@ pub fn report(tally: &Tally, family: &str, interactions: usize, foreign: &[Strin
         );
     }
 }
+
+/// Prints the tally like [`report`], counting in the total the cassettes
+/// of this family that another test file replays (`covered`: name and
+/// where), listed as covered there rather than as "not replayed".
+pub fn report_with_covered(
+    tally: &Tally,
+    family: &str,
+    interactions: usize,
+    covered: &[(String, &str)],
+) {
+    let total = tally.replayed.len() + tally.skipped.len() + covered.len();
+    println!(
+        "{family}: replayed {}/{total} cassettes here, {} covered by another test",
+        tally.replayed.len(),
+        covered.len()
+    );
+    for (name, why) in covered {
+        println!("  covered elsewhere: {name}: {why}");
+    }
+    for (name, why) in &tally.skipped {
+        println!("  not replayed: {name}: {why}");
+    }
+    println!("{family}: interactions replayed: {interactions}");
+}
