@@ -1,5 +1,5 @@
 //! The subscribe state machine, as a pure function: `(state, event) → (state,
-//! effects)`. No IO, no tokio: the [multiplexer](super::multiplexer) actor
+//! effects)`. No IO, no tokio: the multiplexer actor (`multiplexer.rs`)
 //! runs the effects and feeds the outcomes back as events, and every
 //! transition is unit-tested here.
 //!

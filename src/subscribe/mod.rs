@@ -1,12 +1,12 @@
 //! Subscribing: entities make [`Subscription`]s, subscriptions combine into
 //! [`SubscriptionSet`]s, and each yields typed streams of what arrives.
 //!
-//! One [multiplexer](multiplexer) actor per client merges every active
+//! One multiplexer actor per client (`multiplexer.rs`) merges every active
 //! subscription into a single long-poll and routes each message once to the
 //! subscriptions that asked for it, through bounded queues
-//! ([`OverflowPolicy`]). The [engine](engine) is the pure state machine it
-//! runs; [router](router) answers "who gets this"; the presence actor
-//! ([heartbeat](heartbeat)) sends heartbeats and leaves.
+//! ([`OverflowPolicy`]). The [`engine`] is the pure state machine it runs;
+//! `router.rs` answers "who gets this"; the presence actor (`heartbeat.rs`)
+//! sends heartbeats and leaves.
 //!
 //! ```no_run
 //! # async fn run(client: pubnub_rx::PubNub) {
