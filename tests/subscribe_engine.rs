@@ -710,3 +710,50 @@ async fn encrypted_messages_are_decrypted_and_a_wrong_key_is_an_error_item() {
     let unique: BTreeSet<u64> = [decrypted.timetoken(), failed.timetoken()].into();
     assert_eq!(unique.len(), 1, "both clients saw the same message");
 }
+
+#[tokio::test]
+async fn disconnect_then_reconnect_resumes_from_the_cursor() {
+    let server = dev_server().await;
+    let c = client(&server, "pausing");
+    let publisher = client(&server, "pub");
+    let mut status = c.status();
+    let subscription = c.channel("pause").subscription(SubscriptionOptions::new());
+    let mut messages = subscription.messages();
+    subscription.subscribe();
+    expect_status(&mut status, StatusCategory::Connected).await;
+    publisher
+        .publish()
+        .channel("pause")
+        .message(&"before")
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut messages).await.decode::<String>().unwrap(),
+        "before"
+    );
+
+    c.disconnect();
+    expect_status(&mut status, StatusCategory::Disconnected).await;
+    let mark = server.request_log().mark();
+    publisher
+        .publish()
+        .channel("pause")
+        .message(&"while away")
+        .await
+        .unwrap();
+    assert_no_request(
+        &server,
+        mark,
+        RouteKind::Subscribe,
+        Duration::from_millis(300),
+    )
+    .await;
+
+    c.reconnect();
+    expect_status(&mut status, StatusCategory::Reconnected).await;
+    assert_eq!(
+        next(&mut messages).await.decode::<String>().unwrap(),
+        "while away",
+        "caught up from the kept cursor"
+    );
+}
