@@ -15,7 +15,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use futures::stream::{select_all, StreamExt};
 use pubnub_rx::crypto::CryptoModule;
 use pubnub_rx::subscribe::{OverflowPolicy, SubscriptionOptions};
@@ -97,6 +97,7 @@ struct Running {
     firehose: Firehose,
     streams: futures::stream::SelectAll<pubnub_rx::subscribe::SubscriptionStream<Event>>,
     _client: PubNub,
+    _sentinel: Subscription,
     _subscriptions: Vec<Subscription>,
     _set: Option<SubscriptionSet>,
 }
@@ -143,47 +144,136 @@ async fn start(case: &Case) -> Running {
         }
         (streams, None)
     };
+    // Wait until the multiplexer has taken every subscription (commands are
+    // handled in order, so once a long-poll names one more channel, added
+    // last, all are routed); a receive cancelled by a later change of
+    // channels would also lose its budget.
+    let mut names: Vec<&String> = case.subscriptions.iter().collect();
+    names.sort();
+    names.dedup();
+    let channels = names.len() * if case.with_presence { 2 } else { 1 };
+    let sentinel = client
+        .channel("sentinel")
+        .subscription(SubscriptionOptions::new());
+    sentinel.subscribe();
+    firehose.wait_for_channels(channels + 1).await;
     Running {
         firehose,
         streams,
         _client: client,
+        _sentinel: sentinel,
         _subscriptions: subscriptions,
         _set: set,
     }
 }
 
-fn bench(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// Lets `envelopes` responses through and drains every delivery they make.
+async fn drain(running: &mut Running, envelopes: u64, deliveries: u64) -> Duration {
+    let expected = envelopes * deliveries;
+    let started = Instant::now();
+    running.firehose.allow(envelopes);
+    let mut seen = 0;
+    while seen < expected {
+        match running.streams.next().await {
+            Some(event) => {
+                std::hint::black_box(&event);
+                seen += 1;
+            }
+            None => panic!("stream ended after {seen} of {expected}"),
+        }
+    }
+    started.elapsed()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = runtime();
+    let mut group = c.benchmark_group("dispatch");
+    // One iteration is one 100-message envelope; deliveries per second are
+    // messages per second times the subscriptions each message reaches
+    // (printed by the side-by-side summary).
+    group.throughput(Throughput::Elements(100));
     for case in cases() {
-        for (unit, elements) in [("messages", 100), ("deliveries", case.deliveries)] {
-            let mut group = c.benchmark_group(format!("dispatch/{unit}"));
-            group.throughput(Throughput::Elements(elements));
-            let mut running = runtime.block_on(start(&case));
-            group.bench_function(case.name, |b| {
-                b.iter_custom(|iters| {
-                    runtime.block_on(async {
-                        let expected = iters * case.deliveries;
-                        let started = Instant::now();
-                        running.firehose.allow(iters);
-                        let mut seen = 0;
-                        while seen < expected {
-                            match running.streams.next().await {
-                                Some(event) => {
-                                    std::hint::black_box(&event);
-                                    seen += 1;
-                                }
-                                None => panic!("stream ended after {seen} of {expected}"),
-                            }
-                        }
-                        started.elapsed()
-                    })
-                })
-            });
-            group.finish();
+        let mut running = runtime.block_on(start(&case));
+        group.bench_function(case.name, |b| {
+            b.iter_custom(|iters| runtime.block_on(drain(&mut running, iters, case.deliveries)))
+        });
+    }
+    group.finish();
+}
+
+/// Dispatch and its borrowed-decode floor, alternately in one run, so the
+/// ratio holds on a machine other builds are loading.
+fn side_by_side() {
+    let runtime = runtime();
+    let quick = !support::bench_mode();
+    let rounds = if quick { 1 } else { 9 };
+    println!(
+        "\nside by side (load average {}): {rounds} alternating rounds; median [min max] per 100-message envelope",
+        support::load_average()
+    );
+    println!(
+        "{:<32} {:>22} {:>22} {:>20} {:>12} {:>14}",
+        "case", "borrowed decode µs", "dispatch µs", "ratio", "messages/s", "deliveries/s"
+    );
+    let mut per_envelope = Vec::new();
+    for case in cases() {
+        let mut running = runtime.block_on(start(&case));
+        let body = running.firehose.body(0);
+        let envelopes = if quick {
+            2
+        } else {
+            (200_000 / case.deliveries).clamp(10, 200)
+        };
+        let (floor, dispatch, ratios) = support::side_by_side(
+            rounds,
+            || {
+                let started = Instant::now();
+                for _ in 0..envelopes {
+                    let n = support::borrowed::decode(std::hint::black_box(&body));
+                    assert_eq!(n, 100);
+                }
+                started.elapsed()
+            },
+            || runtime.block_on(drain(&mut running, envelopes, case.deliveries)),
+        );
+        let per = |v: Vec<f64>| support::spread(&v.iter().map(|x| x / envelopes as f64).collect::<Vec<_>>());
+        let (floor, dispatch, ratio) = (per(floor), per(dispatch), support::spread(&ratios));
+        let messages = 100.0 / (dispatch.median / 1e6);
+        println!(
+            "{:<32} {:>8.1} [{:>5.1} {:>5.1}] {:>8.1} [{:>5.1} {:>5.1}] {:>6.2} [{:>4.2} {:>4.2}] {:>12.0} {:>14.0}",
+            case.name,
+            floor.median,
+            floor.min,
+            floor.max,
+            dispatch.median,
+            dispatch.min,
+            dispatch.max,
+            ratio.median,
+            ratio.min,
+            ratio.max,
+            messages,
+            messages * (case.deliveries as f64 / 100.0),
+        );
+        per_envelope.push((case.name, case.deliveries / 100, dispatch.median));
+    }
+    let one = per_envelope
+        .iter()
+        .find(|(name, ..)| *name == "1_subscription")
+        .map(|(.., t)| *t);
+    if let Some(one) = one {
+        for (name, subscribers, t) in &per_envelope {
+            if name.starts_with("fanout_") {
+                let extra = (t - one) * 1e3 / 100.0 / (*subscribers as f64 - 1.0);
+                println!("{name}: each extra subscriber adds {extra:.1} ns per message");
+            }
         }
     }
 }
@@ -193,4 +283,9 @@ criterion_group! {
     config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     targets = bench
 }
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    side_by_side();
+}

@@ -1,9 +1,12 @@
-//! Shared bench fixtures: realistic subscribe envelopes and an in-memory
-//! "firehose" transport that answers every receive long-poll at once.
+//! Shared bench fixtures: realistic subscribe envelopes, an in-memory
+//! "firehose" transport that answers every receive long-poll at once, the
+//! borrowed-decode floor, resident-memory readings and the side-by-side
+//! measurement helpers.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -92,6 +95,9 @@ struct State {
     next: AtomicUsize,
     budget: AtomicU64,
     more: Notify,
+    /// Channels named by the latest subscribe request.
+    channels: AtomicUsize,
+    requested: Notify,
 }
 
 /// Answers handshakes with a cursor and each receive at once with the next
@@ -107,7 +113,25 @@ impl Firehose {
             next: AtomicUsize::new(0),
             budget: AtomicU64::new(0),
             more: Notify::new(),
+            channels: AtomicUsize::new(0),
+            requested: Notify::new(),
         }))
+    }
+
+    /// The `index`th prebuilt body.
+    pub fn body(&self, index: usize) -> Bytes {
+        self.0.bodies[index % self.0.bodies.len()].clone()
+    }
+
+    /// Waits until a subscribe request names at least `count` channels.
+    pub async fn wait_for_channels(&self, count: usize) {
+        loop {
+            let requested = self.0.requested.notified();
+            if self.0.channels.load(Ordering::Acquire) >= count {
+                return;
+            }
+            requested.await;
+        }
     }
 
     /// Lets `responses` more receives through.
@@ -136,6 +160,13 @@ impl Transport for Firehose {
             )))
             .boxed();
         }
+        let channels = request
+            .path
+            .split('/')
+            .nth(4)
+            .map_or(0, |list| list.split(',').count());
+        self.0.channels.store(channels, Ordering::Release);
+        self.0.requested.notify_waiters();
         if request.query_param("tt") == Some("0") {
             return futures::future::ready(ok(Bytes::from_static(
                 br#"{"t":{"t":"1","r":1},"m":[]}"#,
@@ -156,4 +187,130 @@ impl Transport for Firehose {
         }
         .boxed()
     }
+}
+
+/// A subscribe response parsed the cheapest way serde_json allows: every
+/// field borrowed (`&str`, `&RawValue`), nothing owned but the `m` list.
+pub mod borrowed {
+    use serde::Deserialize;
+    use serde_json::value::RawValue;
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    pub struct Cursor<'a> {
+        #[serde(borrow)]
+        pub t: &'a str,
+        pub r: u32,
+    }
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    pub struct Envelope<'a> {
+        #[serde(borrow)]
+        pub c: &'a str,
+        #[serde(borrow, default)]
+        pub b: Option<&'a str>,
+        #[serde(borrow)]
+        pub d: &'a RawValue,
+        #[serde(default)]
+        pub e: Option<u8>,
+        #[serde(borrow, default)]
+        pub i: Option<&'a str>,
+        #[serde(borrow)]
+        pub p: Cursor<'a>,
+        #[serde(borrow, default)]
+        pub u: Option<&'a RawValue>,
+    }
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    pub struct Response<'a> {
+        #[serde(borrow)]
+        pub t: Cursor<'a>,
+        #[serde(borrow)]
+        pub m: Vec<Envelope<'a>>,
+    }
+
+    /// Parses `body`; returns the number of envelopes (0 for a bad body).
+    pub fn decode(body: &[u8]) -> usize {
+        serde_json::from_slice::<Response<'_>>(body).map_or(0, |r| r.m.len())
+    }
+}
+
+/// Resident set size of this process in KiB (`VmRSS` of
+/// `/proc/self/status`), `None` where that file does not exist.
+pub fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Whether the binary runs as a benchmark (`cargo bench` passes `--bench`);
+/// under `cargo test --benches` it gets no such flag and should only smoke
+/// test.
+pub fn bench_mode() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// Median and spread (min, max) of a sample.
+#[derive(Debug, Clone, Copy)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+pub fn spread(values: &[f64]) -> Spread {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let median = match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    };
+    Spread {
+        median,
+        min: sorted.first().copied().unwrap_or(f64::NAN),
+        max: sorted.last().copied().unwrap_or(f64::NAN),
+    }
+}
+
+/// The `q`-quantile (0..=1) of durations, nearest-rank.
+pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Runs `a` and `b` alternately `rounds` times (after one unrecorded warm-up
+/// each), so that load from other processes hits both alike. Each closure
+/// returns the time one round took; returns those times in µs and the
+/// per-round ratios `b / a`.
+pub fn side_by_side(
+    rounds: usize,
+    mut a: impl FnMut() -> Duration,
+    mut b: impl FnMut() -> Duration,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let _ = (a(), b());
+    let (mut xs, mut ys, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let x = a().as_secs_f64() * 1e6;
+        let y = b().as_secs_f64() * 1e6;
+        xs.push(x);
+        ys.push(y);
+        ratios.push(y / x);
+    }
+    (xs, ys, ratios)
+}
+
+/// Load average of the last minute, for the record.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".to_owned())
 }
