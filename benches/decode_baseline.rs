@@ -10,7 +10,7 @@
 
 mod support;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use support::{borrowed, envelope, Mix};
 
 fn bench(c: &mut Criterion) {
@@ -33,9 +33,41 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// `PUBNUB_BENCH_PROFILE=borrowed,<envelopes>` (or `value,…`): only decodes,
+/// for `valgrind --tool=callgrind` or `perf`.
+fn profile(spec: &str) -> bool {
+    let (kind, count) = spec.split_once(',').unwrap_or((spec, "1000"));
+    let count: usize = count.parse().expect("a count");
+    let body = envelope(
+        17_000_000_000_000_000,
+        Mix::Messages,
+        &|_| "chat".to_owned(),
+        None,
+    );
+    for _ in 0..count {
+        match kind {
+            "value" => {
+                let v: serde_json::Value = serde_json::from_slice(body.as_bytes()).unwrap();
+                std::hint::black_box(v);
+            }
+            _ => {
+                std::hint::black_box(borrowed::decode(std::hint::black_box(body.as_bytes())));
+            }
+        }
+    }
+    true
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(4));
     targets = bench
 }
-criterion_main!(benches);
+fn main() {
+    if let Ok(spec) = std::env::var("PUBNUB_BENCH_PROFILE") {
+        profile(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,7 +1,7 @@
 //! Dispatch: one subscribe response of 100 messages through the real client
 //! path — the multiplexer actor, envelope decoding, decryption when enabled,
 //! routing, delivery into the subscriptions' queues — drained from the
-//! streams by one consumer. An in-memory transport answers every receive at
+//! streams by one consumer task. An in-memory transport answers every receive at
 //! once, so the figure is the client's own cost.
 //!
 //! Throughput is reported in messages per iteration (one envelope) under
@@ -16,8 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
-use futures::stream::{select_all, StreamExt};
+use std::task::Poll;
+
+use futures::StreamExt;
 use pubnub_rx::crypto::CryptoModule;
+use pubnub_rx::subscribe::SubscriptionStream;
 use pubnub_rx::subscribe::{OverflowPolicy, SubscriptionOptions};
 use pubnub_rx::{Config, Event, PubNub, Subscription, SubscriptionSet};
 use support::{envelopes, Firehose, Mix};
@@ -95,7 +98,7 @@ fn cases() -> Vec<Case> {
 
 struct Running {
     firehose: Firehose,
-    streams: futures::stream::SelectAll<pubnub_rx::subscribe::SubscriptionStream<Event>>,
+    streams: Vec<SubscriptionStream<Event>>,
     _client: PubNub,
     _sentinel: Subscription,
     _subscriptions: Vec<Subscription>,
@@ -134,11 +137,11 @@ async fn start(case: &Case) -> Running {
         .collect();
     let (streams, set) = if case.as_set {
         let set = client.subscription_set(subscriptions.iter().cloned());
-        let streams = select_all([set.events()]);
+        let streams = vec![set.events()];
         set.subscribe();
         (streams, Some(set))
     } else {
-        let streams = select_all(subscriptions.iter().map(Subscription::events));
+        let streams = subscriptions.iter().map(Subscription::events).collect();
         for s in &subscriptions {
             s.subscribe();
         }
@@ -167,6 +170,33 @@ async fn start(case: &Case) -> Running {
     }
 }
 
+/// Takes every event ready on any stream (at least one), polling the
+/// streams in turn: one consumer task for all subscriptions, without the
+/// per-item bookkeeping of `select_all`.
+async fn next_events(streams: &mut [SubscriptionStream<Event>]) -> u64 {
+    std::future::poll_fn(|cx| {
+        let mut got = 0;
+        for stream in streams.iter_mut() {
+            loop {
+                match stream.poll_next_unpin(cx) {
+                    Poll::Ready(Some(event)) => {
+                        std::hint::black_box(&event);
+                        got += 1;
+                    }
+                    Poll::Ready(None) => panic!("a stream ended"),
+                    Poll::Pending => break,
+                }
+            }
+        }
+        if got > 0 {
+            Poll::Ready(got)
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
 /// Lets `envelopes` responses through and drains every delivery they make.
 async fn drain(running: &mut Running, envelopes: u64, deliveries: u64) -> Duration {
     let expected = envelopes * deliveries;
@@ -174,13 +204,7 @@ async fn drain(running: &mut Running, envelopes: u64, deliveries: u64) -> Durati
     running.firehose.allow(envelopes);
     let mut seen = 0;
     while seen < expected {
-        match running.streams.next().await {
-            Some(event) => {
-                std::hint::black_box(&event);
-                seen += 1;
-            }
-            None => panic!("stream ended after {seen} of {expected}"),
-        }
+        seen += next_events(&mut running.streams).await;
     }
     started.elapsed()
 }
@@ -244,7 +268,9 @@ fn side_by_side() {
             },
             || runtime.block_on(drain(&mut running, envelopes, case.deliveries)),
         );
-        let per = |v: Vec<f64>| support::spread(&v.iter().map(|x| x / envelopes as f64).collect::<Vec<_>>());
+        let per = |v: Vec<f64>| {
+            support::spread(&v.iter().map(|x| x / envelopes as f64).collect::<Vec<_>>())
+        };
         let (floor, dispatch, ratio) = (per(floor), per(dispatch), support::spread(&ratios));
         let messages = 100.0 / (dispatch.median / 1e6);
         println!(
@@ -284,7 +310,29 @@ criterion_group! {
     targets = bench
 }
 
+/// `PUBNUB_BENCH_PROFILE=<case>,<envelopes>`: runs only that case for that
+/// many envelopes (for `valgrind --tool=callgrind` or `perf`), no criterion.
+fn profile(spec: &str) {
+    let (name, envelopes) = spec.split_once(',').unwrap_or((spec, "1000"));
+    let envelopes: u64 = envelopes.parse().expect("envelopes is a number");
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == name)
+        .expect("a case name of this bench");
+    let runtime = runtime();
+    let mut running = runtime.block_on(start(&case));
+    let elapsed = runtime.block_on(drain(&mut running, envelopes, case.deliveries));
+    println!(
+        "{name}: {envelopes} envelopes in {elapsed:?} ({:.1} µs each)",
+        elapsed.as_secs_f64() * 1e6 / envelopes as f64
+    );
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("PUBNUB_BENCH_PROFILE") {
+        profile(&spec);
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     side_by_side();

@@ -62,7 +62,10 @@ enum Reader {
 
 const HANDSHAKE: &[u8] = br#"{"t":{"t":"1","r":1},"m":[]}"#;
 
-async fn subscribe(State(state): State<Arc<FirehoseState>>, RawQuery(query): RawQuery) -> impl IntoResponse {
+async fn subscribe(
+    State(state): State<Arc<FirehoseState>>,
+    RawQuery(query): RawQuery,
+) -> impl IntoResponse {
     let query = query.as_deref().unwrap_or("");
     let handshake = query.split('&').any(|pair| pair == "tt=0");
     let reader = if query.split('&').any(|pair| pair == "uuid=raw") {
@@ -160,7 +163,15 @@ impl RawLoop {
                 "{}/v2/subscribe/sub-c-bench/chat/0?tt={}&tr=1&uuid=raw&pnsdk=raw",
                 self.base, self.cursor
             );
-            let body = self.http.get(url).send().await.unwrap().bytes().await.unwrap();
+            let body = self
+                .http
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
             let parsed: borrowed::Response<'_> = serde_json::from_slice(&body).unwrap();
             messages += parsed.m.len();
             parsed.t.t.clone_into(&mut self.cursor);
@@ -351,7 +362,10 @@ async fn fleet(subscribers: usize, channel: &str) -> Fleet {
         tokio::spawn(async move {
             while let Some(message) = messages.next().await {
                 let now = Instant::now();
-                let seq = message.decode::<serde_json::Value>().ok().and_then(|v| v["seq"].as_u64());
+                let seq = message
+                    .decode::<serde_json::Value>()
+                    .ok()
+                    .and_then(|v| v["seq"].as_u64());
                 received[index].fetch_add(1, Ordering::AcqRel);
                 progress.notify_one();
                 if tx.send((index, seq.unwrap_or(u64::MAX), now)).is_err() {
@@ -374,7 +388,8 @@ async fn fleet(subscribers: usize, channel: &str) -> Fleet {
 }
 
 fn payload(seq: u64) -> serde_json::Value {
-    let mut value: serde_json::Value = serde_json::from_str(&support::payload(seq as usize)).unwrap();
+    let mut value: serde_json::Value =
+        serde_json::from_str(&support::payload(seq as usize)).unwrap();
     value["seq"] = seq.into();
     value
 }
@@ -414,7 +429,11 @@ async fn latency(fleet: &mut Fleet, samples: u64) -> (Vec<Duration>, Vec<Duratio
 async fn throughput(fleet: &mut Fleet, channel: &str, first: u64, total: u64) -> Duration {
     const IN_FLIGHT: usize = 16;
     const WINDOW: u64 = 50;
-    let base: Vec<u64> = fleet.received.iter().map(|r| r.load(Ordering::Acquire)).collect();
+    let base: Vec<u64> = fleet
+        .received
+        .iter()
+        .map(|r| r.load(Ordering::Acquire))
+        .collect();
     let slowest = |fleet: &Fleet| {
         fleet
             .received
@@ -430,9 +449,8 @@ async fn throughput(fleet: &mut Fleet, channel: &str, first: u64, total: u64) ->
     while slowest(fleet) < total {
         // Drain receipts so the channel does not grow.
         while fleet.receipts.try_recv().is_ok() {}
-        let can_publish = published < total
-            && inflight.len() < IN_FLIGHT
-            && published < slowest(fleet) + WINDOW;
+        let can_publish =
+            published < total && inflight.len() < IN_FLIGHT && published < slowest(fleet) + WINDOW;
         if can_publish {
             let publish = fleet
                 .publisher
@@ -466,7 +484,13 @@ fn dev_server() {
     );
     println!(
         "{:<16} {:>9} {:>9} {:>9} {:>9} {:>12} {:>14}",
-        "publisher→subs", "p50 each", "p99 each", "p50 all", "p99 all", "messages/s", "deliveries/s"
+        "publisher→subs",
+        "p50 each",
+        "p99 each",
+        "p50 all",
+        "p99 all",
+        "messages/s",
+        "deliveries/s"
     );
     for subscribers in [1usize, 100] {
         runtime.block_on(async {

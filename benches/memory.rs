@@ -73,7 +73,9 @@ async fn idle(count: usize, distinct: bool) -> (i64, i64) {
     if !distinct {
         // Same channel: the request does not change; give the actor a moment
         // to drain its command queue by round-tripping one more subscribe.
-        let last = client.channel("last").subscription(SubscriptionOptions::new());
+        let last = client
+            .channel("last")
+            .subscription(SubscriptionOptions::new());
         last.subscribe();
         firehose.wait_for_channels(3).await;
         let stream = last.messages();
@@ -135,11 +137,18 @@ fn main() {
         "\n{} messages through a client whose second subscription's stream is never read:",
         total * 100
     );
-    println!("{:>10} {:>10} {:>12}", "messages", "VmRSS KiB", "lost there");
+    println!(
+        "{:>10} {:>10} {:>12}",
+        "messages", "VmRSS KiB", "lost there"
+    );
     for (seen, rss, lost) in &samples {
         println!("{seen:>10} {rss:>10} {lost:>12}");
     }
     let after_first = samples.get(1).map_or(0, |s| s.1);
     let last = samples.last().map_or(0, |s| s.1);
-    println!("growth after the first {} messages: {} KiB", every * 100, last - after_first);
+    println!(
+        "growth after the first {} messages: {} KiB",
+        every * 100,
+        last - after_first
+    );
 }

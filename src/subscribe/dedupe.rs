@@ -2,15 +2,16 @@
 //! server sends twice (around a reconnect, a region change or a catch-up) is
 //! delivered once.
 
-use std::collections::{HashSet, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::collections::VecDeque;
+
+use super::hash::{hash_str, FastSet};
 
 /// Remembers the last `capacity` ids (timetoken + channel); 0 disables it.
 #[derive(Debug)]
 pub(crate) struct Dedupe {
     capacity: usize,
     order: VecDeque<(u64, u64)>,
-    seen: HashSet<(u64, u64)>,
+    seen: FastSet<(u64, u64)>,
 }
 
 impl Dedupe {
@@ -18,7 +19,7 @@ impl Dedupe {
         Self {
             capacity,
             order: VecDeque::with_capacity(capacity),
-            seen: HashSet::with_capacity(capacity),
+            seen: FastSet::with_capacity_and_hasher(capacity, Default::default()),
         }
     }
 
@@ -27,9 +28,7 @@ impl Dedupe {
         if self.capacity == 0 {
             return true;
         }
-        let mut hasher = DefaultHasher::new();
-        channel.hash(&mut hasher);
-        let id = (timetoken, hasher.finish());
+        let id = (timetoken, hash_str(channel));
         if !self.seen.insert(id) {
             return false;
         }

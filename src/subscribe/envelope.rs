@@ -121,13 +121,6 @@ pub(crate) struct SubscribeResponse {
 }
 
 #[derive(Deserialize)]
-struct WireResponse<'a> {
-    t: WireCursor,
-    #[serde(borrow, default)]
-    m: Vec<WireEnvelope<'a>>,
-}
-
-#[derive(Deserialize)]
 struct WireCursor {
     #[serde(deserialize_with = "timetoken")]
     t: u64,
@@ -135,12 +128,41 @@ struct WireCursor {
     r: u32,
 }
 
+/// A string field borrowed from the body when it holds no escapes.
+///
+/// (`#[serde(borrow)]` borrows a bare `Cow<str>` field, but an
+/// `Option<Cow<str>>` goes through `Cow`'s own `Deserialize`, which always
+/// allocates; this visitor borrows in both places.)
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
 #[derive(Deserialize)]
 struct WireEnvelope<'a> {
     #[serde(borrow)]
-    c: Cow<'a, str>,
+    c: Text<'a>,
     #[serde(borrow, default)]
-    b: Option<Cow<'a, str>>,
+    b: Option<Text<'a>>,
     #[serde(borrow)]
     d: &'a RawValue,
     #[serde(default)]
@@ -148,12 +170,12 @@ struct WireEnvelope<'a> {
     #[serde(default)]
     f: Option<u32>,
     #[serde(borrow, default)]
-    i: Option<Cow<'a, str>>,
+    i: Option<Text<'a>>,
     p: WireCursor,
     #[serde(borrow, default)]
     u: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    cmt: Option<Cow<'a, str>>,
+    cmt: Option<Text<'a>>,
     #[serde(default)]
     s: Option<u32>,
 }
@@ -177,44 +199,136 @@ fn timetoken<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error
     deserializer.deserialize_any(TimetokenVisitor)
 }
 
+impl WireEnvelope<'_> {
+    /// The envelope with its text fields as spans of `base`.
+    fn into_envelope(self, base: &[u8]) -> Envelope {
+        let channel = Span::text(base, self.c.0);
+        // `b` equal to `c` means "no separate subscription" (§4.3).
+        let subscription = self
+            .b
+            .filter(|b| channel.as_str(base) != b.0.as_ref())
+            .map(|b| Span::text(base, b.0));
+        Envelope {
+            channel,
+            subscription,
+            payload: Span::raw(base, self.d),
+            message_type: self.e.unwrap_or(0),
+            flags: self.f.unwrap_or(0),
+            publisher: self.i.map(|i| Span::text(base, i.0)),
+            published: Cursor {
+                timetoken: self.p.t,
+                region: self.p.r,
+            },
+            meta: self.u.map(|u| Span::raw(base, u)),
+            custom_message_type: self.cmt.map(|c| Span::text(base, c.0)),
+            sequence: self.s,
+        }
+    }
+}
+
+/// Decodes the whole response in one pass: each `m` item becomes an
+/// [`Envelope`] (spans of `base`) as soon as it is parsed, with no list of
+/// intermediate wire structs.
+struct ResponseSeed<'b> {
+    base: &'b [u8],
+}
+
+impl<'de> de::DeserializeSeed<'de> for ResponseSeed<'_> {
+    type Value = (Cursor, Vec<Envelope>);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResponseSeed<'_> {
+    type Value = (Cursor, Vec<Envelope>);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a subscribe response object with `t` and `m`")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut cursor = None;
+        let mut envelopes = Vec::new();
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            match key.0.as_ref() {
+                "t" => {
+                    let t: WireCursor = map.next_value()?;
+                    cursor = Some(Cursor {
+                        timetoken: t.t,
+                        region: t.r,
+                    });
+                }
+                "m" => envelopes = map.next_value_seed(EnvelopesSeed { base: self.base })?,
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        let cursor = cursor.ok_or_else(|| de::Error::missing_field("t"))?;
+        Ok((cursor, envelopes))
+    }
+}
+
+/// The `m` array (`null` reads as empty).
+struct EnvelopesSeed<'b> {
+    base: &'b [u8],
+}
+
+impl<'de> de::DeserializeSeed<'de> for EnvelopesSeed<'_> {
+    type Value = Vec<Envelope>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EnvelopesSeed<'_> {
+    type Value = Vec<Envelope>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of envelopes")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut envelopes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(wire) = seq.next_element::<WireEnvelope<'de>>()? {
+            envelopes.push(wire.into_envelope(self.base));
+        }
+        Ok(envelopes)
+    }
+}
+
 impl SubscribeResponse {
     /// Decodes a subscribe response body. Never panics on bad input.
     pub(crate) fn decode(body: Bytes) -> Result<Self, Error> {
-        let wire: WireResponse<'_> = serde_json::from_slice(&body)
-            .map_err(|e| Error::deserialization("the subscribe response", e, &body))?;
-        let cursor = Cursor {
-            timetoken: wire.t.t,
-            region: wire.t.r,
+        let failed = |e: &dyn fmt::Display| {
+            Error::deserialization("the subscribe response", e.to_string(), &body)
         };
-        let base: &[u8] = &body;
-        let envelopes = wire
-            .m
-            .into_iter()
-            .map(|w| {
-                let channel = Span::text(base, w.c);
-                // `b` equal to `c` means "no separate subscription" (§4.3).
-                let subscription =
-                    w.b.filter(|b| channel.as_str(base) != b.as_ref())
-                        .map(|b| Span::text(base, b));
-                Envelope {
-                    channel,
-                    subscription,
-                    payload: Span::raw(base, w.d),
-                    message_type: w.e.unwrap_or(0),
-                    flags: w.f.unwrap_or(0),
-                    publisher: w.i.map(|i| Span::text(base, i)),
-                    published: Cursor {
-                        timetoken: w.p.t,
-                        region: w.p.r,
-                    },
-                    meta: w.u.map(|u| Span::raw(base, u)),
-                    custom_message_type: w.cmt.map(|c| Span::text(base, c)),
-                    sequence: w.s,
-                }
-            })
-            .collect();
+        // Validating the UTF-8 once, up front, lets serde_json read from a
+        // `&str` and skip validating every string it meets (what parsing
+        // from bytes costs).
+        let text = std::str::from_utf8(&body).map_err(|e| failed(&e))?;
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let (cursor, envelopes) = de::DeserializeSeed::deserialize(
+            ResponseSeed {
+                base: text.as_bytes(),
+            },
+            &mut deserializer,
+        )
+        .and_then(|value| deserializer.end().map(|()| value))
+        .map_err(|e| failed(&e))?;
         Ok(Self {
-            body: body.clone(),
+            body,
             cursor,
             envelopes,
         })
@@ -253,6 +367,12 @@ mod tests {
             "chat"
         );
         assert_eq!(m.sequence, Some(1));
+        for span in [&m.subscription, &m.publisher, &m.custom_message_type] {
+            assert!(
+                matches!(span, Some(Span::Range(..))),
+                "optional text fields borrow too: {span:?}"
+            );
+        }
         let p = &r.envelopes[1];
         assert!(
             p.subscription.is_none(),

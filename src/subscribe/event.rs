@@ -21,97 +21,115 @@ pub enum MessageKind {
 
 /// A message or signal received on a subscription.
 ///
-/// Cheap to clone: every subscriber of the channel shares one copy of the
-/// payload (an `Arc` around a slice of the response buffer), and
-/// [`decode`](Self::decode) parses your type from it on demand.
+/// Cheap to clone: it is a reference to the subscribe response it arrived
+/// in (one shared buffer and its decoded envelopes), so every subscriber of
+/// the channel shares one copy of the payload, and building it allocates
+/// nothing per message. [`decode`](Self::decode) parses your type from it on
+/// demand. A kept message keeps that response's buffer alive.
 #[derive(Clone)]
-pub struct Message(Arc<MessageInner>);
-
-struct MessageInner {
+pub struct Message {
+    batch: Arc<Batch>,
+    /// Position of this message's envelope in `batch.envelopes`.
+    index: u32,
     kind: MessageKind,
-    body: Bytes,
-    envelope: Envelope,
-    /// The decrypted payload (JSON), when the client has a crypto module.
-    decrypted: Option<Bytes>,
-    decryption_error: Option<Error>,
+}
+
+/// One subscribe response as the messages built from it share it.
+pub(crate) struct Batch {
+    pub(crate) body: Bytes,
+    pub(crate) envelopes: Vec<Envelope>,
+    /// Per envelope, the decryption result when the client has a crypto
+    /// module and the envelope is a message with a string payload; empty
+    /// without a crypto module.
+    pub(crate) decrypted: Vec<Option<Result<Bytes, Error>>>,
 }
 
 impl Message {
-    pub(crate) fn new(
-        kind: MessageKind,
-        body: Bytes,
-        envelope: Envelope,
-        decrypted: Option<Bytes>,
-        decryption_error: Option<Error>,
-    ) -> Self {
-        Self(Arc::new(MessageInner {
+    /// The message of envelope `index` of `batch`; `None` when there is no
+    /// such envelope.
+    pub(crate) fn new(batch: &Arc<Batch>, index: usize, kind: MessageKind) -> Option<Self> {
+        if index >= batch.envelopes.len() {
+            return None;
+        }
+        Some(Self {
+            batch: Arc::clone(batch),
+            index: u32::try_from(index).ok()?,
             kind,
-            body,
-            envelope,
-            decrypted,
-            decryption_error,
-        }))
+        })
+    }
+
+    fn envelope(&self) -> &Envelope {
+        // In range by construction (`new` checks it; the batch never changes).
+        &self.batch.envelopes[self.index as usize]
+    }
+
+    fn body(&self) -> &[u8] {
+        &self.batch.body
+    }
+
+    fn decrypted(&self) -> Option<&Result<Bytes, Error>> {
+        self.batch
+            .decrypted
+            .get(self.index as usize)
+            .and_then(Option::as_ref)
     }
 
     /// Message or signal.
     pub fn kind(&self) -> MessageKind {
-        self.0.kind
+        self.kind
     }
 
     /// The channel the message was published on.
     pub fn channel(&self) -> &str {
-        self.0.envelope.channel.as_str(&self.0.body)
+        self.envelope().channel.as_str(self.body())
     }
 
     /// What the message matched through: the channel group or wildcard
     /// pattern, or the channel itself for a direct subscription.
     pub fn subscription(&self) -> &str {
-        match &self.0.envelope.subscription {
-            Some(span) => span.as_str(&self.0.body),
+        match &self.envelope().subscription {
+            Some(span) => span.as_str(self.body()),
             None => self.channel(),
         }
     }
 
     /// The message's timetoken.
     pub fn timetoken(&self) -> u64 {
-        self.0.envelope.published.timetoken
+        self.envelope().published.timetoken
     }
 
     /// The region of the timetoken.
     pub fn region(&self) -> u32 {
-        self.0.envelope.published.region
+        self.envelope().published.region
     }
 
     /// The publisher's user id, when the server reported it.
     pub fn publisher(&self) -> Option<&str> {
-        self.0
-            .envelope
+        self.envelope()
             .publisher
             .as_ref()
-            .map(|span| span.as_str(&self.0.body))
+            .map(|span| span.as_str(self.body()))
     }
 
     /// The custom message type given at publish time.
     pub fn custom_message_type(&self) -> Option<&str> {
-        self.0
-            .envelope
+        self.envelope()
             .custom_message_type
             .as_ref()
-            .map(|span| span.as_str(&self.0.body))
+            .map(|span| span.as_str(self.body()))
     }
 
     /// The publisher's sequence number, when present.
     pub fn sequence(&self) -> Option<u32> {
-        self.0.envelope.sequence
+        self.envelope().sequence
     }
 
     /// The user metadata as raw JSON, when the publisher attached some.
     pub fn meta_json(&self) -> Option<&str> {
-        self.0
-            .envelope
+        self.envelope()
             .meta
             .as_ref()
-            .map(|span| span.as_str(&self.0.body))
+            .map(|span| span.as_str(self.body()))
     }
 
     /// The user metadata parsed into `T`.
@@ -127,9 +145,9 @@ impl Message {
     /// The payload as JSON text (decrypted when the client has a crypto
     /// module and decryption succeeded; the raw ciphertext string otherwise).
     pub fn payload_json(&self) -> &str {
-        match &self.0.decrypted {
-            Some(plain) => std::str::from_utf8(plain).unwrap_or(""),
-            None => self.0.envelope.payload.as_str(&self.0.body),
+        match self.decrypted() {
+            Some(Ok(plain)) => std::str::from_utf8(plain).unwrap_or(""),
+            _ => self.envelope().payload.as_str(self.body()),
         }
     }
 
@@ -138,7 +156,7 @@ impl Message {
     /// Fails with the decryption error when the payload could not be
     /// decrypted, so garbage never decodes silently.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        if let Some(error) = &self.0.decryption_error {
+        if let Some(error) = self.decryption_error() {
             return Err(error.clone());
         }
         let json = self.payload_json();
@@ -149,17 +167,21 @@ impl Message {
     /// Why the payload could not be decrypted, if it could not; the payload
     /// is then the raw value as received.
     pub fn decryption_error(&self) -> Option<&Error> {
-        self.0.decryption_error.as_ref()
+        match self.decrypted() {
+            Some(Err(error)) => Some(error),
+            _ => None,
+        }
     }
 
-    /// Whether two handles share the same payload allocation (no copy was made).
+    /// Whether two handles are the same message sharing one payload
+    /// allocation (no copy was made).
     pub fn shares_payload_with(&self, other: &Message) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(&self.batch, &other.batch) && self.index == other.index
     }
 
     /// The envelope flags (`f`) as the server sent them.
     pub fn flags(&self) -> u32 {
-        self.0.envelope.flags
+        self.envelope().flags
     }
 }
 

@@ -26,6 +26,7 @@ mod dedupe;
 pub mod engine;
 pub(crate) mod envelope;
 mod event;
+mod hash;
 pub(crate) mod heartbeat;
 mod listener;
 pub(crate) mod multiplexer;

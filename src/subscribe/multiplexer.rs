@@ -10,7 +10,7 @@
 //! delivered — and starts the new one. It ends when the last client handle
 //! is dropped, closing every stream.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,9 +24,10 @@ use super::dedupe::Dedupe;
 use super::engine::{Effect, Engine, Event as EngineEvent, StatusKind};
 use super::envelope::{Cursor, Envelope, SubscribeResponse};
 use super::event::{
-    AppContextEvent, AppContextKind, Event, FileEvent, Message, MessageAction, MessageKind,
+    AppContextEvent, AppContextKind, Batch, Event, FileEvent, Message, MessageAction, MessageKind,
     Presence, PresenceEvent, Status,
 };
+use super::hash::FastMap;
 use super::heartbeat::{self, PresenceUpdate};
 use super::router::{Blocked, Outlet, Router, SubscriberId};
 use super::status::StatusHub;
@@ -109,7 +110,7 @@ pub(crate) fn spawn(
         blocked: Vec::new(),
         deferred: None,
         space,
-        staging: HashMap::new(),
+        staging: FastMap::default(),
     };
     runtime.spawn(actor.run(rx));
     Ok(MuxHandle { commands: tx })
@@ -141,7 +142,7 @@ struct Multiplexer {
     /// Signalled when a backpressure queue makes room.
     space: Arc<Notify>,
     /// Per-subscriber events of the batch being dispatched (reused).
-    staging: HashMap<SubscriberId, Vec<Event>>,
+    staging: FastMap<SubscriberId, Vec<Event>>,
 }
 
 impl Multiplexer {
@@ -311,7 +312,7 @@ impl Multiplexer {
                 }
                 Effect::Deliver => {
                     if let Some(response) = self.pending.take() {
-                        self.dispatch(&response);
+                        self.dispatch(response);
                     }
                 }
                 Effect::Emit(kind) => self.emit(kind),
@@ -362,9 +363,42 @@ impl Multiplexer {
     }
 
     /// Routes a receive's envelopes to the subscribers' queues, once each.
-    fn dispatch(&mut self, response: &SubscribeResponse) {
-        let body = &response.body;
-        for envelope in &response.envelopes {
+    fn dispatch(&mut self, response: SubscribeResponse) {
+        let SubscribeResponse {
+            body, envelopes, ..
+        } = response;
+        // With a crypto module, decrypt once, here, the messages that go
+        // somewhere (a duplicate among them is decrypted for nothing).
+        let mut decrypted = Vec::new();
+        if self.client.config.crypto.is_some() {
+            decrypted = envelopes
+                .iter()
+                .map(|envelope| {
+                    let wanted = message_kind(&body, envelope) == Some(MessageKind::Message)
+                        && (!self.globals.is_empty()
+                            || self
+                                .router
+                                .route(
+                                    envelope.channel.as_str(&body),
+                                    envelope.subscription.as_ref().map(|s| s.as_str(&body)),
+                                )
+                                .next()
+                                .is_some());
+                    if wanted {
+                        decrypt_payload(&self.client, envelope.payload.as_str(&body))
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+        }
+        let batch = Arc::new(Batch {
+            body,
+            envelopes,
+            decrypted,
+        });
+        let body = &batch.body;
+        for (index, envelope) in batch.envelopes.iter().enumerate() {
             let channel = envelope.channel.as_str(body);
             if !self
                 .dedupe
@@ -386,7 +420,7 @@ impl Multiplexer {
                 );
                 continue;
             }
-            let Some(event) = build_event(&self.client, body, envelope) else {
+            let Some(event) = build_event(&self.client, &batch, index, envelope) else {
                 continue;
             };
             for id in targets {
@@ -508,26 +542,36 @@ pub(crate) fn subscribe_request(
     request
 }
 
-/// Turns an envelope into a typed event; `None` (logged) when its payload
-/// does not have the shape its type promises.
-fn build_event(client: &ClientInner, body: &Bytes, envelope: &Envelope) -> Option<Event> {
+/// Whether an envelope is a message or a signal (`None`: another event).
+fn message_kind(body: &[u8], envelope: &Envelope) -> Option<MessageKind> {
+    if envelope.channel.as_str(body).ends_with(PRESENCE_SUFFIX) {
+        return None;
+    }
+    match envelope.message_type {
+        1 => Some(MessageKind::Signal),
+        2..=4 => None,
+        // 0, and unknown types delivered as messages.
+        _ => Some(MessageKind::Message),
+    }
+}
+
+/// Turns envelope `index` of `batch` into a typed event; `None` (logged)
+/// when its payload does not have the shape its type promises. Messages and
+/// signals point into the batch (their decryption, if any, is done).
+fn build_event(
+    client: &ClientInner,
+    batch: &Arc<Batch>,
+    index: usize,
+    envelope: &Envelope,
+) -> Option<Event> {
+    let body = &batch.body;
     let channel = envelope.channel.as_str(body);
     if let Some(stripped) = channel.strip_suffix(PRESENCE_SUFFIX) {
         return presence_event(body, envelope, stripped).map(|p| Event::Presence(Arc::new(p)));
     }
     match envelope.message_type {
-        0 => Some(Event::Message(message(
-            client,
-            body,
-            envelope,
-            MessageKind::Message,
-        ))),
-        1 => Some(Event::Signal(message(
-            client,
-            body,
-            envelope,
-            MessageKind::Signal,
-        ))),
+        0 => Message::new(batch, index, MessageKind::Message).map(Event::Message),
+        1 => Message::new(batch, index, MessageKind::Signal).map(Event::Signal),
         2 => app_context_event(body, envelope).map(|e| Event::AppContext(Arc::new(e))),
         3 => message_action_event(body, envelope).map(|e| Event::MessageAction(Arc::new(e))),
         4 => file_event(client, body, envelope).map(|e| Event::File(Arc::new(e))),
@@ -537,30 +581,9 @@ fn build_event(client: &ClientInner, body: &Bytes, envelope: &Envelope) -> Optio
                 message_type = other,
                 "unknown envelope type: delivered as a message"
             );
-            Some(Event::Message(message(
-                client,
-                body,
-                envelope,
-                MessageKind::Message,
-            )))
+            Message::new(batch, index, MessageKind::Message).map(Event::Message)
         }
     }
-}
-
-/// A message or signal; decrypted once here when the client has a crypto
-/// module and the payload is a string (signals are never encrypted).
-fn message(client: &ClientInner, body: &Bytes, envelope: &Envelope, kind: MessageKind) -> Message {
-    let (decrypted, error) = match (&client.config.crypto, kind) {
-        (Some(_), MessageKind::Message) => {
-            match decrypt_payload(client, envelope.payload.as_str(body)) {
-                Some(Ok(plain)) => (Some(plain), None),
-                Some(Err(error)) => (None, Some(error)),
-                None => (None, None),
-            }
-        }
-        _ => (None, None),
-    };
-    Message::new(kind, body.clone(), envelope.clone(), decrypted, error)
 }
 
 /// `None` when the payload is not a string (so not ciphertext).

@@ -11,6 +11,12 @@
 //!
 //! Either way memory is bounded: a consumer that never polls costs at most
 //! `capacity` events. Locks are held only to move items, never across an await.
+//!
+//! A stream takes everything queued at once when it runs dry (one lock per
+//! batch instead of one per event) and hands the events out from its own
+//! buffer, so a consumer holds at most one taken batch besides its queue:
+//! `2 × capacity` events in all. Events a stream has taken count as
+//! delivered; the overflow policy applies to the queue.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -198,6 +204,33 @@ impl<T> Queue<T> {
         Poll::Pending
     }
 
+    /// Moves every queued item into the empty `local` buffer (swapping the
+    /// two buffers, so both keep their allocations). `Ready(false)` once
+    /// closed and drained.
+    fn poll_take(&self, cx: &mut Context<'_>, local: &mut VecDeque<T>) -> Poll<bool> {
+        let mut state = self.lock();
+        if !state.items.is_empty() {
+            local.clear();
+            std::mem::swap(&mut state.items, local);
+            let was_full = local.len() >= self.capacity;
+            drop(state);
+            if was_full {
+                if let Some(space) = &self.space {
+                    space.notify_one();
+                }
+            }
+            return Poll::Ready(true);
+        }
+        if state.closed {
+            return Poll::Ready(false);
+        }
+        match &state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => state.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
     fn lost(&self) -> u64 {
         self.lock().lost_total
     }
@@ -214,6 +247,8 @@ impl<T> Queue<T> {
 /// Composes with every `futures`/`tokio-stream` combinator.
 pub struct SubscriptionStream<T> {
     queue: Arc<Queue<super::Event>>,
+    /// Events taken from the queue in one go, handed out in order.
+    taken: VecDeque<super::Event>,
     map: fn(super::Event) -> Option<T>,
     /// Keeps the subscription subscribed while the stream is alive.
     _keep_alive: Option<Arc<dyn Send + Sync>>,
@@ -227,6 +262,7 @@ impl<T> SubscriptionStream<T> {
     ) -> Self {
         Self {
             queue,
+            taken: VecDeque::new(),
             map,
             _keep_alive: keep_alive,
         }
@@ -252,14 +288,16 @@ impl<T> Stream for SubscriptionStream<T> {
     type Item = T;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
         loop {
-            match self.queue.poll_pop(cx) {
-                Poll::Ready(Some(event)) => {
-                    if let Some(item) = (self.map)(event) {
-                        return Poll::Ready(Some(item));
-                    }
+            while let Some(event) = this.taken.pop_front() {
+                if let Some(item) = (this.map)(event) {
+                    return Poll::Ready(Some(item));
                 }
-                Poll::Ready(None) => return Poll::Ready(None),
+            }
+            match this.queue.poll_take(cx, &mut this.taken) {
+                Poll::Ready(true) => {}
+                Poll::Ready(false) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
             }
         }
@@ -343,6 +381,28 @@ mod tests {
         let notified = space.notified();
         futures::pin_mut!(notified);
         assert!(notified.as_mut().poll(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn take_moves_the_whole_batch_in_order_and_signals_room() {
+        let space = Arc::new(Notify::new());
+        let q = Queue::new(3, OverflowPolicy::Backpressure, 0, Some(space.clone()));
+        assert!(matches!(q.offer(0..3), Offer::Taken));
+        let mut cx = Context::from_waker(noop_waker_ref());
+        let mut local = VecDeque::new();
+        assert_eq!(q.poll_take(&mut cx, &mut local), Poll::Ready(true));
+        assert_eq!(local, VecDeque::from([0, 1, 2]));
+        assert_eq!(q.len(), 0, "the queue has room for a new batch");
+        let notified = space.notified();
+        futures::pin_mut!(notified);
+        assert!(
+            notified.as_mut().poll(&mut cx).is_ready(),
+            "a full queue was emptied"
+        );
+        local.clear();
+        assert_eq!(q.poll_take(&mut cx, &mut local), Poll::Pending);
+        q.close();
+        assert_eq!(q.poll_take(&mut cx, &mut local), Poll::Ready(false));
     }
 
     #[test]

@@ -7,12 +7,13 @@
 //! subscriber appears at most once per name, so a subscription set whose
 //! members share a channel still gets each message once.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
 use super::event::{Event, EventMask};
+use super::hash::FastMap;
 use super::queue::{Offer, OverflowPolicy, Queue};
 
 /// Identifies a subscriber (a subscription, a subscription set, or a
@@ -156,9 +157,9 @@ struct Subscriber {
 /// The routing table.
 #[derive(Default)]
 pub(crate) struct Router {
-    subscribers: HashMap<SubscriberId, Subscriber>,
-    channels: HashMap<Arc<str>, Vec<SubscriberId>>,
-    groups: HashMap<Arc<str>, Vec<SubscriberId>>,
+    subscribers: FastMap<SubscriberId, Subscriber>,
+    channels: FastMap<Arc<str>, Vec<SubscriberId>>,
+    groups: FastMap<Arc<str>, Vec<SubscriberId>>,
 }
 
 impl Router {
@@ -267,7 +268,7 @@ impl Router {
 }
 
 /// Registers `id` under `name`; returns whether `name` is new to the union.
-fn add_id(map: &mut HashMap<Arc<str>, Vec<SubscriberId>>, name: &str, id: SubscriberId) -> bool {
+fn add_id(map: &mut FastMap<Arc<str>, Vec<SubscriberId>>, name: &str, id: SubscriberId) -> bool {
     match map.get_mut(name) {
         Some(ids) => {
             if !ids.contains(&id) {
@@ -283,7 +284,7 @@ fn add_id(map: &mut HashMap<Arc<str>, Vec<SubscriberId>>, name: &str, id: Subscr
 }
 
 /// Unregisters `id` from `name`; returns whether `name` left the union.
-fn remove_id(map: &mut HashMap<Arc<str>, Vec<SubscriberId>>, name: &str, id: SubscriberId) -> bool {
+fn remove_id(map: &mut FastMap<Arc<str>, Vec<SubscriberId>>, name: &str, id: SubscriberId) -> bool {
     let Some(ids) = map.get_mut(name) else {
         return false;
     };
