@@ -4,9 +4,10 @@
 //!    `messages()` stream, on 10,000 distinct channels and on one shared
 //!    channel; (RSS after − RSS before) / 10,000;
 //! 2. a consumer that never polls while 100,000 messages flow: one
-//!    subscription drained, a second one on the same channel whose stream is
-//!    never read (default options: drop-oldest, 1,024 events); the resident
-//!    memory is sampled every 10,000 messages and must stay flat.
+//!    subscription drained (with backpressure, so it gets every message), a
+//!    second one on the same channel whose stream is never read (default
+//!    options: drop-oldest, 1,024 events); the resident memory is sampled
+//!    every 10,000 messages and must stay flat.
 //!
 //! An in-memory transport answers every receive at once with a prebuilt
 //! 100-message envelope (so nothing but the client is measured).
@@ -18,7 +19,7 @@ mod support;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use pubnub_rx::subscribe::SubscriptionStream;
+use pubnub_rx::subscribe::{OverflowPolicy, SubscriptionStream};
 use pubnub_rx::{Config, Message, PubNub, Subscription, SubscriptionOptions};
 use support::{envelopes, Firehose, Mix};
 
@@ -38,8 +39,9 @@ fn kib(value: Option<u64>) -> i64 {
     value.map_or(-1, |v| v as i64)
 }
 
-/// Idle subscriptions: RSS per subscription.
-async fn idle(count: usize, distinct: bool) -> (i64, i64) {
+/// Idle subscriptions: RSS growth, per subscription, and how long
+/// subscribing them all took.
+async fn idle(count: usize, distinct: bool) -> (i64, i64, std::time::Duration) {
     let firehose = Firehose::new(envelopes(Mix::Messages, &|_| "chat".to_owned(), None));
     let client = client(&firehose);
     // Start the actors first so that only the subscriptions are counted.
@@ -50,6 +52,7 @@ async fn idle(count: usize, distinct: bool) -> (i64, i64) {
     first.subscribe();
     firehose.wait_for_channels(1).await;
     let before = support::rss_kib();
+    let started = std::time::Instant::now();
     let mut subscriptions: Vec<(Subscription, SubscriptionStream<Message>)> =
         Vec::with_capacity(count);
     for i in 0..count {
@@ -81,19 +84,22 @@ async fn idle(count: usize, distinct: bool) -> (i64, i64) {
         let stream = last.messages();
         subscriptions.push((last, stream));
     }
+    let took = started.elapsed();
     let after = support::rss_kib();
     std::hint::black_box(&subscriptions);
     let delta = kib(after) - kib(before);
-    (delta, delta * 1024 / count as i64)
+    (delta, delta * 1024 / count as i64, took)
 }
 
 /// A stream nobody reads while `envelopes` × 100 messages flow.
 async fn never_polled(envelopes_total: u64, sample_every: u64) -> Vec<(u64, i64, u64)> {
     let firehose = Firehose::new(envelopes(Mix::Messages, &|_| "chat".to_owned(), None));
     let client = client(&firehose);
+    // The drained subscription applies backpressure, so every message is
+    // fetched and delivered to it; the other one drops its oldest.
     let drained = client
         .channel("chat")
-        .subscription(SubscriptionOptions::new());
+        .subscription(SubscriptionOptions::new().overflow(OverflowPolicy::Backpressure));
     let ignored = client
         .channel("chat")
         .subscription(SubscriptionOptions::new());
@@ -125,9 +131,9 @@ fn main() {
     let count = if quick { 100 } else { 10_000 };
     println!("memory (VmRSS), load average {}", support::load_average());
     for distinct in [true, false] {
-        let (delta, per) = runtime.block_on(idle(count, distinct));
+        let (delta, per, took) = runtime.block_on(idle(count, distinct));
         println!(
-            "{count} idle subscriptions with a messages() stream, {}: +{delta} KiB, {per} B per subscription",
+            "{count} idle subscriptions with a messages() stream, {}: +{delta} KiB, {per} B per subscription (subscribed in {took:.2?})",
             if distinct { "each on its own channel" } else { "all on one channel" },
         );
     }

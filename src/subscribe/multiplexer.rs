@@ -40,6 +40,9 @@ use crate::Error;
 /// Suffix of presence channels and groups.
 pub(crate) const PRESENCE_SUFFIX: &str = "-pnpres";
 
+/// Most commands handled before acting on a changed channel mix.
+const COMMAND_BATCH: usize = 4096;
+
 /// Extra time the watchdog allows beyond the subscribe timeout before it
 /// abandons a long-poll (the transport's own timeout should fire first).
 const WATCHDOG_GRACE: Duration = Duration::from_secs(5);
@@ -111,6 +114,7 @@ pub(crate) fn spawn(
         deferred: None,
         space,
         staging: FastMap::default(),
+        union_dirty: false,
     };
     runtime.spawn(actor.run(rx));
     Ok(MuxHandle { commands: tx })
@@ -143,6 +147,8 @@ struct Multiplexer {
     space: Arc<Notify>,
     /// Per-subscriber events of the batch being dispatched (reused).
     staging: FastMap<SubscriberId, Vec<Event>>,
+    /// The commands handled since the last flush changed the channel mix.
+    union_dirty: bool,
 }
 
 impl Multiplexer {
@@ -158,7 +164,20 @@ impl Multiplexer {
             let space = Arc::clone(&self.space);
             tokio::select! {
                 command = commands.recv() => match command {
-                    Some(command) => self.on_command(command, &mut inflight),
+                    Some(command) => {
+                        self.on_command(command, &mut inflight);
+                        // Take the commands already queued too, and act on
+                        // the new channel mix once: subscribing N
+                        // subscriptions in a row then costs one long-poll
+                        // restart, not N (each rebuilding the whole list).
+                        for _ in 1..COMMAND_BATCH {
+                            match commands.try_recv() {
+                                Ok(command) => self.on_command(command, &mut inflight),
+                                Err(_) => break,
+                            }
+                        }
+                        self.flush_union(&mut inflight);
+                    }
                     None => break,
                 },
                 outcome = request => {
@@ -196,8 +215,11 @@ impl Multiplexer {
                 groups,
                 timetoken,
             } => {
-                let changed = self.router.insert(id, outlet, channels, groups);
                 if let Some(timetoken) = timetoken {
+                    // Earlier commands' change first, in order; this one
+                    // restarts the subscribe loop from `timetoken` anyway.
+                    self.flush_union(inflight);
+                    self.router.insert(id, outlet, channels, groups);
                     self.announce_presence();
                     let event = EngineEvent::SubscriptionRestored {
                         cursor: Cursor {
@@ -206,16 +228,15 @@ impl Multiplexer {
                         },
                     };
                     self.apply(event, inflight);
-                } else if changed {
-                    self.union_changed(inflight);
+                } else {
+                    let changed = self.router.insert(id, outlet, channels, groups);
+                    self.union_dirty |= changed;
                 }
             }
             Command::Unsubscribe { id } => {
                 if let Some((outlet, changed)) = self.router.remove(id) {
                     outlet.close();
-                    if changed {
-                        self.union_changed(inflight);
-                    }
+                    self.union_dirty |= changed;
                 }
             }
             Command::AddGlobal { id, outlet } => self.globals.push((id, outlet)),
@@ -229,14 +250,29 @@ impl Multiplexer {
                 });
             }
             Command::UnsubscribeAll => {
+                self.union_dirty = false;
                 for outlet in self.router.drain_outlets() {
                     outlet.close();
                 }
                 self.announce_presence();
                 self.apply(EngineEvent::UnsubscribeAll, inflight);
             }
-            Command::Disconnect => self.apply(EngineEvent::Disconnect, inflight),
-            Command::Reconnect => self.apply(EngineEvent::Reconnect, inflight),
+            Command::Disconnect => {
+                self.flush_union(inflight);
+                self.apply(EngineEvent::Disconnect, inflight);
+            }
+            Command::Reconnect => {
+                self.flush_union(inflight);
+                self.apply(EngineEvent::Reconnect, inflight);
+            }
+        }
+    }
+
+    /// Acts on a change of the channel mix made by the commands handled so
+    /// far (kept in order with the commands that drive the engine).
+    fn flush_union(&mut self, inflight: &mut Option<Inflight>) {
+        if std::mem::take(&mut self.union_dirty) {
+            self.union_changed(inflight);
         }
     }
 
@@ -589,9 +625,13 @@ fn build_event(
 /// `None` when the payload is not a string (so not ciphertext).
 fn decrypt_payload(client: &ClientInner, raw: &str) -> Option<Result<Bytes, Error>> {
     let crypto = client.config.crypto.as_ref()?;
-    let text: String = match serde_json::from_str::<Value>(raw) {
-        Ok(Value::String(text)) => text,
-        _ => return None,
+    if !raw.starts_with('"') {
+        return None;
+    }
+    // Borrowed unless the string holds escapes (base64 rarely does).
+    let text: std::borrow::Cow<'_, str> = match serde_json::from_str::<JsonText<'_>>(raw) {
+        Ok(JsonText(text)) => text,
+        Err(_) => return None,
     };
     Some(
         crypto
@@ -609,6 +649,10 @@ fn decrypt_payload(client: &ClientInner, raw: &str) -> Option<Result<Bytes, Erro
             }),
     )
 }
+
+/// A JSON string, borrowed from the input when it has no escapes.
+#[derive(serde::Deserialize)]
+struct JsonText<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
 
 fn subscription_name(body: &[u8], envelope: &Envelope, channel: &str) -> String {
     envelope

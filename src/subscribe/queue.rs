@@ -21,6 +21,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -42,6 +43,11 @@ pub enum OverflowPolicy {
 
 pub(crate) struct Queue<T> {
     state: Mutex<State<T>>,
+    /// Which event kinds this queue takes (only meaningful for event
+    /// queues); read without the lock on every delivery.
+    mask: AtomicU8,
+    /// The consumer side is gone: the producer should forget this queue.
+    abandoned: AtomicBool,
     capacity: usize,
     policy: OverflowPolicy,
     /// Signalled when a backpressure queue makes room.
@@ -51,14 +57,10 @@ pub(crate) struct Queue<T> {
 struct State<T> {
     items: VecDeque<T>,
     waker: Option<Waker>,
-    /// Which event kinds this queue takes (only meaningful for event queues).
-    mask: u8,
     lost_total: u64,
     lost_unreported: u64,
     /// The producer side is gone: the stream ends once drained.
     closed: bool,
-    /// The consumer side is gone: the producer should forget this queue.
-    abandoned: bool,
 }
 
 /// Result of offering a batch to a queue.
@@ -82,12 +84,12 @@ impl<T> Queue<T> {
             state: Mutex::new(State {
                 items: VecDeque::new(),
                 waker: None,
-                mask,
                 lost_total: 0,
                 lost_unreported: 0,
                 closed: false,
-                abandoned: false,
             }),
+            mask: AtomicU8::new(mask),
+            abandoned: AtomicBool::new(false),
             capacity: capacity.max(1),
             policy,
             space,
@@ -104,16 +106,25 @@ impl<T> Queue<T> {
     }
 
     pub(crate) fn mask(&self) -> u8 {
-        self.lock().mask
+        self.mask.load(Ordering::Acquire)
     }
 
-    /// Offers items in order; wakes the consumer once.
+    /// Offers items in order; wakes the consumer once if any was queued.
     pub(crate) fn offer(&self, items: impl IntoIterator<Item = T>) -> Offer<T> {
+        self.offer_counting(items).0
+    }
+
+    /// [`offer`](Self::offer), also taking the loss count not yet reported
+    /// on the status stream (one lock for both).
+    pub(crate) fn offer_counting(&self, items: impl IntoIterator<Item = T>) -> (Offer<T>, u64) {
         let mut state = self.lock();
-        if state.abandoned {
-            return Offer::Abandoned;
+        // Set before `abandon` takes the lock to clear the items, so an
+        // offer that gets the lock after that sees it.
+        if self.abandoned.load(Ordering::Acquire) {
+            return (Offer::Abandoned, 0);
         }
         let mut rest = None::<VecDeque<T>>;
+        let mut pushed = false;
         for item in items {
             if let Some(rest) = rest.as_mut() {
                 rest.push_back(item);
@@ -133,21 +144,21 @@ impl<T> Queue<T> {
                 }
             }
             state.items.push_back(item);
+            pushed = true;
         }
-        let waker = state.waker.take();
+        let lost = std::mem::take(&mut state.lost_unreported);
+        // Wake the consumer only for something new (a stream of one event
+        // kind is offered every batch of its subscriber).
+        let waker = if pushed { state.waker.take() } else { None };
         drop(state);
         if let Some(waker) = waker {
             waker.wake();
         }
-        match rest {
+        let offer = match rest {
             Some(rest) => Offer::Full(rest),
             None => Offer::Taken,
-        }
-    }
-
-    /// Takes the loss count not yet reported on the status stream.
-    pub(crate) fn take_unreported_loss(&self) -> u64 {
-        std::mem::take(&mut self.lock().lost_unreported)
+        };
+        (offer, lost)
     }
 
     /// Ends the stream once drained (the producer is gone).
@@ -162,12 +173,12 @@ impl<T> Queue<T> {
     }
 
     pub(crate) fn is_abandoned(&self) -> bool {
-        self.lock().abandoned
+        self.abandoned.load(Ordering::Acquire)
     }
 
     fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Release);
         let mut state = self.lock();
-        state.abandoned = true;
         state.items.clear();
         drop(state);
         if let Some(space) = &self.space {
@@ -178,7 +189,7 @@ impl<T> Queue<T> {
     /// Keeps only the items a new mask wants (a backlog being claimed).
     pub(crate) fn retain_mask(&self, mask: u8, wants: impl Fn(u8, &T) -> bool) {
         let mut state = self.lock();
-        state.mask = mask;
+        self.mask.store(mask, Ordering::Release);
         state.items.retain(|item| wants(mask, item));
     }
 
@@ -358,10 +369,11 @@ mod tests {
     #[test]
     fn drop_oldest_counts_losses() {
         let q = Queue::new(3, OverflowPolicy::DropOldest, 0, None);
-        assert!(matches!(q.offer(0..5), Offer::Taken));
+        let (offer, lost) = q.offer_counting(0..5);
+        assert!(matches!(offer, Offer::Taken));
         assert_eq!(q.len(), 3);
-        assert_eq!(q.take_unreported_loss(), 2);
-        assert_eq!(q.take_unreported_loss(), 0);
+        assert_eq!(lost, 2, "reported once");
+        assert_eq!(q.offer_counting([]).1, 0);
         let mut cx = Context::from_waker(noop_waker_ref());
         assert_eq!(q.poll_pop(&mut cx), Poll::Ready(Some(2)));
         assert_eq!(q.lost(), 2);

@@ -120,10 +120,10 @@ impl Outlet {
         for (index, queue) in queues.iter().enumerate() {
             let mask = EventMask(queue.mask());
             let wanted = |e: &Event| mask.wants(e) && self.accepts.wants(e);
-            let offer = if index == last {
-                queue.offer(events.drain(..).filter(wanted))
+            let (offer, unreported) = if index == last {
+                queue.offer_counting(events.drain(..).filter(wanted))
             } else {
-                queue.offer(events.iter().filter(|e| wanted(e)).cloned())
+                queue.offer_counting(events.iter().filter(|e| wanted(e)).cloned())
             };
             if let Offer::Full(rest) = offer {
                 blocked.push(Blocked {
@@ -131,7 +131,7 @@ impl Outlet {
                     events: rest,
                 });
             }
-            lost += queue.take_unreported_loss();
+            lost += unreported;
         }
         lost
     }
