@@ -121,40 +121,64 @@ async fn never_polled(envelopes_total: u64, sample_every: u64) -> Vec<(u64, i64,
     samples
 }
 
-fn main() {
-    let quick = !support::bench_mode();
+/// Runs one measurement (`part`) in this process.
+fn run_part(part: &str, quick: bool) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     let count = if quick { 100 } else { 10_000 };
+    match part {
+        "distinct" | "shared" => {
+            let distinct = part == "distinct";
+            let (delta, per, took) = runtime.block_on(idle(count, distinct));
+            println!(
+                "{count} idle subscriptions with a messages() stream, {}: +{delta} KiB, {per} B per subscription (subscribed in {took:.2?})",
+                if distinct { "each on its own channel" } else { "all on one channel" },
+            );
+        }
+        _ => {
+            let (total, every) = if quick { (10, 5) } else { (1_000, 100) };
+            let samples = runtime.block_on(never_polled(total, every));
+            println!(
+                "{} messages through a client whose second subscription's stream is never read:",
+                total * 100
+            );
+            println!("{:>10} {:>10} {:>12}", "messages", "VmRSS KiB", "lost there");
+            for (seen, rss, lost) in &samples {
+                println!("{seen:>10} {rss:>10} {lost:>12}");
+            }
+            let after_first = samples.get(1).map_or(0, |s| s.1);
+            let last = samples.last().map_or(0, |s| s.1);
+            println!(
+                "growth after the first {} messages: {} KiB",
+                every * 100,
+                last - after_first
+            );
+        }
+    }
+}
+
+/// Each measurement runs in a fresh child process (this binary again, with
+/// `PUBNUB_MEMORY_PART` set), so memory one of them freed cannot hide what
+/// the next one allocates.
+fn main() {
+    let quick = !support::bench_mode();
+    if let Ok(part) = std::env::var("PUBNUB_MEMORY_PART") {
+        run_part(&part, quick);
+        return;
+    }
     println!("memory (VmRSS), load average {}", support::load_average());
-    for distinct in [true, false] {
-        let (delta, per, took) = runtime.block_on(idle(count, distinct));
-        println!(
-            "{count} idle subscriptions with a messages() stream, {}: +{delta} KiB, {per} B per subscription (subscribed in {took:.2?})",
-            if distinct { "each on its own channel" } else { "all on one channel" },
-        );
+    let exe = std::env::current_exe().expect("the bench binary's path");
+    for part in ["distinct", "shared", "never_polled"] {
+        let output = std::process::Command::new(&exe)
+            .args(std::env::args().skip(1))
+            .env("PUBNUB_MEMORY_PART", part)
+            .output()
+            .expect("the bench binary runs again");
+        print!("{}", String::from_utf8_lossy(&output.stdout));
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "part {part} failed: {}", output.status);
     }
-    let (total, every) = if quick { (10, 5) } else { (1_000, 100) };
-    let samples = runtime.block_on(never_polled(total, every));
-    println!(
-        "\n{} messages through a client whose second subscription's stream is never read:",
-        total * 100
-    );
-    println!(
-        "{:>10} {:>10} {:>12}",
-        "messages", "VmRSS KiB", "lost there"
-    );
-    for (seen, rss, lost) in &samples {
-        println!("{seen:>10} {rss:>10} {lost:>12}");
-    }
-    let after_first = samples.get(1).map_or(0, |s| s.1);
-    let last = samples.last().map_or(0, |s| s.1);
-    println!(
-        "growth after the first {} messages: {} KiB",
-        every * 100,
-        last - after_first
-    );
 }
