@@ -1,14 +1,20 @@
 //! End to end over loopback HTTP.
 //!
-//! (a) **Firehose receive throughput.** A tiny local HTTP server answers
-//! every receive long-poll at once with a prebuilt 100-message envelope
-//! (two of them, alternating, with distinct timetokens, so the client's
-//! duplicate filter drops nothing) while its budget lasts, and parks receives
-//! once it is spent. It is read by pubnub-rx (default reqwest transport, one
-//! subscription, its `messages()` stream drained by one consumer) and by the
-//! floor any client pays: a raw reqwest keep-alive loop that fetches the
-//! same bodies and parses them into a borrowed struct. Both run in the same
-//! process, in criterion and then alternately in rounds for the ratio, with
+//! (a) **Firehose receive throughput.** A tiny local HTTP server (axum, on
+//! its own one-thread runtime) answers every receive long-poll at once with
+//! a prebuilt 100-message envelope (two of them, alternating, with distinct
+//! timetokens, so the client's duplicate filter drops nothing) while the
+//! reader's budget lasts, and parks its receives once it is spent. Three
+//! readers, each on its own tokio runtime:
+//!
+//! * the floor any client pays: a raw reqwest keep-alive loop that fetches
+//!   the bodies one after the other and parses them into a borrowed struct
+//!   (current-thread runtime, the fastest setting for one sequential loop);
+//! * pubnub-rx (default reqwest transport, one subscription, its
+//!   `messages()` stream drained by one consumer) on a current-thread
+//!   runtime, and on a 2-worker runtime.
+//!
+//! They run in criterion, then interleaved in rounds for the ratios, with
 //! the resident memory before and after.
 //!
 //! (b) **Through the in-process dev server.** Publish→receive latency (one
@@ -18,7 +24,8 @@
 //! drops nothing), for 1 publisher → 1 subscriber and 1 → 100 subscribers,
 //! every subscriber a separate client with its own connection.
 //!
-//! `cargo bench --bench end_to_end`
+//! `cargo bench --bench end_to_end` (see BENCHMARKS.md for pinning it to one
+//! core with `taskset`, which makes the firehose figures repeatable).
 
 mod support;
 
@@ -46,18 +53,28 @@ use tokio::sync::Notify;
 struct FirehoseState {
     bodies: Vec<Bytes>,
     next: AtomicUsize,
-    /// Receives each reader may still get answered: the raw loop
-    /// (`uuid=raw`) and pubnub-rx, so that a long-poll one of them left
-    /// parked never takes the other's answers.
-    budget: [AtomicU64; 2],
+    /// Receives each reader may still get answered (by [`Reader`]), so that
+    /// a long-poll one of them left parked never takes another's answers.
+    budget: [AtomicU64; 3],
     more: Notify,
 }
 
-/// Who reads the firehose.
+/// Who reads the firehose (told apart by the `uuid` they send).
 #[derive(Clone, Copy)]
 enum Reader {
     Raw = 0,
-    PubnubRx = 1,
+    CurrentThread = 1,
+    MultiThread = 2,
+}
+
+impl Reader {
+    fn uuid(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::CurrentThread => "current",
+            Self::MultiThread => "multi",
+        }
+    }
 }
 
 const HANDSHAKE: &[u8] = br#"{"t":{"t":"1","r":1},"m":[]}"#;
@@ -68,11 +85,14 @@ async fn subscribe(
 ) -> impl IntoResponse {
     let query = query.as_deref().unwrap_or("");
     let handshake = query.split('&').any(|pair| pair == "tt=0");
-    let reader = if query.split('&').any(|pair| pair == "uuid=raw") {
-        Reader::Raw
-    } else {
-        Reader::PubnubRx
-    };
+    let reader = [Reader::Raw, Reader::CurrentThread, Reader::MultiThread]
+        .into_iter()
+        .find(|reader| {
+            query
+                .split('&')
+                .any(|pair| pair.strip_prefix("uuid=") == Some(reader.uuid()))
+        })
+        .unwrap_or(Reader::MultiThread);
     let budget = &state.budget[reader as usize];
     let body = if handshake {
         Bytes::from_static(HANDSHAKE)
@@ -120,7 +140,7 @@ impl FirehoseServer {
                 .map(Bytes::from)
                 .collect(),
             next: AtomicUsize::new(0),
-            budget: [AtomicU64::new(0), AtomicU64::new(0)],
+            budget: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             more: Notify::new(),
         });
         let app = axum::Router::new()
@@ -146,115 +166,165 @@ impl FirehoseServer {
 }
 
 /// The floor: a keep-alive reqwest loop plus borrowed decode, following the
-/// cursor like a client does.
+/// cursor like a client does, on its own current-thread runtime (the
+/// fastest setting for one sequential loop: no hand-off between threads).
 struct RawLoop {
+    runtime: tokio::runtime::Runtime,
     http: reqwest::Client,
     base: String,
     cursor: String,
 }
 
 impl RawLoop {
-    async fn run(&mut self, server: &FirehoseServer, envelopes: u64) -> Duration {
-        let started = Instant::now();
-        server.allow(Reader::Raw, envelopes);
-        let mut messages = 0;
-        for _ in 0..envelopes {
-            let url = format!(
-                "{}/v2/subscribe/sub-c-bench/chat/0?tt={}&tr=1&uuid=raw&pnsdk=raw",
-                self.base, self.cursor
-            );
-            let body = self
-                .http
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap();
-            let parsed: borrowed::Response<'_> = serde_json::from_slice(&body).unwrap();
-            messages += parsed.m.len();
-            parsed.t.t.clone_into(&mut self.cursor);
-            std::hint::black_box(&parsed);
+    fn new(server: &FirehoseServer) -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let http = runtime.block_on(async { reqwest::Client::new() });
+        Self {
+            runtime,
+            http,
+            base: server.base.clone(),
+            cursor: "1".to_owned(),
         }
-        assert_eq!(messages as u64, envelopes * 100);
-        started.elapsed()
+    }
+
+    fn run(&mut self, server: &FirehoseServer, envelopes: u64) -> Duration {
+        let Self {
+            runtime,
+            http,
+            base,
+            cursor,
+        } = self;
+        runtime.block_on(async {
+            let started = Instant::now();
+            server.allow(Reader::Raw, envelopes);
+            let mut messages = 0;
+            for _ in 0..envelopes {
+                let url = format!(
+                    "{base}/v2/subscribe/sub-c-bench/chat/0?tt={cursor}&tr=1&uuid=raw&pnsdk=raw"
+                );
+                let body = http.get(url).send().await.unwrap().bytes().await.unwrap();
+                let parsed: borrowed::Response<'_> = serde_json::from_slice(&body).unwrap();
+                messages += parsed.m.len();
+                parsed.t.t.clone_into(cursor);
+                std::hint::black_box(&parsed);
+            }
+            assert_eq!(messages as u64, envelopes * 100);
+            started.elapsed()
+        })
     }
 }
 
-/// pubnub-rx with its default transport, one subscription, one consumer.
+/// The tokio runtime a firehose reader runs on.
+#[derive(Clone, Copy)]
+enum Flavor {
+    /// Everything on the calling thread.
+    CurrentThread,
+    /// Two worker threads (the consumer runs on the calling thread).
+    MultiThread,
+}
+
+fn runtime(flavor: Flavor) -> tokio::runtime::Runtime {
+    match flavor {
+        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        Flavor::MultiThread => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        }
+    }
+    .enable_all()
+    .build()
+    .unwrap()
+}
+
+/// pubnub-rx with its default transport, one subscription, one consumer,
+/// on its own runtime.
 struct Client {
+    reader: Reader,
     messages: SubscriptionStream<Message>,
     _subscription: Subscription,
     _client: PubNub,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl Client {
-    fn start(server: &FirehoseServer) -> Self {
+    fn start(server: &FirehoseServer, flavor: Flavor) -> Self {
+        let runtime = runtime(flavor);
+        let reader = match flavor {
+            Flavor::CurrentThread => Reader::CurrentThread,
+            Flavor::MultiThread => Reader::MultiThread,
+        };
         let origin = server.base.trim_start_matches("http://");
         let config = Config::builder()
             .subscribe_key("sub-c-bench")
-            .user_id("bench")
+            .user_id(reader.uuid())
             .origin(origin)
             .ssl(false)
             .build()
             .unwrap();
-        let client = PubNub::new(config).unwrap();
-        // Backpressure: between rounds nobody reads, and the client should
-        // then pause rather than drop (nothing runs behind the floor's back).
-        let subscription = client
-            .channel("chat")
-            .subscription(SubscriptionOptions::new().overflow(OverflowPolicy::Backpressure));
-        let messages = subscription.messages();
-        subscription.subscribe();
+        let (client, subscription, messages) = runtime.block_on(async {
+            let client = PubNub::new(config).unwrap();
+            // Backpressure: between rounds nobody reads, and the client
+            // should then pause rather than drop (nothing runs behind the
+            // other readers' backs).
+            let subscription = client
+                .channel("chat")
+                .subscription(SubscriptionOptions::new().overflow(OverflowPolicy::Backpressure));
+            let messages = subscription.messages();
+            subscription.subscribe();
+            (client, subscription, messages)
+        });
         Self {
+            reader,
             messages,
             _subscription: subscription,
             _client: client,
+            runtime,
         }
     }
 
-    async fn run(&mut self, server: &FirehoseServer, envelopes: u64) -> Duration {
-        let expected = envelopes * 100;
-        let started = Instant::now();
-        server.allow(Reader::PubnubRx, envelopes);
-        for seen in 0..expected {
-            match self.messages.next().await {
-                Some(message) => {
-                    std::hint::black_box(&message);
+    fn run(&mut self, server: &FirehoseServer, envelopes: u64) -> Duration {
+        let Self {
+            reader,
+            messages,
+            runtime,
+            ..
+        } = self;
+        runtime.block_on(async {
+            let expected = envelopes * 100;
+            let started = Instant::now();
+            server.allow(*reader, envelopes);
+            for seen in 0..expected {
+                match messages.next().await {
+                    Some(message) => {
+                        std::hint::black_box(&message);
+                    }
+                    None => panic!("stream ended after {seen} of {expected}"),
                 }
-                None => panic!("stream ended after {seen} of {expected}"),
             }
-        }
-        started.elapsed()
+            started.elapsed()
+        })
     }
-}
-
-fn client_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn firehose_criterion(c: &mut Criterion) {
     let server = FirehoseServer::start();
-    let runtime = client_runtime();
-    let mut raw = RawLoop {
-        http: reqwest::Client::new(),
-        base: server.base.clone(),
-        cursor: "1".to_owned(),
-    };
-    let mut client = runtime.block_on(async { Client::start(&server) });
+    let mut raw = RawLoop::new(&server);
     let mut group = c.benchmark_group("end_to_end/firehose");
     group.throughput(Throughput::Elements(100));
     group.bench_function("raw_reqwest_borrowed_decode", |b| {
-        b.iter_custom(|iters| runtime.block_on(raw.run(&server, iters)))
+        b.iter_custom(|iters| raw.run(&server, iters))
     });
-    group.bench_function("pubnub_rx_messages", |b| {
-        b.iter_custom(|iters| runtime.block_on(client.run(&server, iters)))
-    });
+    for (name, flavor) in [
+        ("pubnub_rx_messages/current_thread", Flavor::CurrentThread),
+        ("pubnub_rx_messages/multi_thread", Flavor::MultiThread),
+    ] {
+        let mut client = Client::start(&server, flavor);
+        group.bench_function(name, |b| b.iter_custom(|iters| client.run(&server, iters)));
+    }
     group.finish();
 }
 
@@ -262,54 +332,60 @@ fn firehose_side_by_side() {
     let quick = !support::bench_mode();
     let (rounds, envelopes) = if quick { (1, 2) } else { (9, 400) };
     let server = FirehoseServer::start();
-    let runtime = client_runtime();
-    let mut raw = RawLoop {
-        http: reqwest::Client::new(),
-        base: server.base.clone(),
-        cursor: "1".to_owned(),
-    };
-    let mut client = runtime.block_on(async { Client::start(&server) });
+    let mut raw = RawLoop::new(&server);
+    let mut current = Client::start(&server, Flavor::CurrentThread);
+    let mut multi = Client::start(&server, Flavor::MultiThread);
     // Warm up, then read the resident memory around the measured rounds.
-    runtime.block_on(client.run(&server, 50.min(envelopes * 10)));
+    current.run(&server, 50.min(envelopes * 10));
+    multi.run(&server, 50.min(envelopes * 10));
     let rss_before = support::rss_kib();
-    let (floor, ours, ratios) = support::side_by_side(
+    let times = support::interleaved(
         rounds,
-        || runtime.block_on(raw.run(&server, envelopes)),
-        || runtime.block_on(client.run(&server, envelopes)),
+        &mut [
+            &mut || raw.run(&server, envelopes),
+            &mut || current.run(&server, envelopes),
+            &mut || multi.run(&server, envelopes),
+        ],
     );
     let rss_after = support::rss_kib();
-    let rate = |us: Vec<f64>| {
+    let rate = |us: &[f64]| {
         support::spread(
             &us.iter()
                 .map(|us| (envelopes * 100) as f64 / (us / 1e6))
                 .collect::<Vec<_>>(),
         )
     };
-    let (floor, ours, ratio) = (rate(floor), rate(ours), support::spread(&ratios));
-    let share = 1.0 / ratio.median;
     println!(
-        "\nfirehose side by side (load average {}): {rounds} alternating rounds of {} messages; messages/s median [min max]",
+        "\nfirehose side by side (load average {}): {rounds} interleaved rounds of {} messages each; messages/s median [min max]; share of the floor = median of per-round floor time / reader time",
         support::load_average(),
         envelopes * 100
     );
-    println!(
-        "raw reqwest loop + borrowed decode: {:>9.0} [{:.0} {:.0}]",
-        floor.median, floor.min, floor.max
-    );
-    println!(
-        "pubnub-rx messages stream:          {:>9.0} [{:.0} {:.0}]",
-        ours.median, ours.min, ours.max
-    );
-    println!(
-        "pubnub-rx / floor: {:.0}% (time ratio median {:.2} [{:.2} {:.2}])",
-        share * 100.0,
-        ratio.median,
-        ratio.min,
-        ratio.max
-    );
+    let names = [
+        "raw reqwest loop + borrowed decode (current-thread runtime)",
+        "pubnub-rx messages stream, current-thread runtime",
+        "pubnub-rx messages stream, 2-worker runtime",
+    ];
+    for (index, (name, us)) in names.iter().zip(&times).enumerate() {
+        let r = rate(us);
+        let share = if index == 0 {
+            String::new()
+        } else {
+            let ratio = support::spread(&support::ratios(&times[0], us));
+            format!(
+                "  {:.0}% of the floor [{:.0}% {:.0}%]",
+                100.0 / ratio.median,
+                100.0 / ratio.max,
+                100.0 / ratio.min
+            )
+        };
+        println!(
+            "{name:<60} {:>9.0} [{:.0} {:.0}]{share}",
+            r.median, r.min, r.max
+        );
+    }
     println!(
         "resident memory over {} messages: {:?} KiB -> {:?} KiB",
-        rounds as u64 * 2 * envelopes * 100,
+        rounds as u64 * 3 * envelopes * 100,
         rss_before,
         rss_after
     );
@@ -477,7 +553,7 @@ async fn throughput(fleet: &mut Fleet, channel: &str, first: u64, total: u64) ->
 
 fn dev_server() {
     let quick = !support::bench_mode();
-    let runtime = client_runtime();
+    let runtime = runtime(Flavor::MultiThread);
     println!(
         "\ndev server, loopback (load average {})",
         support::load_average()
@@ -533,7 +609,33 @@ criterion_group! {
     targets = firehose_criterion
 }
 
+/// `PUBNUB_BENCH_PROFILE=<reader>,<envelopes>` (reader `raw`, `current` or
+/// `multi`): only that firehose reader, for `valgrind --tool=callgrind` or
+/// `perf`; `PUBNUB_BENCH_PROFILE=side_by_side`: only that comparison.
+fn profile(spec: &str) {
+    let (who, envelopes) = spec.split_once(',').unwrap_or((spec, "1000"));
+    let envelopes: u64 = envelopes.parse().expect("envelopes is a number");
+    let server = FirehoseServer::start();
+    let elapsed = match who {
+        "raw" => RawLoop::new(&server).run(&server, envelopes),
+        "multi" => Client::start(&server, Flavor::MultiThread).run(&server, envelopes),
+        _ => Client::start(&server, Flavor::CurrentThread).run(&server, envelopes),
+    };
+    println!(
+        "{who}: {envelopes} envelopes in {elapsed:?} ({:.1} µs each)",
+        elapsed.as_secs_f64() * 1e6 / envelopes.max(1) as f64
+    );
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("PUBNUB_BENCH_PROFILE") {
+        if spec == "side_by_side" {
+            firehose_side_by_side();
+        } else {
+            profile(&spec);
+        }
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     firehose_side_by_side();

@@ -145,7 +145,10 @@ fn run_part(part: &str, quick: bool) {
                 "{} messages through a client whose second subscription's stream is never read:",
                 total * 100
             );
-            println!("{:>10} {:>10} {:>12}", "messages", "VmRSS KiB", "lost there");
+            println!(
+                "{:>10} {:>10} {:>12}",
+                "messages", "VmRSS KiB", "lost there"
+            );
             for (seen, rss, lost) in &samples {
                 println!("{seen:>10} {rss:>10} {lost:>12}");
             }
@@ -179,6 +182,10 @@ fn main() {
             .expect("the bench binary runs again");
         print!("{}", String::from_utf8_lossy(&output.stdout));
         eprint!("{}", String::from_utf8_lossy(&output.stderr));
-        assert!(output.status.success(), "part {part} failed: {}", output.status);
+        assert!(
+            output.status.success(),
+            "part {part} failed: {}",
+            output.status
+        );
     }
 }

@@ -296,16 +296,31 @@ pub fn side_by_side(
     mut a: impl FnMut() -> Duration,
     mut b: impl FnMut() -> Duration,
 ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let _ = (a(), b());
-    let (mut xs, mut ys, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        let x = a().as_secs_f64() * 1e6;
-        let y = b().as_secs_f64() * 1e6;
-        xs.push(x);
-        ys.push(y);
-        ratios.push(y / x);
-    }
+    let mut times = interleaved(rounds, &mut [&mut a, &mut b]).into_iter();
+    let xs = times.next().unwrap_or_default();
+    let ys = times.next().unwrap_or_default();
+    let ratios = xs.iter().zip(&ys).map(|(x, y)| y / x).collect();
     (xs, ys, ratios)
+}
+
+/// Runs every closure once per round, in turn, `rounds` times (after one
+/// unrecorded warm-up round); returns each one's round times in µs.
+pub fn interleaved(rounds: usize, runs: &mut [&mut dyn FnMut() -> Duration]) -> Vec<Vec<f64>> {
+    for run in runs.iter_mut() {
+        run();
+    }
+    let mut times = vec![Vec::with_capacity(rounds); runs.len()];
+    for _ in 0..rounds {
+        for (run, times) in runs.iter_mut().zip(&mut times) {
+            times.push(run().as_secs_f64() * 1e6);
+        }
+    }
+    times
+}
+
+/// Per-round ratios `b / a`.
+pub fn ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(a, b)| b / a).collect()
 }
 
 /// Load average of the last minute, for the record.
