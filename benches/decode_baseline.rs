@@ -1,7 +1,8 @@
 //! The floor dispatch is compared to: the same 100-message subscribe
-//! envelope parsed by serde_json into a borrowed struct (`&str` and
-//! `&RawValue` fields, nothing owned), and into `serde_json::Value` for
-//! reference.
+//! envelope parsed by serde_json (`from_slice`) into a borrowed struct
+//! (`&str` and `&RawValue` fields, nothing owned); for reference, the same
+//! after one UTF-8 validation of the body (`from_str`), and into
+//! `serde_json::Value`.
 //!
 //! `cargo bench --bench decode_baseline`
 //!
@@ -22,6 +23,15 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("borrowed/{name}"), |b| {
             b.iter(|| borrowed::decode(std::hint::black_box(body.as_bytes())))
         });
+        // For reference: the same borrowed parse after validating the UTF-8
+        // of the whole body once (what pubnub-rx's decoder does), which spares
+        // serde_json validating each string.
+        group.bench_function(format!("borrowed_from_str/{name}"), |b| {
+            b.iter(|| {
+                let text = std::str::from_utf8(std::hint::black_box(body.as_bytes())).unwrap();
+                serde_json::from_str::<borrowed::Response<'_>>(text).map_or(0, |r| r.m.len())
+            })
+        });
         group.bench_function(format!("value/{name}"), |b| {
             b.iter(|| {
                 let parsed: serde_json::Value =
@@ -33,7 +43,7 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-/// `PUBNUB_BENCH_PROFILE=borrowed,<envelopes>` (or `value,…`): only decodes,
+/// `PUBNUB_BENCH_PROFILE=borrowed,<envelopes>` (or `from_str,…`, `value,…`): only decodes,
 /// for `valgrind --tool=callgrind` or `perf`.
 fn profile(spec: &str) -> bool {
     let (kind, count) = spec.split_once(',').unwrap_or((spec, "1000"));
@@ -46,6 +56,12 @@ fn profile(spec: &str) -> bool {
     );
     for _ in 0..count {
         match kind {
+            "from_str" => {
+                let text = std::str::from_utf8(std::hint::black_box(body.as_bytes())).unwrap();
+                let n =
+                    serde_json::from_str::<borrowed::Response<'_>>(text).map_or(0, |r| r.m.len());
+                std::hint::black_box(n);
+            }
             "value" => {
                 let v: serde_json::Value = serde_json::from_slice(body.as_bytes()).unwrap();
                 std::hint::black_box(v);

@@ -242,12 +242,18 @@ fn side_by_side() {
     let quick = !support::bench_mode();
     let rounds = if quick { 1 } else { 9 };
     println!(
-        "\nside by side (load average {}): {rounds} alternating rounds; median [min max] per 100-message envelope",
+        "\nside by side (load average {}): {rounds} interleaved rounds; median [min max] per 100-message envelope; ratio = dispatch / borrowed decode (from_slice) per round; vs str = dispatch / borrowed decode after one UTF-8 validation (from_str)",
         support::load_average()
     );
     println!(
-        "{:<32} {:>22} {:>22} {:>20} {:>12} {:>14}",
-        "case", "borrowed decode µs", "dispatch µs", "ratio", "messages/s", "deliveries/s"
+        "{:<32} {:>22} {:>24} {:>20} {:>6} {:>12} {:>14}",
+        "case",
+        "borrowed decode µs",
+        "dispatch µs",
+        "ratio",
+        "vs str",
+        "messages/s",
+        "deliveries/s"
     );
     let mut per_envelope = Vec::new();
     for case in cases() {
@@ -258,25 +264,43 @@ fn side_by_side() {
         } else {
             (200_000 / case.deliveries).clamp(10, 200)
         };
-        let (floor, dispatch, ratios) = support::side_by_side(
+        let mut times = support::interleaved(
             rounds,
-            || {
-                let started = Instant::now();
-                for _ in 0..envelopes {
-                    let n = support::borrowed::decode(std::hint::black_box(&body));
-                    assert_eq!(n, 100);
-                }
-                started.elapsed()
-            },
-            || runtime.block_on(drain(&mut running, envelopes, case.deliveries)),
+            &mut [
+                &mut || {
+                    let started = Instant::now();
+                    for _ in 0..envelopes {
+                        let n = support::borrowed::decode(std::hint::black_box(&body));
+                        assert_eq!(n, 100);
+                    }
+                    started.elapsed()
+                },
+                &mut || {
+                    let started = Instant::now();
+                    for _ in 0..envelopes {
+                        let n = support::borrowed::decode_str(std::hint::black_box(&body));
+                        assert_eq!(n, 100);
+                    }
+                    started.elapsed()
+                },
+                &mut || runtime.block_on(drain(&mut running, envelopes, case.deliveries)),
+            ],
+        )
+        .into_iter();
+        let (floor, floor_str, dispatch) = (
+            times.next().unwrap_or_default(),
+            times.next().unwrap_or_default(),
+            times.next().unwrap_or_default(),
         );
-        let per = |v: Vec<f64>| {
+        let ratio = support::spread(&support::ratios(&floor, &dispatch));
+        let ratio_str = support::spread(&support::ratios(&floor_str, &dispatch));
+        let per = |v: &[f64]| {
             support::spread(&v.iter().map(|x| x / envelopes as f64).collect::<Vec<_>>())
         };
-        let (floor, dispatch, ratio) = (per(floor), per(dispatch), support::spread(&ratios));
+        let (floor, dispatch) = (per(&floor), per(&dispatch));
         let messages = 100.0 / (dispatch.median / 1e6);
         println!(
-            "{:<32} {:>8.1} [{:>5.1} {:>5.1}] {:>8.1} [{:>5.1} {:>5.1}] {:>6.2} [{:>4.2} {:>4.2}] {:>12.0} {:>14.0}",
+            "{:<32} {:>8.1} [{:>5.1} {:>5.1}] {:>8.1} [{:>6.1} {:>6.1}] {:>6.2} [{:>4.2} {:>4.2}] {:>6.2} {:>12.0} {:>14.0}",
             case.name,
             floor.median,
             floor.min,
@@ -287,6 +311,7 @@ fn side_by_side() {
             ratio.median,
             ratio.min,
             ratio.max,
+            ratio_str.median,
             messages,
             messages * (case.deliveries as f64 / 100.0),
         );
@@ -313,7 +338,8 @@ criterion_group! {
 }
 
 /// `PUBNUB_BENCH_PROFILE=<case>,<envelopes>`: runs only that case for that
-/// many envelopes (for `valgrind --tool=callgrind` or `perf`), no criterion.
+/// many envelopes (for `valgrind --tool=callgrind` or `perf`), no criterion;
+/// `PUBNUB_BENCH_PROFILE=side_by_side`: only the side-by-side pass.
 fn profile(spec: &str) {
     let (name, envelopes) = spec.split_once(',').unwrap_or((spec, "1000"));
     let envelopes: u64 = envelopes.parse().expect("envelopes is a number");
@@ -332,7 +358,11 @@ fn profile(spec: &str) {
 
 fn main() {
     if let Ok(spec) = std::env::var("PUBNUB_BENCH_PROFILE") {
-        profile(&spec);
+        if spec == "side_by_side" {
+            side_by_side();
+        } else {
+            profile(&spec);
+        }
         return;
     }
     benches();

@@ -235,6 +235,15 @@ pub mod borrowed {
     pub fn decode(body: &[u8]) -> usize {
         serde_json::from_slice::<Response<'_>>(body).map_or(0, |r| r.m.len())
     }
+
+    /// The same after validating the UTF-8 of the whole body once, so
+    /// serde_json need not validate each string.
+    pub fn decode_str(body: &[u8]) -> usize {
+        std::str::from_utf8(body)
+            .ok()
+            .and_then(|text| serde_json::from_str::<Response<'_>>(text).ok())
+            .map_or(0, |r| r.m.len())
+    }
 }
 
 /// Resident set size of this process in KiB (`VmRSS` of
@@ -285,22 +294,6 @@ pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
-}
-
-/// Runs `a` and `b` alternately `rounds` times (after one unrecorded warm-up
-/// each), so that load from other processes hits both alike. Each closure
-/// returns the time one round took; returns those times in µs and the
-/// per-round ratios `b / a`.
-pub fn side_by_side(
-    rounds: usize,
-    mut a: impl FnMut() -> Duration,
-    mut b: impl FnMut() -> Duration,
-) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let mut times = interleaved(rounds, &mut [&mut a, &mut b]).into_iter();
-    let xs = times.next().unwrap_or_default();
-    let ys = times.next().unwrap_or_default();
-    let ratios = xs.iter().zip(&ys).map(|(x, y)| y / x).collect();
-    (xs, ys, ratios)
 }
 
 /// Runs every closure once per round, in turn, `rounds` times (after one
