@@ -6,6 +6,10 @@
 //! envelope is a [`Span`] — a byte range into that buffer — so decoding
 //! allocates nothing per message beyond the envelope list itself. A string
 //! that contained JSON escapes cannot be borrowed; only then is it owned.
+//!
+//! The body's UTF-8 is validated once, then parsed as `&str` (serde_json
+//! then skips validating each string), in one pass: each `m` item becomes an
+//! [`Envelope`] as soon as it is read.
 
 use std::borrow::Cow;
 use std::fmt;

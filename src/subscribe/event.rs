@@ -25,7 +25,9 @@ pub enum MessageKind {
 /// in (one shared buffer and its decoded envelopes), so every subscriber of
 /// the channel shares one copy of the payload, and building it allocates
 /// nothing per message. [`decode`](Self::decode) parses your type from it on
-/// demand. A kept message keeps that response's buffer alive.
+/// demand. A message you keep keeps that whole response (its body and
+/// decoded envelopes, up to 100 messages) in memory: to hold many messages
+/// for long, keep what you decoded from them instead.
 #[derive(Clone)]
 pub struct Message {
     batch: Arc<Batch>,
