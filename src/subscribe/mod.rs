@@ -34,6 +34,7 @@ mod queue;
 pub(crate) mod router;
 mod status;
 mod subscription;
+mod wire_events;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
