@@ -7,13 +7,20 @@ mod common;
 
 use std::time::Duration;
 
+use common::harness::next;
 use common::replay::{assert_equivalent_with, Captured, Cassette, MatchingReplayServer};
-use futures::StreamExt;
 use pubnub_rx::subscribe::{PresenceEvent, StatusStream};
 use pubnub_rx::{Config, Error, PubNub, Status, StatusCategory, SubscriptionOptions};
 use serde_json::Value;
 
 const GUARD: Duration = Duration::from_secs(10);
+
+/// Awaits `future`, failing the test with `what` after [`GUARD`].
+async fn within<F: std::future::Future>(future: F, what: &str) -> F::Output {
+    tokio::time::timeout(GUARD, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
 
 fn load(name: &str) -> Option<Cassette> {
     let shared = common::shared_dir_or_skip(&format!("replay of {name}"))?;
@@ -48,16 +55,9 @@ fn client_with_key(
     PubNub::new(config).unwrap()
 }
 
-async fn next_status(status: &mut StatusStream) -> Status {
-    tokio::time::timeout(GUARD, status.next())
-        .await
-        .expect("a status within the guard time")
-        .expect("status stream open")
-}
-
 async fn expect_category(status: &mut StatusStream, category: StatusCategory) -> Status {
     loop {
-        let next = next_status(status).await;
+        let next = next(status).await;
         if next.category() == category {
             return next;
         }
@@ -154,9 +154,7 @@ async fn sub_unsub_yaml() {
     expect_category(&mut status, StatusCategory::Connected).await;
     subscription.unsubscribe();
     expect_category(&mut status, StatusCategory::Disconnected).await;
-    tokio::time::timeout(GUARD, server.wait_used(1))
-        .await
-        .expect("the leave request");
+    within(server.wait_used(1), "the leave request").await;
     assert_requests_in_order(&cassette, &server);
 }
 
@@ -174,9 +172,7 @@ async fn sub_unsub_json_event_engine_without_leave() {
         .subscription(SubscriptionOptions::new());
     subscription.subscribe();
     expect_category(&mut status, StatusCategory::Connected).await;
-    tokio::time::timeout(GUARD, server.wait_used(1))
-        .await
-        .expect("the first receive");
+    within(server.wait_used(1), "the first receive").await;
     subscription.unsubscribe();
     expect_category(&mut status, StatusCategory::Disconnected).await;
     assert_requests_in_order(&cassette, &server);
@@ -203,10 +199,7 @@ async fn sub_pub_unsub_delivers_the_recorded_message() {
         .message(&"hey")
         .await
         .unwrap();
-    let message = tokio::time::timeout(GUARD, messages.next())
-        .await
-        .unwrap()
-        .unwrap();
+    let message = next(&mut messages).await;
     let (channel, timetoken, payload) = recorded_envelopes(&cassette, 2).remove(0);
     assert_eq!(
         (message.channel(), message.timetoken()),
@@ -221,9 +214,7 @@ async fn sub_pub_unsub_delivers_the_recorded_message() {
     assert_eq!(message.publisher(), Some("test-subscribe-asyncio-uuid-pub"));
     subscription.unsubscribe();
     expect_category(&mut status, StatusCategory::Disconnected).await;
-    tokio::time::timeout(GUARD, server.wait_used(3))
-        .await
-        .expect("the leave request");
+    within(server.wait_used(3), "the leave request").await;
     assert_requests_in_order(&cassette, &server);
 }
 
@@ -252,18 +243,12 @@ async fn join_leave_between_two_clients() {
     expect_category(&mut messenger_status, StatusCategory::Connected).await;
 
     // The recorded events: the listener's own join, then the messenger's.
-    let own = tokio::time::timeout(GUARD, presence.next())
-        .await
-        .unwrap()
-        .unwrap();
+    let own = next(&mut presence).await;
     assert!(
         matches!(&own.event, PresenceEvent::Join { uuid, .. } if uuid == "test-subscribe-asyncio-listener"),
         "{own:?}"
     );
-    let join = tokio::time::timeout(GUARD, presence.next())
-        .await
-        .unwrap()
-        .unwrap();
+    let join = next(&mut presence).await;
     assert_eq!(join.channel, channel);
     assert!(
         matches!(&join.event, PresenceEvent::Join { uuid, .. } if uuid == "test-subscribe-asyncio-messenger"),
@@ -277,22 +262,15 @@ async fn join_leave_between_two_clients() {
     assert_eq!([own.timetoken, join.timetoken], recorded[..2]);
 
     speaking.unsubscribe();
-    tokio::time::timeout(GUARD, server.wait_used(5))
-        .await
-        .expect("the messenger's leave");
-    let leave = tokio::time::timeout(GUARD, presence.next())
-        .await
-        .unwrap()
-        .unwrap();
+    within(server.wait_used(5), "the messenger's leave").await;
+    let leave = next(&mut presence).await;
     assert!(
         matches!(&leave.event, PresenceEvent::Leave { uuid, .. } if uuid == "test-subscribe-asyncio-messenger"),
         "{leave:?}"
     );
 
     listening.unsubscribe();
-    tokio::time::timeout(GUARD, server.wait_used(6))
-        .await
-        .expect("the listener's leave");
+    within(server.wait_used(6), "the listener's leave").await;
     assert_requests_in_order(&cassette, &server);
 }
 
@@ -315,7 +293,7 @@ async fn access_denied_stops_without_retrying() {
         .channel("not-permitted-channel")
         .subscription(SubscriptionOptions::new());
     subscription.subscribe();
-    match next_status(&mut status).await {
+    match next(&mut status).await {
         Status::Failed {
             category: StatusCategory::AccessDenied,
             error: Error::AccessDenied { channels, .. },
@@ -393,17 +371,12 @@ async fn sub_pub_unsub_encrypted_message_is_decrypted_once() {
         .message(&"hey")
         .await
         .unwrap();
-    let message = tokio::time::timeout(GUARD, messages.next())
-        .await
-        .unwrap()
-        .unwrap();
+    let message = next(&mut messages).await;
     assert_eq!(message.decryption_error(), None);
     assert_eq!(message.decode::<String>().unwrap(), "hey");
     assert_eq!(message.payload_json(), "\"hey\"");
     subscription.unsubscribe();
-    tokio::time::timeout(GUARD, server.wait_used(3))
-        .await
-        .expect("the leave request");
+    within(server.wait_used(3), "the leave request").await;
     assert_requests_in_order(&cassette, &server);
 }
 
@@ -427,10 +400,7 @@ async fn encrypted_message_with_the_wrong_key_arrives_with_its_error() {
         .subscription(SubscriptionOptions::new());
     let mut messages = subscription.messages();
     subscription.subscribe();
-    let message = tokio::time::timeout(GUARD, messages.next())
-        .await
-        .unwrap()
-        .unwrap();
+    let message = next(&mut messages).await;
     assert!(
         matches!(message.decryption_error(), Some(Error::Crypto(_))),
         "{message:?}"
@@ -458,9 +428,7 @@ async fn cg_sub_unsub() {
     expect_category(&mut status, StatusCategory::Connected).await;
     subscription.unsubscribe();
     expect_category(&mut status, StatusCategory::Disconnected).await;
-    tokio::time::timeout(GUARD, server.wait_used(2))
-        .await
-        .expect("the leave request");
+    within(server.wait_used(2), "the leave request").await;
     group
         .remove(["test-subscribe-asyncio-channel"])
         .await
@@ -487,17 +455,12 @@ async fn cg_sub_pub_unsub_delivers_through_the_group() {
         .message(&"hey")
         .await
         .unwrap();
-    let message = tokio::time::timeout(GUARD, messages.next())
-        .await
-        .unwrap()
-        .unwrap();
+    let message = next(&mut messages).await;
     assert_eq!(message.channel(), "test-subscribe-asyncio-channel");
     assert_eq!(message.subscription(), "test-subscribe-asyncio-group");
     assert_eq!(message.decode::<String>().unwrap(), "hey");
     subscription.unsubscribe();
-    tokio::time::timeout(GUARD, server.wait_used(4))
-        .await
-        .expect("the leave request");
+    within(server.wait_used(4), "the leave request").await;
     group
         .remove(["test-subscribe-asyncio-channel"])
         .await
@@ -536,10 +499,7 @@ async fn cg_join_leave_presence_through_a_group() {
 
     let mut seen = Vec::new();
     while seen.len() < 2 {
-        let event = tokio::time::timeout(GUARD, presence.next())
-            .await
-            .unwrap()
-            .unwrap();
+        let event = next(&mut presence).await;
         assert_eq!(event.channel, channel);
         assert_eq!(event.subscription, group, "matched through the group");
         if let PresenceEvent::Join { uuid, .. } = &event.event {
@@ -555,21 +515,14 @@ async fn cg_join_leave_presence_through_a_group() {
     );
 
     speaking.unsubscribe();
-    tokio::time::timeout(GUARD, server.wait_used(6))
-        .await
-        .expect("the messenger's leave");
-    let leave = tokio::time::timeout(GUARD, presence.next())
-        .await
-        .unwrap()
-        .unwrap();
+    within(server.wait_used(6), "the messenger's leave").await;
+    let leave = next(&mut presence).await;
     assert!(
         matches!(&leave.event, PresenceEvent::Leave { uuid, .. } if uuid == "test-subscribe-asyncio-messenger"),
         "{leave:?}"
     );
     listening.unsubscribe();
-    tokio::time::timeout(GUARD, server.wait_used(7))
-        .await
-        .expect("the listener's leave");
+    within(server.wait_used(7), "the listener's leave").await;
     messenger
         .channel_group(group)
         .remove([channel])
@@ -609,9 +562,7 @@ async fn unsubscribe_all_leaves_every_channel_and_group() {
     expect_category(&mut status, StatusCategory::Connected).await;
     c.unsubscribe_all();
     expect_category(&mut status, StatusCategory::Disconnected).await;
-    tokio::time::timeout(GUARD, server.wait_used(3))
-        .await
-        .expect("one leave for everything");
+    within(server.wait_used(3), "one leave for everything").await;
     for g in ["gr1", "gr2"] {
         c.channel_group(format!("{prefix}-{g}"))
             .remove([format!("{prefix}-ch")])
