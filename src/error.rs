@@ -246,8 +246,7 @@ impl Error {
             }
             _ => {}
         }
-        let access_manager = parsed.service.as_deref() == Some("Access Manager");
-        if status == 403 || (access_manager && status == 400 && message.contains("oken")) {
+        if status == 403 || (status == 400 && parsed.about_token) {
             return Self::AccessDenied {
                 status,
                 message,
@@ -273,6 +272,9 @@ struct ErrorBody {
     channels: Vec<String>,
     channel_groups: Vec<String>,
     uuids: Vec<String>,
+    /// A v3 validation detail points at the token (`"location": "token"`),
+    /// e.g. revoking an expired token.
+    about_token: bool,
 }
 
 impl ErrorBody {
@@ -306,6 +308,8 @@ impl ErrorBody {
                         .to_owned();
                     let details = error.get("details").and_then(Value::as_array);
                     for detail in details.into_iter().flatten() {
+                        out.about_token |=
+                            detail.get("location").and_then(Value::as_str) == Some("token");
                         if let Some(text) = detail.get("message").and_then(Value::as_str) {
                             if !message.is_empty() {
                                 message.push_str(": ");
