@@ -571,7 +571,8 @@ fn dropping_the_client_ends_all_of_its_tasks() {
         drop(c);
         // The status stream ends when the multiplexer has ended.
         while let Ok(Some(_)) = tokio::time::timeout(GUARD, status.next()).await {}
-        // Let the presence actor send its leave and finish.
+        // Let the presence actor send its leave and finish. The runtime has no
+        // event for "no task left", so its task count is polled, with a deadline.
         let deadline = tokio::time::Instant::now() + GUARD;
         while tokio::runtime::Handle::current()
             .metrics()
