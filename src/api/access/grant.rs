@@ -2,9 +2,9 @@
 //! (PROTOCOL.md §8.1). Revoke is a grant with every flag 0.
 
 use super::result::parse_access_response;
-use super::{comma_list, require_admin_keys, validate_names, AccessResult};
+use super::{comma_list, require_admin_keys, AccessResult};
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
-use crate::api::util::setters;
+use crate::api::util::{setters, validate_names};
 use crate::transport::encoding::encode;
 use crate::transport::HttpMethod;
 use crate::{Error, PubNub};
@@ -60,10 +60,10 @@ struct Targets {
 
 impl Targets {
     fn validate(&self) -> Result<(), Error> {
-        validate_names("channels", &self.channels)?;
-        validate_names("channel_groups", &self.channel_groups)?;
-        validate_names("uuids", &self.uuids)?;
-        validate_names("auth_keys", &self.auth_keys)
+        validate_names("channels", "channel", &self.channels)?;
+        validate_names("channel_groups", "channel group", &self.channel_groups)?;
+        validate_names("uuids", "uuid", &self.uuids)?;
+        validate_names("auth_keys", "auth key", &self.auth_keys)
     }
 }
 

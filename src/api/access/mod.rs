@@ -37,25 +37,6 @@ pub(crate) fn require_admin_keys(client: &PubNub, operation: &'static str) -> Re
     Ok(())
 }
 
-/// Checks names that go into a comma-separated list parameter.
-pub(crate) fn validate_names(argument: &'static str, names: &[String]) -> Result<(), Error> {
-    for name in names {
-        if name.is_empty() {
-            return Err(Error::invalid_argument(
-                argument,
-                "holds an empty name: remove it or name the resource",
-            ));
-        }
-        if name.contains(',') {
-            return Err(Error::invalid_argument(
-                argument,
-                format!("`{name}` contains a comma, which separates names in this list"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// `a,b,c`, or `None` for an empty list.
 pub(crate) fn comma_list(names: &[String]) -> Option<String> {
     (!names.is_empty()).then(|| names.join(","))
