@@ -138,10 +138,6 @@ pub enum Error {
         /// The offending text (truncated to 1 KiB).
         body: String,
     },
-
-    /// The client or the subscription it belonged to has shut down.
-    #[error("the PubNub client has shut down; create a new client")]
-    Closed,
 }
 
 fn size_text(size: Option<usize>) -> String {
