@@ -307,3 +307,42 @@ async fn delete_removes_ranges_single_messages_and_everything() {
     delete(String::new()).await;
     assert_eq!(t.get(&hist("del", "")).await.body, "[[],0,0]");
 }
+
+/// PubNub stores what was published verbatim: key order, number spelling
+/// and `\u` escapes come back from history v2 and fetch v3 as sent.
+#[tokio::test]
+async fn history_and_fetch_return_the_published_json_verbatim() {
+    let t = TestServer::start().await;
+    let payload = r#"{"b":1,"a":[1.50,12345678901234567890,"\u00e9"],"z":{"y":null,"x":true}}"#;
+    let meta = r#"{"k2":"v","k1":2.0}"#;
+    let encoded_meta: String =
+        percent_encoding::utf8_percent_encode(meta, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let tt = t
+        .publish_with("verbatim", payload, &format!("meta={encoded_meta}"))
+        .await;
+
+    let bare = t.get(&hist("verbatim", "")).await;
+    assert_eq!(bare.body, format!("[[{payload}],{tt},{tt}]"));
+
+    let full = t
+        .get(&hist("verbatim", "include_token=true&include_meta=true"))
+        .await;
+    assert_eq!(
+        full.body,
+        format!(r#"[[{{"message":{payload},"meta":{meta},"timetoken":{tt}}}],{tt},{tt}]"#)
+    );
+
+    let fetched = t
+        .get(&format!(
+            "/v3/history/sub-key/{SUB}/channel/verbatim?include_meta=true"
+        ))
+        .await;
+    assert_eq!(fetched.status, 200);
+    assert!(
+        fetched.body.contains(&format!(
+            r#""verbatim":[{{"message":{payload},"timetoken":"{tt}","meta":{meta}}}]"#
+        )),
+        "{}",
+        fetched.body
+    );
+}

@@ -12,12 +12,19 @@
 //! absent = everything). Expired messages (publish `ttl`) are never returned.
 //! Message actions are not stored yet, so history-with-actions answers
 //! `"actions":{}`.
+//!
+//! Payloads and `meta` are answered **verbatim**: the stored JSON text (as
+//! published, with insignificant whitespace removed, as subscribe delivers
+//! it) is spliced into the answer, never parsed into a `Value` and
+//! re-serialized, so key order, number spelling (`1.50`,
+//! `12345678901234567890`) and `\u` escapes come back as they were sent.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Response;
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
@@ -92,9 +99,78 @@ fn select(
     (picked, more)
 }
 
-fn raw(msg: &RawValue) -> Value {
-    // Stored JSON is valid; `null` only if that ever changed.
-    serde_json::from_str(msg.get()).unwrap_or(Value::Null)
+/// A timetoken as history v2 writes it: a number, or with
+/// `string_message_token` a string.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Token {
+    Number(u64),
+    Text(String),
+}
+
+/// A `meta` as history v2 writes it: the stored JSON, or `""` for a
+/// message published without one (2023 recording).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Meta<'a> {
+    Raw(&'a RawValue),
+    Empty(&'static str),
+}
+
+/// One history v2 item with `include_token` / `include_meta`.
+#[derive(Serialize)]
+struct HistoryItem<'a> {
+    message: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<Meta<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timetoken: Option<Token>,
+}
+
+/// A history v2 item: the bare stored message, or the object form.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum HistoryEntry<'a> {
+    Bare(&'a RawValue),
+    Object(HistoryItem<'a>),
+}
+
+/// One fetch v3 item. Payload and `meta` are the stored JSON text, spliced
+/// in as received: PubNub hands back what was published, key order and
+/// number spelling included, so nothing here goes through a `Value`.
+#[derive(Serialize)]
+struct FetchItem<'a> {
+    message: &'a RawValue,
+    timetoken: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uuid: Option<&'a str>,
+    /// `null` for an ordinary message, as both MIT clients expect; absent
+    /// unless `include_message_type`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_type: Option<Option<u8>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_message_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actions: Option<Map<String, Value>>,
+}
+
+/// The fetch v3 answer.
+#[derive(Serialize)]
+struct FetchBody<'a> {
+    status: u16,
+    error: bool,
+    error_message: &'static str,
+    channels: BTreeMap<&'a str, Vec<FetchItem<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    more: Option<Value>,
+}
+
+/// Serializes a response built from borrowed raw JSON; cannot fail for
+/// these types, `null` only if that ever changed.
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
 
 fn count_param(ctx: &RequestCtx, key: &str, default: usize, max: usize) -> usize {
@@ -125,34 +201,28 @@ pub(crate) fn history_v2(
         let history = state.store.channels.get(channel).map(|c| &c.history);
         select(history, range, count, reverse, now)
     };
-    let token = |tt: u64| {
-        if string_tokens {
-            json!(tt.to_string())
-        } else {
-            json!(tt)
-        }
-    };
-    let items: Vec<Value> = msgs
+    let items: Vec<HistoryEntry<'_>> = msgs
         .iter()
         .map(|m| {
             if !include_token && !include_meta {
-                return raw(&m.data);
+                return HistoryEntry::Bare(&m.data);
             }
-            let mut item = Map::new();
-            item.insert("message".into(), raw(&m.data));
-            if include_token {
-                item.insert("timetoken".into(), token(m.timetoken));
-            }
-            if include_meta {
-                // A message without meta reads `""` (2023 recording).
-                item.insert("meta".into(), m.meta.as_deref().map_or(json!(""), raw));
-            }
-            Value::Object(item)
+            HistoryEntry::Object(HistoryItem {
+                message: &m.data,
+                timetoken: include_token.then(|| {
+                    if string_tokens {
+                        Token::Text(m.timetoken.to_string())
+                    } else {
+                        Token::Number(m.timetoken)
+                    }
+                }),
+                meta: include_meta.then(|| m.meta.as_deref().map_or(Meta::Empty(""), Meta::Raw)),
+            })
         })
         .collect();
     let first = msgs.first().map_or(0, |m| m.timetoken);
     let last = msgs.last().map_or(0, |m| m.timetoken);
-    Ok(ok_json(json!([items, first, last]).to_string()))
+    Ok(ok_json(to_json(&(items, first, last))))
 }
 
 /// `GET /v3/history[-with-actions]/sub-key/{sub}/channel/{chs}`.
@@ -207,42 +277,25 @@ pub(crate) fn fetch_messages(
             })
             .collect()
     };
-    let mut by_channel = Map::new();
+    let mut by_channel = BTreeMap::new();
     let mut more = None;
     for (channel, msgs, truncated) in &selected {
         if msgs.is_empty() {
             continue;
         }
-        let items: Vec<Value> = msgs
+        let items: Vec<FetchItem<'_>> = msgs
             .iter()
-            .map(|m| {
-                let mut item = Map::new();
-                item.insert("message".into(), raw(&m.data));
-                item.insert("timetoken".into(), json!(m.timetoken.to_string()));
-                if include_meta {
-                    if let Some(meta) = &m.meta {
-                        item.insert("meta".into(), raw(meta));
-                    }
-                }
-                if include_uuid {
-                    if let Some(uuid) = &m.publisher {
-                        item.insert("uuid".into(), json!(&**uuid));
-                    }
-                }
-                if include_type {
-                    // `null` for an ordinary message, as both MIT clients expect.
-                    let kind = m.kind.type_number().filter(|n| *n != 0);
-                    item.insert("message_type".into(), json!(kind));
-                }
-                if include_custom_type {
-                    if let Some(cmt) = &m.custom_message_type {
-                        item.insert("custom_message_type".into(), json!(cmt));
-                    }
-                }
-                if with_actions {
-                    item.insert("actions".into(), json!({}));
-                }
-                Value::Object(item)
+            .map(|m| FetchItem {
+                message: &m.data,
+                timetoken: m.timetoken.to_string(),
+                meta: m.meta.as_deref().filter(|_| include_meta),
+                uuid: m.publisher.as_deref().filter(|_| include_uuid),
+                message_type: include_type.then(|| m.kind.type_number().filter(|n| *n != 0)),
+                custom_message_type: m
+                    .custom_message_type
+                    .as_deref()
+                    .filter(|_| include_custom_type),
+                actions: with_actions.then(Map::new),
             })
             .collect();
         if *truncated && selected.len() == 1 {
@@ -264,18 +317,15 @@ pub(crate) fn fetch_messages(
                 }));
             }
         }
-        by_channel.insert(channel.clone(), Value::Array(items));
+        by_channel.insert(channel.as_str(), items);
     }
-    let mut body = json!({
-        "status": 200,
-        "error": false,
-        "error_message": "",
-        "channels": by_channel
-    });
-    if let (Some(more), Value::Object(map)) = (more, &mut body) {
-        map.insert("more".into(), more);
-    }
-    Ok(ok_json(body.to_string()))
+    Ok(ok_json(to_json(&FetchBody {
+        status: 200,
+        error: false,
+        error_message: "",
+        channels: by_channel,
+        more,
+    })))
 }
 
 fn percent_encode(s: &str) -> String {
