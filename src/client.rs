@@ -213,6 +213,13 @@ impl ClientInner {
     /// Sends a request; HTTP error statuses become [`Error`]s.
     pub(crate) async fn execute(&self, request: Request) -> Result<TransportResponse, Error> {
         let prepared = self.prepare(request);
+        let length = prepared.url_length();
+        if length > crate::error::MAX_URL_LENGTH {
+            return Err(Error::RequestTooLong {
+                status: None,
+                length: Some(length),
+            });
+        }
         tracing::trace!(method = %prepared.method, path = %prepared.path, "sending request");
         let response = self.transport.send(prepared).await?;
         if response.status >= 400 {

@@ -68,6 +68,12 @@ impl Transport for ReqwestTransport {
 fn map_error(error: &reqwest::Error, timeout: Duration) -> Error {
     if error.is_timeout() {
         Error::Timeout { after: timeout }
+    } else if error.is_builder() {
+        // Nothing was sent: an invalid URL or header; the same request can
+        // never succeed.
+        Error::InvalidRequest {
+            reason: error_chain(error),
+        }
     } else {
         Error::Network {
             message: error_chain(error),
