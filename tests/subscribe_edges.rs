@@ -6,8 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::harness::{
-    assert_no_request, client_with, dev_server, expect_status, next_request, GUARD,
+    assert_no_request, client, client_with, dev_server, expect_status, next_request, GUARD,
 };
+use futures::StreamExt;
 use pubnub_rx::server::RouteKind;
 use pubnub_rx::subscribe::StatusCategory;
 use pubnub_rx::{Error, ReconnectPolicy, Status, SubscriptionOptions};
@@ -114,4 +115,79 @@ async fn a_refused_heartbeat_is_not_repeated_until_the_channels_change() {
     .await
     .unwrap();
     assert!(resumed.path.contains("hb-2"), "{}", resumed.path);
+}
+
+#[tokio::test]
+async fn a_flood_into_a_drop_oldest_queue_is_reported_in_few_statuses_with_the_exact_total() {
+    const SENT: u64 = 10_000;
+    const CAPACITY: usize = 10;
+    let server = dev_server().await;
+    let c = client(&server, "flooded");
+    let publisher = client(&server, "pub");
+    let mut status = c.status();
+    let subscription = c
+        .channel("flood")
+        .subscription(SubscriptionOptions::new().queue_capacity(CAPACITY));
+    let mut messages = subscription.messages();
+    subscription.subscribe();
+    expect_status(&mut status, StatusCategory::Connected).await;
+    let flood = tokio::spawn(async move {
+        for i in 0..SENT {
+            publisher
+                .publish()
+                .channel("flood")
+                .message(&format!("m{i}"))
+                .await
+                .unwrap();
+        }
+    });
+    let expected_loss = SENT - CAPACITY as u64;
+    let (mut reports, mut total) = (0, 0);
+    while total < expected_loss {
+        let report = tokio::time::timeout(GUARD, async {
+            loop {
+                match status.next().await {
+                    Some(item) if item.category() == StatusCategory::MessagesLost => return item,
+                    Some(_) => {}
+                    None => panic!("status stream ended"),
+                }
+            }
+        })
+        .await;
+        match report {
+            Ok(Status::MessagesLost {
+                count,
+                subscription,
+            }) => {
+                assert_eq!(subscription, "flood");
+                reports += 1;
+                total += count;
+            }
+            Ok(other) => panic!("{other:?}"),
+            Err(_) => panic!(
+                "{total} of {expected_loss} reported in {reports} statuses, then nothing; stream lost {}",
+                messages.lost()
+            ),
+        }
+    }
+    flood.await.unwrap();
+    assert_eq!(total, expected_loss, "the counts add up exactly");
+    assert_eq!(messages.lost(), expected_loss);
+    assert!(
+        reports <= 100,
+        "{reports} MessagesLost statuses for one flood"
+    );
+    let mut kept = Vec::new();
+    for _ in 0..CAPACITY {
+        kept.push(
+            common::harness::next(&mut messages)
+                .await
+                .decode::<String>()
+                .unwrap(),
+        );
+    }
+    let newest: Vec<String> = (SENT - CAPACITY as u64..SENT)
+        .map(|i| format!("m{i}"))
+        .collect();
+    assert_eq!(kept, newest, "the newest, in order");
 }
