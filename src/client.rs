@@ -72,7 +72,10 @@ impl PubNub {
     pub fn new(config: Config) -> Result<Self, Error> {
         let transport: Arc<dyn Transport> = match &config.transport {
             Some(transport) => Arc::clone(transport),
-            None => Arc::new(ReqwestTransport::new(config.connect_timeout)?),
+            None => Arc::new(ReqwestTransport::with_keepalive(
+                config.connect_timeout,
+                config.tcp_keepalive,
+            )?),
         };
         let base_url: Arc<str> = config.base_url().into();
         Ok(Self {
