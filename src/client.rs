@@ -72,7 +72,10 @@ impl PubNub {
     pub fn new(config: Config) -> Result<Self, Error> {
         let transport: Arc<dyn Transport> = match &config.transport {
             Some(transport) => Arc::clone(transport),
-            None => Arc::new(ReqwestTransport::new(config.connect_timeout)?),
+            None => Arc::new(ReqwestTransport::with_keepalive(
+                config.connect_timeout,
+                config.tcp_keepalive,
+            )?),
         };
         let base_url: Arc<str> = config.base_url().into();
         Ok(Self {
@@ -213,6 +216,13 @@ impl ClientInner {
     /// Sends a request; HTTP error statuses become [`Error`]s.
     pub(crate) async fn execute(&self, request: Request) -> Result<TransportResponse, Error> {
         let prepared = self.prepare(request);
+        let length = prepared.url_length();
+        if length > crate::error::MAX_URL_LENGTH {
+            return Err(Error::RequestTooLong {
+                status: None,
+                length: Some(length),
+            });
+        }
         tracing::trace!(method = %prepared.method, path = %prepared.path, "sending request");
         let response = self.transport.send(prepared).await?;
         if response.status >= 400 {

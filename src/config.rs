@@ -12,6 +12,9 @@ use crate::Error;
 /// The longest user id PubNub accepts, in characters (PROTOCOL.md §1.8).
 pub const MAX_USER_ID_CHARS: usize = 92;
 
+/// Default TCP keepalive idle time (and probe interval) of the default transport.
+pub const DEFAULT_TCP_KEEPALIVE: Duration = Duration::from_secs(20);
+
 /// Which heartbeat outcomes are reported on the status stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HeartbeatNotifications {
@@ -141,6 +144,7 @@ pub struct Config {
     pub(crate) use_request_id: bool,
     pub(crate) subscription_queue_capacity: usize,
     pub(crate) transport: Option<Arc<dyn Transport>>,
+    pub(crate) tcp_keepalive: Option<Duration>,
 }
 
 impl fmt::Debug for Config {
@@ -176,6 +180,7 @@ impl fmt::Debug for Config {
                 &self.subscription_queue_capacity,
             )
             .field("transport", &self.transport)
+            .field("tcp_keepalive", &self.tcp_keepalive)
             .finish()
     }
 }
@@ -219,6 +224,11 @@ impl Config {
     /// The origin host (and port).
     pub fn origin(&self) -> &str {
         self.origin.as_str()
+    }
+
+    /// The TCP keepalive idle time of the default transport (`None`: off).
+    pub fn tcp_keepalive(&self) -> Option<Duration> {
+        self.tcp_keepalive
     }
 
     /// Timeout for establishing a connection.
@@ -342,6 +352,7 @@ impl Default for ConfigBuilder {
                 use_request_id: true,
                 subscription_queue_capacity: 1024,
                 transport: None,
+                tcp_keepalive: Some(DEFAULT_TCP_KEEPALIVE),
             },
             cipher_key: None,
         }
@@ -421,6 +432,18 @@ impl ConfigBuilder {
     /// `ps.pndsn.com`. E.g. `127.0.0.1:8090` for a local dev server.
     pub fn origin(mut self, origin: impl Into<String>) -> Self {
         self.inner.origin = origin.into();
+        self
+    }
+
+    /// TCP keepalive of the default transport's connections (default 20 s):
+    /// after this much silence the OS probes the peer every 20 s and drops
+    /// the connection after 3 unanswered probes, so a half-open connection
+    /// (peer gone without a FIN/RST, e.g. a NAT dropped it) fails the
+    /// long-poll after about 80 s instead of after the subscribe timeout
+    /// (310 s). `None` turns it off. Ignored with a custom
+    /// [`transport`](Self::transport).
+    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
+        self.inner.tcp_keepalive = idle;
         self
     }
 
@@ -647,6 +670,11 @@ mod tests {
         assert_eq!(c.subscribe_timeout(), Duration::from_secs(310));
         assert_eq!(c.non_subscribe_request_timeout(), Duration::from_secs(10));
         assert_eq!(c.presence_timeout(), 300);
+        assert_eq!(c.tcp_keepalive(), Some(DEFAULT_TCP_KEEPALIVE));
+        assert_eq!(
+            base().tcp_keepalive(None).build().unwrap().tcp_keepalive(),
+            None
+        );
         assert_eq!(c.heartbeat_interval(), None);
         assert_eq!(
             c.heartbeat_notifications(),

@@ -128,6 +128,28 @@ pub enum Error {
         reason: String,
     },
 
+    /// The request is too long to send or was refused as too long (HTTP 413
+    /// or 414): retrying cannot help. `length` is the URL length when the
+    /// client caught it before sending.
+    #[error(
+        "request too long ({}): PubNub refuses URLs over {MAX_URL_LENGTH} bytes; subscribe to fewer channels or groups per client, use shorter names, or send large payloads by POST",
+        too_long_text(*.status, *.length)
+    )]
+    RequestTooLong {
+        /// HTTP status (413 or 414) when the server refused it.
+        status: Option<u16>,
+        /// The URL length when the client refused to send it.
+        length: Option<usize>,
+    },
+
+    /// The HTTP stack could not build the request (an invalid URL or header
+    /// value); nothing was sent and retrying cannot help.
+    #[error("could not build the request: {reason}; check the origin and the names in it")]
+    InvalidRequest {
+        /// What the HTTP stack reported.
+        reason: String,
+    },
+
     /// A response (or a payload) did not have the expected shape.
     #[error("could not parse {what}: {reason}; body: {body}")]
     Deserialization {
@@ -138,6 +160,18 @@ pub enum Error {
         /// The offending text (truncated to 1 KiB).
         body: String,
     },
+}
+
+/// The longest URL the client sends; PubNub answers 414 above 32 KiB
+/// (PROTOCOL.md §1.8).
+pub(crate) const MAX_URL_LENGTH: usize = 32 * 1024;
+
+fn too_long_text(status: Option<u16>, length: Option<usize>) -> String {
+    match (status, length) {
+        (_, Some(length)) => format!("a {length}-byte URL, not sent"),
+        (Some(status), None) => format!("HTTP {status}"),
+        (None, None) => "refused".to_owned(),
+    }
 }
 
 fn size_text(size: Option<usize>) -> String {
@@ -189,6 +223,7 @@ impl Error {
             Self::InvalidKey { status, .. }
             | Self::AccessDenied { status, .. }
             | Self::Http { status, .. } => Some(*status),
+            Self::RequestTooLong { status, .. } => *status,
             Self::MessageTooLarge { size: None, .. } => Some(400),
             _ => None,
         }
@@ -241,6 +276,12 @@ impl Error {
                 };
             }
             _ => {}
+        }
+        if status == 413 || status == 414 {
+            return Self::RequestTooLong {
+                status: Some(status),
+                length: None,
+            };
         }
         if status == 403 || (status == 400 && parsed.about_token) {
             return Self::AccessDenied {
@@ -446,5 +487,22 @@ mod tests {
         )
         .is_retryable());
         assert!(!Error::from_response(400, b"nope").is_retryable());
+    }
+
+    #[test]
+    fn too_long_is_its_own_error_and_not_retryable() {
+        for status in [413, 414] {
+            let e = Error::from_response(status, b"");
+            assert_eq!(
+                e,
+                Error::RequestTooLong {
+                    status: Some(status),
+                    length: None
+                }
+            );
+            assert!(!e.is_retryable());
+            assert_eq!(e.status(), Some(status));
+            assert!(e.to_string().contains("fewer channels"), "{e}");
+        }
     }
 }

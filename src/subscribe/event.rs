@@ -448,6 +448,9 @@ pub enum StatusCategory {
     MessagesLost,
     /// A heartbeat request succeeded or failed.
     Heartbeat,
+    /// A request was too long to send or refused as too long (HTTP 413/414);
+    /// not retried.
+    RequestTooLong,
 }
 
 /// A connection-status event on [`PubNub::status`](crate::PubNub::status).
@@ -527,6 +530,8 @@ pub(crate) fn category_of(error: &Error) -> StatusCategory {
         Error::Timeout { .. } => StatusCategory::Timeout,
         Error::Network { .. } => StatusCategory::NetworkIssues,
         Error::InvalidKey { .. } | Error::InvalidArgument { .. } => StatusCategory::BadRequest,
+        Error::InvalidRequest { .. } => StatusCategory::BadRequest,
+        Error::RequestTooLong { .. } => StatusCategory::RequestTooLong,
         Error::Http { status, .. } if *status == 400 => StatusCategory::BadRequest,
         Error::Http { status, .. } if *status == 403 => StatusCategory::AccessDenied,
         _ => StatusCategory::Unknown,

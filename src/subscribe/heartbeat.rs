@@ -54,6 +54,8 @@ async fn run(
     let mut channels: Vec<String> = Vec::new();
     let mut groups: Vec<String> = Vec::new();
     let mut next_beat: Option<Instant> = None;
+    // The last heartbeat was refused in a way retrying cannot fix.
+    let mut refused = false;
     loop {
         let beat = async {
             match next_beat {
@@ -71,9 +73,14 @@ async fn run(
                         tracing::debug!(%error, "leave request failed");
                     }
                 }
+                // A new channel mix is a new request: worth beating again
+                // even after a refusal.
+                if (&update.channels, &update.groups) != (&channels, &groups) {
+                    refused = false;
+                }
                 channels = update.channels;
                 groups = update.groups;
-                let active = !(channels.is_empty() && groups.is_empty());
+                let active = !(channels.is_empty() && groups.is_empty()) && !refused;
                 next_beat = match (interval, active, next_beat) {
                     (Some(_), true, Some(at)) => Some(at),
                     (Some(every), true, None) => Some(Instant::now() + every),
@@ -82,9 +89,15 @@ async fn run(
             }
             () = beat => {
                 let request = heartbeat_request(&client, &channels, &groups);
-                let outcome = client.execute(request).await;
-                report(&client, &status, outcome.err());
-                next_beat = interval.map(|every| Instant::now() + every);
+                let error = client.execute(request).await.err();
+                // The same request cannot succeed after a 400/403/414 or a
+                // request that could not be built: stop until the channel
+                // mix changes (the failure was reported).
+                refused = error.as_ref().is_some_and(|e| !e.is_retryable());
+                report(&client, &status, error);
+                next_beat = interval
+                    .filter(|_| !refused)
+                    .map(|every| Instant::now() + every);
             }
         }
     }

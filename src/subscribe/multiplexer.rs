@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
 
 use super::dedupe::Dedupe;
 use super::engine::{Effect, Engine, Event as EngineEvent, StatusKind};
@@ -41,6 +42,18 @@ const COMMAND_BATCH: usize = 4096;
 /// Extra time the watchdog allows beyond the subscribe timeout before it
 /// abandons a long-poll (the transport's own timeout should fire first).
 const WATCHDOG_GRACE: Duration = Duration::from_secs(5);
+
+/// Shortest time between two `MessagesLost` reports of one subscription
+/// (losses in between are summed into the next report).
+const LOSS_REPORT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Loss of one subscriber not reported yet.
+struct PendingLoss {
+    label: String,
+    count: u64,
+    /// When this subscriber's last report went out.
+    reported_at: Instant,
+}
 
 /// Commands from handles to the actor.
 pub(crate) enum Command {
@@ -110,6 +123,8 @@ pub(crate) fn spawn(
         space,
         staging: FastMap::default(),
         union_dirty: false,
+        losses: FastMap::default(),
+        loss_deadline: None,
     };
     runtime.spawn(actor.run(rx));
     Ok(MuxHandle { commands: tx })
@@ -144,6 +159,10 @@ struct Multiplexer {
     staging: FastMap<SubscriberId, Vec<Event>>,
     /// The commands handled since the last flush changed the channel mix.
     union_dirty: bool,
+    /// Loss counted but not reported yet, per outlet (keyed by its address).
+    losses: FastMap<usize, PendingLoss>,
+    /// When the next summed loss report is due.
+    loss_deadline: Option<Instant>,
 }
 
 impl Multiplexer {
@@ -157,6 +176,13 @@ impl Multiplexer {
                 }
             };
             let space = Arc::clone(&self.space);
+            let loss_due = self.loss_deadline;
+            let loss_timer = async move {
+                match loss_due {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(command) => {
@@ -180,8 +206,10 @@ impl Multiplexer {
                     self.on_outcome(outcome, &mut inflight);
                 }
                 () = space.notified(), if !self.blocked.is_empty() => self.retry_blocked(&mut inflight),
+                () = loss_timer => self.flush_losses(false),
             }
         }
+        self.flush_losses(true);
         // The last client handle is gone: end every stream. Dropping the
         // presence sender lets that actor send the leaves still due and end.
         drop(inflight);
@@ -462,6 +490,7 @@ impl Multiplexer {
             }
         }
         let mut staging = std::mem::take(&mut self.staging);
+        let mut losses: Vec<(Arc<Outlet>, u64)> = Vec::new();
         for (id, events) in staging.iter_mut() {
             if events.is_empty() {
                 continue;
@@ -470,13 +499,20 @@ impl Multiplexer {
                 for (_, outlet) in &self.globals {
                     let mut copy = events.clone();
                     let lost = outlet.deliver(&mut copy, &mut self.blocked);
-                    self.report_loss(outlet, lost);
+                    if lost > 0 {
+                        losses.push((Arc::clone(outlet), lost));
+                    }
                 }
             } else if let Some(outlet) = self.router.outlet(*id) {
                 let lost = outlet.deliver(events, &mut self.blocked);
-                self.report_loss(outlet, lost);
+                if lost > 0 {
+                    losses.push((Arc::clone(outlet), lost));
+                }
             }
             events.clear();
+        }
+        for (outlet, lost) in losses {
+            self.report_loss(&outlet, lost);
         }
         // Keep the per-subscriber buffers (their allocations are reused) only
         // for subscribers that still exist.
@@ -484,14 +520,65 @@ impl Multiplexer {
         self.staging = staging;
     }
 
-    fn report_loss(&self, outlet: &Outlet, lost: u64) {
-        if lost > 0 {
-            tracing::warn!(subscription = %outlet.label, lost, "subscription queue full: oldest events dropped");
-            self.status.emit(Status::MessagesLost {
-                subscription: outlet.label.clone(),
-                count: lost,
-            });
+    /// Counts a loss and reports it at once, unless this subscriber was
+    /// reported on less than [`LOSS_REPORT_INTERVAL`] ago: then it is summed
+    /// into one report when the interval is over. So a flood yields at most
+    /// one status per subscriber per batch and per interval, and the counts
+    /// add up exactly.
+    fn report_loss(&mut self, outlet: &Outlet, lost: u64) {
+        if lost == 0 {
+            return;
         }
+        tracing::warn!(subscription = %outlet.label, lost, "subscription queue full: oldest events dropped");
+        let now = Instant::now();
+        let key = std::ptr::from_ref(outlet) as usize;
+        match self.losses.get_mut(&key) {
+            Some(pending) if now < pending.reported_at + LOSS_REPORT_INTERVAL => {
+                pending.count += lost;
+                let due = pending.reported_at + LOSS_REPORT_INTERVAL;
+                self.loss_deadline = Some(self.loss_deadline.map_or(due, |at| at.min(due)));
+            }
+            earlier => {
+                let summed = earlier.map_or(0, |pending| pending.count);
+                self.status.emit(Status::MessagesLost {
+                    subscription: outlet.label.clone(),
+                    count: summed + lost,
+                });
+                self.losses.insert(
+                    key,
+                    PendingLoss {
+                        label: outlet.label.clone(),
+                        count: 0,
+                        reported_at: now,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Reports the summed losses that are due (all of them when `all`), and
+    /// forgets subscribers with nothing pending whose interval is over.
+    fn flush_losses(&mut self, all: bool) {
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        let status = &self.status;
+        self.losses.retain(|_, pending| {
+            let due = pending.reported_at + LOSS_REPORT_INTERVAL;
+            if pending.count > 0 && (all || now >= due) {
+                status.emit(Status::MessagesLost {
+                    subscription: pending.label.clone(),
+                    count: std::mem::take(&mut pending.count),
+                });
+                pending.reported_at = now;
+                return true;
+            }
+            if pending.count > 0 {
+                next = Some(next.map_or(due, |at| at.min(due)));
+                return true;
+            }
+            now < due
+        });
+        self.loss_deadline = next;
     }
 
     /// Backpressure: offer the blocked events again; once all are taken,

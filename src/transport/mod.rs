@@ -99,6 +99,12 @@ impl TransportRequest {
         }
     }
 
+    /// The length of [`url`](Self::url) in bytes.
+    pub fn url_length(&self) -> usize {
+        let query = self.query_string();
+        self.base_url.len() + self.path.len() + if query.is_empty() { 0 } else { query.len() + 1 }
+    }
+
     /// The decoded value of a query parameter, if present.
     pub fn query_param(&self, key: &str) -> Option<&str> {
         self.query

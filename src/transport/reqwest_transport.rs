@@ -16,9 +16,27 @@ pub struct ReqwestTransport {
 }
 
 impl ReqwestTransport {
-    /// Builds the transport with the given connect timeout.
+    /// Builds the transport with the given connect timeout and the default
+    /// TCP keepalive ([`DEFAULT_TCP_KEEPALIVE`](crate::config::DEFAULT_TCP_KEEPALIVE)).
     pub fn new(connect_timeout: Duration) -> Result<Self, Error> {
-        let client = reqwest::Client::builder()
+        Self::with_keepalive(connect_timeout, Some(crate::config::DEFAULT_TCP_KEEPALIVE))
+    }
+
+    /// Builds the transport with the given connect timeout and TCP keepalive
+    /// idle time (also the probe interval; 3 probes; `None`: off), so a
+    /// half-open connection is noticed in about `4 × idle`.
+    pub fn with_keepalive(
+        connect_timeout: Duration,
+        keepalive: Option<Duration>,
+    ) -> Result<Self, Error> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(idle) = keepalive {
+            builder = builder
+                .tcp_keepalive(idle)
+                .tcp_keepalive_interval(idle)
+                .tcp_keepalive_retries(3);
+        }
+        let client = builder
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
@@ -68,6 +86,12 @@ impl Transport for ReqwestTransport {
 fn map_error(error: &reqwest::Error, timeout: Duration) -> Error {
     if error.is_timeout() {
         Error::Timeout { after: timeout }
+    } else if error.is_builder() {
+        // Nothing was sent: an invalid URL or header; the same request can
+        // never succeed.
+        Error::InvalidRequest {
+            reason: error_chain(error),
+        }
     } else {
         Error::Network {
             message: error_chain(error),
