@@ -132,7 +132,7 @@ pub enum Error {
     /// or 414): retrying cannot help. `length` is the URL length when the
     /// client caught it before sending.
     #[error(
-        "request too long ({}): PubNub refuses URLs over {MAX_URL_LENGTH} bytes; subscribe to fewer channels or groups per client, use shorter names, or send large payloads by POST",
+        "request too long ({}): PubNub answers 414 to request targets over 32 KiB and the client never sends URLs over {MAX_URL_LENGTH} bytes; subscribe to fewer channels or groups per client, use shorter names, or send large payloads by POST",
         too_long_text(*.status, *.length)
     )]
     RequestTooLong {
@@ -162,9 +162,13 @@ pub enum Error {
     },
 }
 
-/// The longest URL the client sends; PubNub answers 414 above 32 KiB
-/// (PROTOCOL.md §1.8).
-pub(crate) const MAX_URL_LENGTH: usize = 32 * 1024;
+/// The longest URL the client sends. PubNub answers 414 to request targets
+/// over 32 KiB (PROTOCOL.md §1.8), which the client reports as
+/// [`Error::RequestTooLong`] without retrying; a publish just under the
+/// 32 KiB message limit still needs a URL somewhat longer than that, so the
+/// client itself only refuses what no server takes and the HTTP stack may
+/// fail to build (64 KiB).
+pub(crate) const MAX_URL_LENGTH: usize = 64 * 1024;
 
 fn too_long_text(status: Option<u16>, length: Option<usize>) -> String {
     match (status, length) {
