@@ -80,7 +80,7 @@ async fn run(
                 }
                 channels = update.channels;
                 groups = update.groups;
-                let active = !(channels.is_empty() && groups.is_empty()) && !refused;
+                let active = !(refused || channels.is_empty() && groups.is_empty());
                 next_beat = match (interval, active, next_beat) {
                     (Some(_), true, Some(at)) => Some(at),
                     (Some(every), true, None) => Some(Instant::now() + every),
