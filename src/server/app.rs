@@ -11,6 +11,7 @@ use super::config::DevServerConfig;
 use super::errors::ApiError;
 use super::hooks::{Faults, RequestLog};
 use super::keyset::{KeysetHandle, Keysets};
+use super::metrics::Metrics;
 use super::wire::RequestCtx;
 
 /// Resolves once `shutdown` turns true or its sender is gone.
@@ -30,6 +31,8 @@ pub(crate) struct App {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Number of parked subscribe long-polls (test hook).
     pub(crate) parked: watch::Sender<usize>,
+    /// Counters behind `/metrics`.
+    pub(crate) metrics: Metrics,
 }
 
 impl App {
@@ -44,6 +47,7 @@ impl App {
             config,
             shutdown,
             parked: watch::Sender::new(0),
+            metrics: Metrics::default(),
         }
     }
 

@@ -47,7 +47,8 @@ pub(crate) async fn run(listener: TcpListener, app: Arc<App>, mut shutdown: watc
             () = stopped(&mut shutdown) => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    connections.spawn(serve_connection(stream, router.clone(), for_connections.clone()));
+                    let (app, serve) = (app.clone(), serve_connection(stream, router.clone(), for_connections.clone()));
+                    connections.spawn(async move { let _open = app.metrics.connection(); serve.await });
                 }
                 Err(error) => {
                     // Typically out of file descriptors: back off, keep serving.

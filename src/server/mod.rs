@@ -38,6 +38,7 @@
 //! | `publish.rs`, `subscribe.rs`, `presence.rs`, `history.rs`, `groups.rs` | the endpoints |
 //! | `access/` | Access Manager: the one authorization seam (signatures, v2 grants, v3 tokens), the grant / audit / grant-token / revoke-token endpoints; keysets without a secret key stay open |
 //! | `hooks.rs` | request log and fault injection |
+//! | `metrics.rs` | atomic counters behind `/metrics`; the dev-server-only routes `/metrics` and `/healthz` |
 //! | `filter.rs` | the `filter-expr` language |
 //!
 //! **Keys.** Without explicit keysets any subscribe key is accepted and gets
@@ -59,6 +60,15 @@
 //! targets are capped. Parked polls hold no buffers. The request log keeps
 //! `request_log_capacity` entries.
 //!
+//! **Dev-server-only routes** (not PubNub APIs): `GET /metrics` answers the
+//! Prometheus text exposition format (families prefixed `pubnub_`: parked
+//! polls, open connections, publishes by kind, deliveries, bytes in / out,
+//! queue-overflow losses, store size, requests by route and status, a
+//! request latency histogram by [`RouteKind`]); `GET /healthz` answers 200
+//! `ok`. They are answered before the request log, fault injection and the
+//! counters, so watching the server never changes what it records.
+//! Counters are relaxed atomics: no lock per request.
+//!
 //! **Test hooks** (on [`DevServerHandle`]): the [request log](RequestLog)
 //! with `wait_for` (no sleeping), [fault injection](Faults) per
 //! [`RouteKind`], [`DevServerHandle::advance_clock`] (presence timeouts,
@@ -78,6 +88,7 @@ mod hooks;
 mod keyset;
 mod listener;
 mod message;
+mod metrics;
 mod presence;
 mod publish;
 mod router;

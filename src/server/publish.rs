@@ -29,6 +29,7 @@ use super::app::App;
 use super::errors::{ok_json, ApiError};
 use super::keyset::KeysetHandle;
 use super::message::{compact_json, MessageKind, NewMessage};
+use super::metrics::Published;
 use super::wire::{uri_component_len, RequestCtx};
 
 /// Envelope overhead PubNub adds when sizing a publish (PROTOCOL.md §1.8).
@@ -99,6 +100,7 @@ pub(crate) fn publish(
     let norep = ctx.query.flag("norep", false);
     if kind == PublishKind::Publish && !store && norep {
         // Fire: for Functions only; nothing to store or deliver here.
+        app.metrics.publish(Published::Fire);
         return Ok(sent(app.clock.tick()));
     }
     let ttl = ctx
@@ -133,5 +135,9 @@ pub(crate) fn publish(
     }
     .prepare(&keyset.subscribe_key);
     let timetoken = keyset.lock().insert(message).timetoken;
+    app.metrics.publish(match kind {
+        PublishKind::Publish => Published::Message,
+        PublishKind::Signal => Published::Signal,
+    });
     Ok(sent(timetoken))
 }

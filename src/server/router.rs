@@ -507,13 +507,18 @@ async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, 
 
 /// The one handler: every request of the server goes through here.
 pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Response<Body> {
+    let started = std::time::Instant::now();
     let (parts, body) = request.into_parts();
+    if let Some(response) = super::metrics::dev_route(&app, &parts.method, parts.uri.path()) {
+        return response;
+    }
     let conn = parts.extensions.get::<ConnControl>().cloned();
     let raw_path = parts.uri.path().to_owned();
     let raw_query = parts.uri.query().map(str::to_owned);
     let target_len = raw_path.len() + raw_query.as_ref().map_or(0, |q| q.len() + 1);
 
     let body = read_body(&app, &parts.headers, body).await;
+    let body_len = body.as_ref().map(Bytes::len).ok();
     let segments = decode_path(&raw_path);
     let query = raw_query.as_deref().map(decode_query).transpose();
     let route = match &segments {
@@ -595,6 +600,17 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
     }
     .await;
     let response = result.unwrap_or_else(ApiError::into_response);
+    let body_in = body_len.unwrap_or(0);
+    let body_out = axum::body::HttpBody::size_hint(response.body())
+        .exact()
+        .unwrap_or(0);
+    app.metrics.request(
+        kind,
+        response.status(),
+        started.elapsed(),
+        target_len + body_in,
+        usize::try_from(body_out).unwrap_or(usize::MAX),
+    );
     // One line per answered request (`--log pubnub_rx=debug`): what a client
     // asked and what it got, for diagnosing a client that misbehaves.
     tracing::debug!(

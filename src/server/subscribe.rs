@@ -94,6 +94,8 @@ struct Scan {
     hits: Vec<Hit>,
     /// Newest `seq` looked at (delivered or filtered out).
     newest_seen: u64,
+    /// Messages left out by the queue rule.
+    lost: usize,
 }
 
 fn scan_channel(
@@ -111,14 +113,16 @@ fn scan_channel(
         }
         scan.newest_seen = scan.newest_seen.max(msg.seq);
         if filter.passes(msg) {
+            if taken >= limit {
+                // Older than the newest `limit`: lost (counted for /metrics).
+                scan.lost += 1;
+                continue;
+            }
             scan.hits.push(Hit {
                 msg: msg.clone(),
                 matched_by: matched_by.cloned(),
             });
             taken += 1;
-            if taken >= limit {
-                break;
-            }
         }
     }
 }
@@ -129,6 +133,7 @@ fn scan(state: &KeysetState, keys: &WaitKeys, cursor: u64, limit: usize, filter:
     let mut out = Scan {
         hits: Vec::new(),
         newest_seen: cursor,
+        lost: 0,
     };
     let mut seen: HashSet<Arc<str>> = HashSet::new();
     let channels = &state.store.channels;
@@ -198,6 +203,7 @@ fn scan(state: &KeysetState, keys: &WaitKeys, cursor: u64, limit: usize, filter:
         let drop = out.hits.len() - limit;
         out.hits.select_nth_unstable_by_key(drop, |hit| hit.msg.seq);
         out.hits.drain(..drop);
+        out.lost += drop;
     }
     out.hits.sort_unstable_by_key(|hit| hit.msg.seq);
     out
@@ -337,6 +343,8 @@ pub(crate) async fn subscribe(
             scan(&state, &registration.keys, cursor, limit, &filter)
         };
         if !found.hits.is_empty() {
+            app.metrics.lost(found.lost);
+            app.metrics.delivered(found.hits.len());
             break render(found.newest_seen, &found.hits);
         }
         // Everything newer was filtered out: skip it from now on.
