@@ -340,6 +340,10 @@ impl ErrorBody {
                             .filter(|s| !s.is_empty())
                     })
                     .map(str::to_owned);
+                // Mobile Push: {"error": "Invalid device token"}
+                if let Some(text) = map.get("error").and_then(Value::as_str) {
+                    out.message.get_or_insert_with(|| text.to_owned());
+                }
                 // v3 / objects / actions: {"error": {"message": .., "details": [{"message": ..}]}}
                 if let Some(error) = map.get("error").and_then(Value::as_object) {
                     let mut message = error

@@ -14,6 +14,7 @@ pub mod objects;
 pub mod objects_v1;
 pub mod presence;
 pub mod publish;
+pub mod push;
 pub mod time;
 mod util;
 
