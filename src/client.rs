@@ -91,6 +91,44 @@ impl PubNub {
         })
     }
 
+    /// Closes the client gracefully and returns when that is done: every
+    /// subscription is unsubscribed, the leaves are sent (each bounded by
+    /// the non-subscribe request timeout), every subscription and status
+    /// stream ends (after a final [`Status::Disconnected`](crate::Status)
+    /// when something was subscribed), and the background actors stop.
+    ///
+    /// Await it before returning from `main`: a process that ends while
+    /// subscribed sends no leave, and other users see this one present until
+    /// its presence timeout expires. Dropping every handle of a client
+    /// without `close` also ends its actors and streams, and tries the
+    /// leaves from a background task; nothing waits for them, so they are
+    /// lost when the runtime or the process ends first.
+    ///
+    /// REST calls keep working after `close`; subscribing again is not
+    /// supported (the subscriptions are not served).
+    ///
+    /// ```no_run
+    /// # async fn run(client: pubnub_rx::PubNub) {
+    /// let subscription = client
+    ///     .channel("chat")
+    ///     .subscription(pubnub_rx::SubscriptionOptions::new());
+    /// subscription.subscribe();
+    /// // ...
+    /// client.close().await; // the leave has been sent
+    /// # }
+    /// ```
+    pub async fn close(&self) {
+        match self.subscriber.running_mux() {
+            Some(mux) => {
+                let (done, closed) = tokio::sync::oneshot::channel();
+                mux.send(crate::subscribe::multiplexer::Command::Close { done });
+                // An error means the actor already ended: nothing to wait for.
+                let _ = closed.await;
+            }
+            None => self.subscriber.status.close(),
+        }
+    }
+
     /// The configuration this client was built with.
     pub fn config(&self) -> &Config {
         &self.inner.config

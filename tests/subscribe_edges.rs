@@ -191,3 +191,105 @@ async fn a_flood_into_a_drop_oldest_queue_is_reported_in_few_statuses_with_the_e
         .collect();
     assert_eq!(kept, newest, "the newest, in order");
 }
+
+#[tokio::test]
+async fn close_unsubscribes_sends_the_leave_ends_the_streams_and_returns() {
+    let server = dev_server().await;
+    let c = client(&server, "closing");
+    let mut status = c.status();
+    let a = c
+        .channel("close-a")
+        .subscription(SubscriptionOptions::new());
+    let g = c
+        .channel_group("close-g")
+        .subscription(SubscriptionOptions::new());
+    let (mut a_messages, mut g_events) = (a.messages(), g.events());
+    a.subscribe();
+    g.subscribe();
+    expect_status(&mut status, StatusCategory::Connected).await;
+    let mark = server.request_log().mark();
+    tokio::time::timeout(GUARD, c.close()).await.unwrap();
+    // The leave went out before close returned.
+    let leaves: Vec<_> = server
+        .request_log()
+        .of_kind(RouteKind::Leave)
+        .into_iter()
+        .filter(|r| r.seq > mark)
+        .collect();
+    assert_eq!(leaves.len(), 1, "one leave for everything");
+    assert!(
+        leaves[0].path.contains("/channel/close-a/leave"),
+        "{}",
+        leaves[0].path
+    );
+    assert_eq!(leaves[0].param("channel-group"), Some("close-g"));
+    // A final Disconnected, then the status stream ends; so do the others.
+    let mut rest = Vec::new();
+    while let Some(item) = tokio::time::timeout(GUARD, status.next()).await.unwrap() {
+        rest.push(item);
+    }
+    assert_eq!(rest.last(), Some(&Status::Disconnected), "{rest:?}");
+    assert!(tokio::time::timeout(GUARD, a_messages.next())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(tokio::time::timeout(GUARD, g_events.next())
+        .await
+        .unwrap()
+        .is_none());
+    // Closing again, or a client that never subscribed, returns at once.
+    tokio::time::timeout(GUARD, c.close()).await.unwrap();
+    tokio::time::timeout(GUARD, client(&server, "idle").close())
+        .await
+        .unwrap();
+}
+
+/// Env var naming the dev server origin for the child process of the next test.
+const CHILD_ORIGIN: &str = "PUBNUB_RX_CLOSE_CHILD_ORIGIN";
+
+/// The child: subscribes, awaits `close()`, and returns (ending its process).
+/// Does nothing when run as an ordinary test.
+#[tokio::test]
+async fn close_child_process() {
+    let Ok(origin) = std::env::var(CHILD_ORIGIN) else {
+        return;
+    };
+    let config = pubnub_rx::Config::builder()
+        .subscribe_key("sub-c-test")
+        .publish_key("pub-c-test")
+        .user_id("child")
+        .origin(origin)
+        .ssl(false)
+        .build()
+        .unwrap();
+    let c = pubnub_rx::PubNub::new(config).unwrap();
+    let mut status = c.status();
+    let subscription = c
+        .channel("child-room")
+        .subscription(SubscriptionOptions::new());
+    subscription.subscribe();
+    expect_status(&mut status, StatusCategory::Connected).await;
+    c.close().await;
+}
+
+#[tokio::test]
+async fn a_process_that_awaits_close_before_exiting_has_sent_its_leave() {
+    let server = dev_server().await;
+    let child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "close_child_process", "--test-threads=1"])
+        .env(CHILD_ORIGIN, server.origin())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(GUARD, child).await.unwrap().unwrap();
+    assert!(
+        output.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let subscribes = server.request_log().of_kind(RouteKind::Subscribe);
+    assert!(!subscribes.is_empty(), "the child subscribed");
+    let leaves = server.request_log().of_kind(RouteKind::Leave);
+    assert_eq!(leaves.len(), 1, "the child's leave reached the server");
+    assert!(leaves[0].path.contains("/channel/child-room/leave"));
+    assert_eq!(leaves[0].param("uuid"), Some("child"));
+}

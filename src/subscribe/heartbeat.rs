@@ -37,12 +37,15 @@ pub(crate) struct PresenceUpdate {
 pub(crate) fn spawn(
     client: Arc<ClientInner>,
     status: Arc<StatusHub>,
-) -> mpsc::UnboundedSender<PresenceUpdate> {
+) -> (
+    mpsc::UnboundedSender<PresenceUpdate>,
+    tokio::task::JoinHandle<()>,
+) {
     // Unbounded: updates come from the multiplexer at the rate the
     // application changes its subscriptions, and each is a few names.
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(client, status, rx));
-    tx
+    let task = tokio::spawn(run(client, status, rx));
+    (tx, task)
 }
 
 async fn run(

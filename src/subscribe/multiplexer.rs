@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 
 use super::dedupe::Dedupe;
@@ -80,6 +80,9 @@ pub(crate) enum Command {
     Disconnect,
     /// Resume after `Disconnect` or a failure.
     Reconnect,
+    /// Unsubscribe everything, send the leaves, end every stream and stop;
+    /// `done` is answered when all of that is over.
+    Close { done: oneshot::Sender<()> },
 }
 
 /// The handles' side of the actor.
@@ -107,7 +110,7 @@ pub(crate) fn spawn(
         reason: "subscribing needs a tokio runtime: call subscribe() from within one".to_owned(),
     })?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let presence = heartbeat::spawn(Arc::clone(&client), Arc::clone(&status));
+    let (presence, presence_task) = heartbeat::spawn(Arc::clone(&client), Arc::clone(&status));
     let actor = Multiplexer {
         engine: Engine::new(client.config.reconnect_policy),
         dedupe: Dedupe::new(client.config.maximum_message_cache),
@@ -116,6 +119,8 @@ pub(crate) fn spawn(
         router: Router::default(),
         globals: Vec::new(),
         presence,
+        presence_task: Some(presence_task),
+        closing: None,
         announced: (BTreeSet::new(), BTreeSet::new()),
         pending: None,
         blocked: Vec::new(),
@@ -145,6 +150,10 @@ struct Multiplexer {
     globals: Vec<(SubscriberId, Arc<Outlet>)>,
     dedupe: Dedupe,
     presence: mpsc::UnboundedSender<PresenceUpdate>,
+    /// The presence actor, awaited when the multiplexer ends.
+    presence_task: Option<tokio::task::JoinHandle<()>>,
+    /// Set by `Close`: answered once everything has stopped.
+    closing: Option<oneshot::Sender<()>>,
     /// Channels and groups the presence actor was last told about.
     announced: (BTreeSet<String>, BTreeSet<String>),
     /// The successful receive whose messages await the engine's `Deliver`.
@@ -192,10 +201,16 @@ impl Multiplexer {
                         // subscriptions in a row then costs one long-poll
                         // restart, not N (each rebuilding the whole list).
                         for _ in 1..COMMAND_BATCH {
+                            if self.closing.is_some() {
+                                break;
+                            }
                             match commands.try_recv() {
                                 Ok(command) => self.on_command(command, &mut inflight),
                                 Err(_) => break,
                             }
+                        }
+                        if self.closing.is_some() {
+                            break;
                         }
                         self.flush_union(&mut inflight);
                     }
@@ -220,13 +235,37 @@ impl Multiplexer {
             outlet.close();
         }
         let left = std::mem::take(&mut self.announced);
-        let _ = self.presence.send(PresenceUpdate {
-            channels: Vec::new(),
-            groups: Vec::new(),
-            left_channels: left.0.into_iter().collect(),
-            left_groups: left.1.into_iter().collect(),
-        });
-        self.status.close();
+        if !left.0.is_empty() || !left.1.is_empty() {
+            let _ = self.presence.send(PresenceUpdate {
+                channels: Vec::new(),
+                groups: Vec::new(),
+                left_channels: left.0.into_iter().collect(),
+                left_groups: left.1.into_iter().collect(),
+            });
+        }
+        self.flush_losses(true);
+        let Self {
+            presence,
+            presence_task,
+            status,
+            closing,
+            client,
+            ..
+        } = self;
+        // Closing the channel lets the presence actor send the leaves still
+        // due and end; `close()` waits for that, bounded by the request
+        // timeout (each leave has that timeout too).
+        drop(presence);
+        if let (Some(task), Some(_)) = (presence_task, closing.as_ref()) {
+            let bound = client.config.non_subscribe_request_timeout + WATCHDOG_GRACE;
+            if tokio::time::timeout(bound, task).await.is_err() {
+                tracing::warn!("close: the leave requests did not finish in time");
+            }
+        }
+        status.close();
+        if let Some(done) = closing {
+            let _ = done.send(());
+        }
     }
 
     fn on_command(&mut self, command: Command, inflight: &mut Option<Inflight>) {
@@ -287,6 +326,18 @@ impl Multiplexer {
             Command::Reconnect => {
                 self.flush_union(inflight);
                 self.apply(EngineEvent::Reconnect, inflight);
+            }
+            Command::Close { done } => {
+                self.union_dirty = false;
+                for outlet in self.router.drain_outlets() {
+                    outlet.close();
+                }
+                for (_, outlet) in self.globals.drain(..) {
+                    outlet.close();
+                }
+                self.announce_presence();
+                self.apply(EngineEvent::UnsubscribeAll, inflight);
+                self.closing = Some(done);
             }
         }
     }
