@@ -869,3 +869,119 @@ fn assert_contains(actual: &Value, expected: &Value, what: &str) {
         _ => assert_eq!(actual, expected, "{what}"),
     }
 }
+
+/// Hole 1: a signature that does not cover the body (v1, here with and
+/// without its `=` padding) authorises one request, not one per spelling,
+/// and not a second body.
+#[tokio::test]
+async fn a_v1_signed_post_publish_is_accepted_once_whatever_the_spelling_or_body() {
+    use pubnub_rx::transport::signature::{sign_v1, v1_string_to_sign};
+    let t = pam_server().await;
+    let path = format!("/publish/{PUB}/{SUB}/0/room/0");
+    let timestamp = now_secs().to_string();
+    let canonical = canonical_query([("timestamp", timestamp.as_str()), ("uuid", "admin")]);
+    let to_sign = v1_string_to_sign(SUB, PUB, &path, &canonical);
+    let padded = sign_v1(SECRET, to_sign.as_bytes(), true);
+    let unpadded = sign_v1(SECRET, to_sign.as_bytes(), false);
+    assert_ne!(padded, unpadded, "the two spellings differ");
+    let post = |signature: String, body: &'static [u8]| {
+        let url = format!("{path}?{canonical}&signature={}", enc(&signature));
+        let t = &t;
+        async move {
+            t.request(
+                "POST",
+                &url,
+                Some(body.to_vec()),
+                &[("content-type", "application/json")],
+            )
+            .await
+        }
+    };
+    let first = post(padded.clone(), br#""first""#).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    for (signature, body) in [
+        (unpadded, br#""second""#.as_slice()),
+        (padded, br#""third""#.as_slice()),
+    ] {
+        let again = post(signature, body).await;
+        assert_eq!(again.status, 403, "{}", again.body);
+        assert!(again.body.contains("already received"), "{}", again.body);
+    }
+    let admin = signed(
+        "GET",
+        &format!("/v2/history/sub-key/{SUB}/channel/room"),
+        &[("uuid", "admin")],
+        b"",
+        now_secs(),
+    );
+    let stored = t.get(&admin).await;
+    assert_eq!(stored.json()[0], json!(["first"]), "{}", stored.body);
+}
+
+/// Hole 2: the token's signature is checked over the bytes received, so
+/// no single-bit change of a token is accepted.
+#[tokio::test]
+async fn no_single_bit_flip_of_a_token_is_accepted() {
+    let t = pam_server().await;
+    let token = admin(&t)
+        .grant_token()
+        .ttl(5)
+        .channel("room", Permissions::new().read())
+        .await
+        .expect("token");
+    let ok = t
+        .get(&history("room", &format!("auth={}", enc(&token))))
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let bytes = URL_SAFE
+        .decode(token.trim_end_matches('='))
+        .or_else(|_| URL_SAFE.decode(&token))
+        .expect("a token is base64url");
+    for bit in 0..bytes.len() * 8 {
+        let mut flipped = bytes.clone();
+        flipped[bit / 8] ^= 1 << (bit % 8);
+        let text = URL_SAFE.encode(&flipped);
+        let reply = t
+            .get(&history("room", &format!("auth={}", enc(&text))))
+            .await;
+        assert_eq!(reply.status, 403, "bit {bit} accepted: {}", reply.body);
+    }
+}
+
+/// Hole 3: a token bound to `alice` acts on alice only, in the path as
+/// well as in the `uuid` query parameter.
+#[tokio::test]
+async fn a_token_bound_to_alice_cannot_read_or_set_bobs_presence() {
+    let t = pam_server().await;
+    let token = admin(&t)
+        .grant_token()
+        .ttl(5)
+        .authorized_uuid("alice")
+        .channel("room", Permissions::new().read())
+        .await
+        .expect("token");
+    let auth = enc(&token);
+    let state = enc(r#"{"mood":"sneaky"}"#);
+    let set = |who: &str| {
+        format!("/v2/presence/sub-key/{SUB}/channel/room/uuid/{who}/data?uuid=alice&auth={auth}&state={state}")
+    };
+    let get = |who: &str| {
+        format!("/v2/presence/sub-key/{SUB}/channel/room/uuid/{who}?uuid=alice&auth={auth}")
+    };
+    let where_now =
+        |who: &str| format!("/v2/presence/sub-key/{SUB}/uuid/{who}?uuid=alice&auth={auth}");
+    for own in [set("alice"), get("alice"), where_now("alice")] {
+        let reply = t.get(&own).await;
+        assert_eq!(reply.status, 200, "{own}: {}", reply.body);
+    }
+    for other in [set("bob"), get("bob"), where_now("bob")] {
+        let reply = t.get(&other).await;
+        assert_eq!(reply.status, 403, "{other}: {}", reply.body);
+        assert_eq!(
+            reply.json()["payload"]["uuids"],
+            json!(["bob"]),
+            "{}",
+            reply.body
+        );
+    }
+}

@@ -646,8 +646,10 @@ pub(crate) fn where_now(
     uuid: &str,
 ) -> Result<Response<Body>, ApiError> {
     // Where Now needs no permission (PubNub's operations-to-permissions
-    // page); a bad signature or an unusable token is still refused.
-    app.authorize(keyset, ctx, Permission::Read, &Resources::default())?;
+    // page); a bad signature or an unusable token is still refused, and a
+    // token bound to a uuid asks about that uuid only.
+    let subject = Resources::default().with_subject(uuid);
+    app.authorize(keyset, ctx, Permission::Read, &subject)?;
     let channels: Vec<String> = keyset
         .lock()
         .presence
@@ -698,7 +700,9 @@ pub(crate) fn set_state(
         keyset,
         ctx,
         Permission::Read,
-        &Resources::channels(channels.iter().cloned()).with_groups(groups.iter().cloned()),
+        &Resources::channels(channels.iter().cloned())
+            .with_groups(groups.iter().cloned())
+            .with_subject(uuid),
     )?;
     let mut state = keyset.lock();
     let targets = presence_channels(&state, &channels, &groups);
@@ -734,7 +738,9 @@ pub(crate) fn get_state(
         keyset,
         ctx,
         Permission::Read,
-        &Resources::channels(channels.iter().cloned()).with_groups(groups.iter().cloned()),
+        &Resources::channels(channels.iter().cloned())
+            .with_groups(groups.iter().cloned())
+            .with_subject(uuid),
     )?;
     let state = keyset.lock();
     let state_of = |channel: &str| {

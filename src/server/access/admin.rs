@@ -606,12 +606,14 @@ pub(crate) fn revoke_token(
     access.require_admin(ctx, now, "revoke")?;
     let invalid =
         |detail: String| bad_request_v3("Invalid token", "revoke", detail, "token", "path");
-    let token = parse_token(token_text).map_err(|e| invalid(format!("Token is malformed: {e}")))?;
-    if !token.verify_signature(&access.keys.secret) {
-        return Err(invalid(
-            "Token was not issued with this keyset's secret key.".to_owned(),
-        ));
-    }
+    // Malformed first (the message says why), then the HMAC over the exact
+    // bytes received.
+    parse_token(token_text).map_err(|e| invalid(format!("Token is malformed: {e}")))?;
+    let unescaped = crate::transport::encoding::decode(token_text, false)
+        .map_err(|e| invalid(format!("Token is malformed: {e}")))?;
+    let token = tokens::decode(&unescaped)
+        .and_then(|bytes| tokens::verify_received(&bytes, &access.keys.secret).ok())
+        .ok_or_else(|| invalid("Token was not issued with this keyset's secret key.".to_owned()))?;
     if token.is_expired_at(now) {
         // The recorded answer (native_sync/pam/revoke_expired_token).
         return Err(invalid("Token is expired.".to_owned()));

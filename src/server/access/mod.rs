@@ -16,7 +16,8 @@
 //!    * otherwise an `auth` value that decodes as a v3 token is a **token**
 //!      (`tokens.rs`): it must carry this keyset's signature, must not be
 //!      expired or revoked, and when it names an authorized uuid the
-//!      request's `uuid` must be that one;
+//!      request's `uuid` **and** the uuid it acts on (the path's `{uuid}`,
+//!      [`Resources::with_subject`]) must be that one;
 //!    * anything else is a v2 **auth key** (or no key at all).
 //! 2. **What it may do**: each channel, group and uuid of the request needs
 //!    the permission, from the token (exact names, then regex patterns) or
@@ -109,6 +110,10 @@ pub(crate) struct Resources {
     /// The request acts on the whole keyset (list every group, global
     /// here_now): only a keyset-level v2 grant allows it.
     pub(crate) keyset: bool,
+    /// The uuid the request acts on when the route names one (in the path):
+    /// a token bound to an authorized uuid allows only that one. See
+    /// [`Resources::with_subject`].
+    pub(crate) subject: Option<String>,
 }
 
 impl Resources {
@@ -151,10 +156,33 @@ impl Resources {
         self
     }
 
+    /// Adds `uuid` as a resource that needs the permission (App Context
+    /// `g`/`u`/`j` on uuids).
     #[allow(dead_code)] // for App Context routes
     pub(crate) fn with_uuid(mut self, uuid: &str) -> Self {
         self.uuids.push(uuid.to_owned());
         self
+    }
+
+    /// Names the **subject uuid**: the uuid the request reads or changes
+    /// when it is not (only) the caller's `uuid` query parameter — the
+    /// `{uuid}` of presence state get/set and where_now, of App Context
+    /// uuid metadata and memberships. A token with an authorized uuid then
+    /// allows the request only when the subject is that uuid too (403
+    /// listing the subject in `payload.uuids` otherwise). It needs no
+    /// permission by itself; combine with [`with_uuid`](Self::with_uuid)
+    /// where the uuid is also a resource.
+    pub(crate) fn with_subject(mut self, uuid: &str) -> Self {
+        self.subject = Some(uuid.to_owned());
+        self
+    }
+
+    /// An App Context uuid route (uuid metadata, memberships): `uuid` is a
+    /// resource that needs the permission **and** the subject a bound token
+    /// must match.
+    #[allow(dead_code)] // for App Context routes
+    pub(crate) fn uuid_object(uuid: &str) -> Self {
+        Self::default().with_uuid(uuid).with_subject(uuid)
     }
 }
 
@@ -226,8 +254,9 @@ impl AccessControl {
             return Ok(Caller::AuthKey(None));
         };
         match tokens::decode(auth) {
-            Some(token) => {
-                tokens::validate(&token, &self.keys.secret, &lock(&self.revoked), now)?;
+            Some(bytes) => {
+                let token = tokens::verify_received(&bytes, &self.keys.secret)?;
+                tokens::validate(&token, &lock(&self.revoked), now)?;
                 Ok(Caller::Token(Arc::new(token)))
             }
             None => Ok(Caller::AuthKey(Some(auth.to_owned()))),
@@ -261,11 +290,19 @@ impl AccessControl {
             Caller::Admin => return Ok(()),
             Caller::Token(token) => {
                 if let Some(authorized) = token.authorized_uuid.as_deref() {
-                    if ctx.uuid() != Some(authorized) {
+                    // The uuid of the query (who is asking) and the uuid
+                    // the request acts on (path) must both be the token's.
+                    let acting = ctx.uuid();
+                    let stranger = if acting == Some(authorized) {
+                        resources.subject.as_deref().filter(|s| *s != authorized)
+                    } else {
+                        Some(acting.unwrap_or_default())
+                    };
+                    if let Some(uuid) = stranger {
                         return Err(ApiError::Forbidden {
                             channels: Vec::new(),
                             groups: Vec::new(),
-                            uuids: vec![ctx.uuid().unwrap_or_default().to_owned()],
+                            uuids: vec![uuid.to_owned()],
                         });
                     }
                 }

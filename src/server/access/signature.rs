@@ -26,9 +26,25 @@
 //!
 //! **Replays.** A replay of a signed request after the window fails the
 //! timestamp check (the timestamp is part of what is signed). Inside the
-//! window, a bounded memory ([`ReplayGuard`]) of the signatures accepted
-//! recently refuses an exact repeat with 403 "Invalid signature". Every
-//! signed request therefore has to differ from the ones of the last window:
+//! window, a bounded memory ([`ReplayGuard`]) of the requests accepted
+//! recently refuses a repeat with 403 "Invalid signature". It remembers the
+//! **canonical request** (method, path, canonical query without
+//! `signature`, and the body when the matched signature covers it), not the
+//! signature text, so no other spelling of a signature (padding, base64 vs
+//! base64url, case, v1 vs v2 of the same request) repeats a request.
+//!
+//! **Signatures that do not cover the body.** v1 and v2-as-GET (POST
+//! publish from Python, Go, Rust, JS) sign the path and query only. Such a
+//! signature authorises *one* body: the first request with that canonical
+//! query is accepted and any later one — same body or another — is a
+//! replay. (A body changed in flight before the first delivery cannot be
+//! detected: the client did not sign it. Those SDKs make every publish
+//! unique with `seqn` / `requestid`, so nothing legitimate is refused.) A
+//! v2 signature with the real method covers the body, so two requests
+//! that differ only in their body carry two different signatures and are
+//! two requests.
+//!
+//! Every signed request therefore has to differ from the ones of the last window:
 //! this crate's client adds a fresh `requestid` to each request, and
 //! freenub numbers its publishes (`seqn`); two byte-identical signed
 //! requests within one second (an SDK without `requestid` repeating a call)
@@ -55,11 +71,48 @@ pub(crate) struct SigningKeys {
     pub(crate) secret: String,
 }
 
-/// A signature that matched, for the replay memory.
+/// A signed request that verified, for the replay memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Verified {
-    pub(crate) signature: String,
+    /// The SHA-256 of the canonical request ([`request_key`]): what the
+    /// replay memory remembers, never the signature text.
+    pub(crate) key: [u8; 32],
     pub(crate) timestamp: u64,
+}
+
+/// One signature the server accepts for a request, and whether it covers
+/// the request body.
+struct Candidate {
+    signature: String,
+    covers_body: bool,
+}
+
+/// The replay key of a request: SHA-256 over the method, the path as
+/// received, the canonical query of the decoded parameters (without
+/// `signature`) and, when the signature that matched covers the body, the
+/// body. Every spelling of the same request — `=` padding or none, base64
+/// or base64url, `+` or `%20`, parameter order, v1 or v2 — has one key;
+/// a signature that does not cover the body (v1, v2-as-GET) has a key
+/// without it, so it authorises **one** body, whichever comes first.
+fn request_key(ctx: &RequestCtx, canonical: &str, covers_body: bool) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in [
+        ctx.method.as_str().as_bytes(),
+        ctx.raw_path.as_bytes(),
+        canonical.as_bytes(),
+    ] {
+        // Length-prefixed, so that no two requests hash the same input.
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    if covers_body {
+        hash.update([1]);
+        hash.update(&ctx.body);
+    } else {
+        hash.update([0]);
+    }
+    hash.finalize().into()
 }
 
 /// What urllib's `quote(s, safe="~")` leaves alone: `A-Z a-z 0-9 - _ . ~`.
@@ -127,15 +180,20 @@ pub(crate) fn verify(
     window: Duration,
 ) -> Result<Verified, ApiError> {
     let source = source_of(ctx);
-    if !candidates(ctx, keys)
+    // Every candidate is compared (no early exit), so the time taken does
+    // not tell which one matched.
+    let covers_body = candidates(ctx, keys)
         .iter()
-        .any(|candidate| same_bytes(candidate.as_bytes(), presented.as_bytes()))
-    {
+        .filter(|c| same_bytes(c.signature.as_bytes(), presented.as_bytes()))
+        .fold(None, |acc: Option<bool>, c| {
+            Some(acc.unwrap_or(false) || c.covers_body)
+        });
+    let Some(covers_body) = covers_body else {
         return Err(invalid_signature(
             source,
             "Client and server produced different signatures for the same inputs.",
         ));
-    }
+    };
     let timestamp = ctx
         .query
         .get("timestamp")
@@ -158,13 +216,23 @@ pub(crate) fn verify(
         ));
     }
     Ok(Verified {
-        signature: presented.to_owned(),
+        key: request_key(ctx, &canonical_of(ctx), covers_body),
         timestamp,
     })
 }
 
+/// The canonical query of the decoded parameters, `signature` left out.
+fn canonical_of(ctx: &RequestCtx) -> String {
+    canonical_query(
+        ctx.query
+            .pairs()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+}
+
 /// Every signature this server accepts for the request.
-fn candidates(ctx: &RequestCtx, keys: &SigningKeys) -> Vec<String> {
+fn candidates(ctx: &RequestCtx, keys: &SigningKeys) -> Vec<Candidate> {
     let pairs: Vec<(&str, &str)> = ctx
         .query
         .pairs()
@@ -176,23 +244,27 @@ fn candidates(ctx: &RequestCtx, keys: &SigningKeys) -> Vec<String> {
         queries.push(python);
     }
     let method = ctx.method.as_str();
-    let body: &[u8] = if ctx.method == Method::POST || ctx.method == Method::PATCH {
-        &ctx.body
-    } else {
-        b""
+    let has_body = ctx.method == Method::POST || ctx.method == Method::PATCH;
+    let body: &[u8] = if has_body { &ctx.body } else { b"" };
+    let candidate = |signature: String, covers_body: bool| Candidate {
+        signature,
+        covers_body,
     };
     let path = ctx.raw_path.as_str();
     let publish = path.starts_with("/publish/");
     let mut out = Vec::new();
     for query in &queries {
         let to_sign = v2_string_to_sign(method, &keys.publish_key, path, query, body);
-        out.push(sign_v2(&keys.secret, &to_sign));
+        out.push(candidate(sign_v2(&keys.secret, &to_sign), has_body));
         if publish {
             let as_get = v2_string_to_sign("GET", &keys.publish_key, path, query, b"");
-            out.push(sign_v2(&keys.secret, &as_get));
+            out.push(candidate(sign_v2(&keys.secret, &as_get), false));
             let v1 = v1_string_to_sign(&keys.subscribe_key, &keys.publish_key, path, query);
-            out.push(sign_v1(&keys.secret, v1.as_bytes(), true));
-            out.push(sign_v1(&keys.secret, v1.as_bytes(), false));
+            out.push(candidate(sign_v1(&keys.secret, v1.as_bytes(), true), false));
+            out.push(candidate(
+                sign_v1(&keys.secret, v1.as_bytes(), false),
+                false,
+            ));
         }
     }
     out
@@ -240,12 +312,12 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 #[derive(Debug)]
 pub(crate) struct ReplayGuard {
     capacity: usize,
-    seen: HashSet<String>,
-    order: VecDeque<(u64, String)>,
+    seen: HashSet<[u8; 32]>,
+    order: VecDeque<(u64, [u8; 32])>,
 }
 
 impl ReplayGuard {
-    /// A memory of at most `capacity` signatures (0 turns it off).
+    /// A memory of at most `capacity` requests (0 turns it off).
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
@@ -254,7 +326,8 @@ impl ReplayGuard {
         }
     }
 
-    /// Refuses a signature seen before, else remembers it. `source` names
+    /// Refuses a request seen before (by its canonical key), else
+    /// remembers it. `source` names
     /// the endpoint in the error body.
     pub(crate) fn check_and_remember(
         &mut self,
@@ -271,11 +344,11 @@ impl ReplayGuard {
             if timestamp.saturating_add(window) >= now {
                 break;
             }
-            if let Some((_, signature)) = self.order.pop_front() {
-                self.seen.remove(&signature);
+            if let Some((_, key)) = self.order.pop_front() {
+                self.seen.remove(&key);
             }
         }
-        if self.seen.contains(&verified.signature) {
+        if self.seen.contains(&verified.key) {
             return Err(invalid_signature(
                 source,
                 "This signed request was already received (a replay): sign every request anew, with a fresh timestamp.",
@@ -283,15 +356,14 @@ impl ReplayGuard {
         }
         while self.order.len() >= self.capacity {
             match self.order.pop_front() {
-                Some((_, signature)) => {
-                    self.seen.remove(&signature);
+                Some((_, key)) => {
+                    self.seen.remove(&key);
                 }
                 None => break,
             }
         }
-        self.seen.insert(verified.signature.clone());
-        self.order
-            .push_back((verified.timestamp, verified.signature.clone()));
+        self.seen.insert(verified.key);
+        self.order.push_back((verified.timestamp, verified.key));
         Ok(())
     }
 }
@@ -445,11 +517,11 @@ mod tests {
         let w = Duration::from_secs(60);
         let mut guard = ReplayGuard::new(2);
         let a = Verified {
-            signature: "v2.a".into(),
+            key: [1; 32],
             timestamp: 1000,
         };
         let b = Verified {
-            signature: "v2.b".into(),
+            key: [2; 32],
             timestamp: 1001,
         };
         guard.check_and_remember(&a, 1000, w, "t").unwrap();
@@ -463,12 +535,12 @@ mod tests {
         guard.check_and_remember(&a, 1061, w, "t").unwrap();
         // Capacity: the oldest goes first.
         let c = Verified {
-            signature: "v2.c".into(),
+            key: [3; 32],
             timestamp: 1061,
         };
         guard.check_and_remember(&c, 1061, w, "t").unwrap();
         assert_eq!(guard.order.len(), 2);
-        assert!(!guard.seen.contains("v2.b"));
+        assert!(!guard.seen.contains(&[2; 32]));
         // Capacity 0: off.
         let mut off = ReplayGuard::new(0);
         off.check_and_remember(&a, 1000, w, "t").unwrap();

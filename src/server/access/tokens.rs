@@ -20,14 +20,31 @@
 //! crate compiles them, with size limits so that a hostile pattern cannot
 //! exhaust memory; compiled patterns are cached per keyset (bounded).
 //!
+//! **Verified over the bytes received.** The `auth` value is decoded from
+//! base64url (or standard base64, padded or not — the same bytes either
+//! way; non-zero trailing bits are refused) into the exact CBOR bytes the
+//! client sent, and the HMAC is checked over those bytes: the tokens this
+//! server mints end with the `sig` entry, so the signed bytes are the
+//! received ones with that last entry cut off and the map header counting
+//! one entry less. Nothing is re-encoded before the check, so no change of
+//! a byte that a lenient parser would normalise away (a key, an integer's
+//! width, an unknown entry) can keep a signature valid: every single-bit
+//! change of a token is refused (unit test below; `tests/access_server.rs` over HTTP). Only after the
+//! check are the bytes parsed for their permissions.
+//!
 //! **Revocations** are remembered by token signature until the token would
 //! have expired anyway, so the list stays bounded by live tokens.
 
 use std::collections::HashMap;
 
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
 use regex::{Regex, RegexBuilder};
+use sha2::Sha256;
 
-use crate::access::{parse_token, Permissions, Token};
+use crate::access::{Permissions, Token};
 
 use super::super::errors::ApiError;
 use super::grants::Scope;
@@ -40,26 +57,69 @@ pub(crate) const MAX_REVOKED: usize = 100_000;
 /// Size limit of one compiled pattern (bytes of the regex program).
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// The token in an `auth` value, or `None` when it is not a token (then it
-/// is a v2 auth key).
-pub(crate) fn decode(auth: &str) -> Option<Token> {
-    parse_token(auth).ok()
+/// The trailing `sig` entry of a token this server mints: CBOR byte string
+/// `sig`, then a 32-byte byte string header.
+const SIG_ENTRY: [u8; 6] = [0x43, b's', b'i', b'g', 0x58, 0x20];
+/// Bytes of the `sig` entry, header and HMAC.
+const SIG_LEN: usize = SIG_ENTRY.len() + 32;
+
+/// Base64 of either alphabet after `+`/`/` are mapped, padding optional,
+/// trailing bits strict (one byte string has one spelling per alphabet).
+const STRICT_URL_SAFE: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(false),
+);
+
+/// The bytes of a token as received in `auth`, or `None` when the value is
+/// not a token (then it is a v2 auth key): it must decode as base64 to a
+/// CBOR map (major type 5) long enough to hold a signature.
+pub(crate) fn decode(auth: &str) -> Option<Vec<u8>> {
+    let url_safe: String = auth
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            other => other,
+        })
+        .collect();
+    let bytes = STRICT_URL_SAFE.decode(url_safe.as_bytes()).ok()?;
+    let is_map = bytes.first().is_some_and(|b| b >> 5 == 5);
+    (is_map && bytes.len() > SIG_LEN).then_some(bytes)
 }
 
-/// Refuses a token that was not issued with `secret`, was revoked, or has
-/// expired at `now` (Unix s).
-pub(crate) fn validate(
-    token: &Token,
-    secret: &str,
-    revoked: &Revocations,
-    now: u64,
-) -> Result<(), ApiError> {
-    if !token.verify_signature(secret) {
-        return Err(ApiError::TokenRefused {
-            message: "Token is invalid: it was not issued with this keyset's secret key, or it was changed"
+fn invalid() -> ApiError {
+    ApiError::TokenRefused {
+        message:
+            "Token is invalid: it was not issued with this keyset's secret key, or it was changed"
                 .to_owned(),
-        });
     }
+}
+
+/// Checks the HMAC of the token bytes exactly as received (see the module
+/// docs), then parses them. Refuses anything this keyset did not mint.
+pub(crate) fn verify_received(bytes: &[u8], secret: &str) -> Result<Token, ApiError> {
+    let (Some(&header), Some(split)) = (bytes.first(), bytes.len().checked_sub(SIG_LEN)) else {
+        return Err(invalid());
+    };
+    let (body, sig_entry) = bytes.split_at(split);
+    let (entry_head, mac_bytes) = sig_entry.split_at(SIG_ENTRY.len());
+    // A map of 1..=23 entries has its count in the header byte.
+    if !(0xa1..=0xb7).contains(&header) || entry_head != SIG_ENTRY {
+        return Err(invalid());
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| invalid())?;
+    mac.update(&[header - 1]);
+    mac.update(body.get(1..).unwrap_or_default());
+    mac.verify_slice(mac_bytes).map_err(|_| invalid())?;
+    Token::from_cbor_bytes(bytes).map_err(|_| invalid())
+}
+
+/// Refuses a (verified) token that was revoked or has expired at `now`
+/// (Unix s).
+pub(crate) fn validate(token: &Token, revoked: &Revocations, now: u64) -> Result<(), ApiError> {
     if revoked.contains(&token.signature) {
         return Err(ApiError::TokenRefused {
             message: "Token is revoked".to_owned(),
@@ -172,7 +232,7 @@ impl Revocations {
 
 #[cfg(test)]
 mod tests {
-    use crate::access::encode_token;
+    use crate::access::{encode_token, parse_token};
 
     use super::*;
 
@@ -231,28 +291,55 @@ mod tests {
             .insert("a".into(), Permissions::new().read());
         let token = issued(&t);
         let mut revoked = Revocations::default();
-        validate(&token, SECRET, &revoked, 1000).unwrap();
-        validate(&token, SECRET, &revoked, 1059).unwrap();
+        validate(&token, &revoked, 1000).unwrap();
+        validate(&token, &revoked, 1059).unwrap();
         let message = |e: ApiError| match e {
             ApiError::TokenRefused { message } => message,
             other => panic!("{other:?}"),
         };
         assert_eq!(
-            message(validate(&token, SECRET, &revoked, 1060).unwrap_err()),
+            message(validate(&token, &revoked, 1060).unwrap_err()),
             "Token is expired"
-        );
-        assert!(
-            message(validate(&token, "other", &revoked, 1000).unwrap_err())
-                .starts_with("Token is invalid")
         );
         assert!(revoked.revoke(&token, 1000));
         assert_eq!(
-            message(validate(&token, SECRET, &revoked, 1000).unwrap_err()),
+            message(validate(&token, &revoked, 1000).unwrap_err()),
             "Token is revoked"
         );
-        // A changed token no longer carries a valid signature.
-        let mut changed = token.clone();
-        changed.ttl = 600;
-        assert!(!changed.verify_signature(SECRET));
+    }
+
+    #[test]
+    fn every_single_bit_flip_of_the_received_bytes_is_refused() {
+        let mut t = Token::new(1000, 60);
+        t.authorized_uuid = Some("alice".into());
+        t.resources
+            .channels
+            .insert("a".into(), Permissions::new().read());
+        t.patterns
+            .channels
+            .insert("^b-.*$".into(), Permissions::new().write());
+        t.meta.insert("k".into(), serde_json::json!("v"));
+        let text = encode_token(&t, SECRET).unwrap();
+        let bytes = decode(&text).unwrap();
+        let token = verify_received(&bytes, SECRET).unwrap();
+        assert_eq!(token.authorized_uuid.as_deref(), Some("alice"));
+        // Other spellings of the same bytes are the same token.
+        let unpadded = text.trim_end_matches('=');
+        assert_eq!(decode(unpadded).unwrap(), bytes);
+        assert_eq!(
+            decode(&text.replace('-', "+").replace('_', "/")).unwrap(),
+            bytes
+        );
+        assert!(verify_received(&bytes, "other").is_err());
+        for bit in 0..bytes.len() * 8 {
+            let mut flipped = bytes.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            assert!(
+                verify_received(&flipped, SECRET).is_err(),
+                "bit {bit} accepted"
+            );
+        }
+        assert!(verify_received(&bytes[..bytes.len() - 1], SECRET).is_err());
+        assert!(verify_received(&[], SECRET).is_err());
     }
 }
