@@ -286,6 +286,22 @@ impl Token {
     }
 }
 
+/// The CBOR bytes of a token's text: URL-safe base64, or standard base64
+/// mapped onto it, padding optional, trailing bits strict (so one byte
+/// string has one spelling per alphabet). Shared by [`parse_token`] and the
+/// dev server, which verifies a token over exactly these bytes.
+pub(crate) fn token_bytes(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    let url_safe: String = text
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            other => other,
+        })
+        .collect();
+    base64::engine::general_purpose::URL_SAFE_PAD_INDIFFERENT.decode(url_safe.as_bytes())
+}
+
 /// Decodes a token string as PubNub issues it: URL-safe base64 with or
 /// without `=` padding (the standard `+`/`/` alphabet and a percent-encoded
 /// token are accepted too), then the CBOR map. Never panics, whatever the
@@ -309,16 +325,7 @@ pub fn parse_token(token: &str) -> Result<Token, Error> {
     } else {
         trimmed.into()
     };
-    let url_safe: String = unescaped
-        .chars()
-        .map(|c| match c {
-            '+' => '-',
-            '/' => '_',
-            other => other,
-        })
-        .collect();
-    let bytes = base64::engine::general_purpose::URL_SAFE_PAD_INDIFFERENT
-        .decode(url_safe.as_bytes())
+    let bytes = token_bytes(&unescaped)
         .map_err(|e| bad_text(token, format!("is not URL-safe base64: {e}")))?;
     Token::from_cbor_bytes(&bytes).map_err(|e| match e {
         Error::Deserialization { what, reason, .. } => Error::Deserialization {

@@ -37,9 +37,6 @@
 
 use std::collections::HashMap;
 
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use regex::{Regex, RegexBuilder};
 use sha2::Sha256;
@@ -63,29 +60,11 @@ const SIG_ENTRY: [u8; 6] = [0x43, b's', b'i', b'g', 0x58, 0x20];
 /// Bytes of the `sig` entry, header and HMAC.
 const SIG_LEN: usize = SIG_ENTRY.len() + 32;
 
-/// Base64 of either alphabet after `+`/`/` are mapped, padding optional,
-/// trailing bits strict (one byte string has one spelling per alphabet).
-const STRICT_URL_SAFE: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(false),
-);
-
 /// The bytes of a token as received in `auth`, or `None` when the value is
 /// not a token (then it is a v2 auth key): it must decode as base64 to a
 /// CBOR map (major type 5) long enough to hold a signature.
 pub(crate) fn decode(auth: &str) -> Option<Vec<u8>> {
-    let url_safe: String = auth
-        .trim()
-        .chars()
-        .map(|c| match c {
-            '+' => '-',
-            '/' => '_',
-            other => other,
-        })
-        .collect();
-    let bytes = STRICT_URL_SAFE.decode(url_safe.as_bytes()).ok()?;
+    let bytes = crate::access::token::token_bytes(auth.trim()).ok()?;
     let is_map = bytes.first().is_some_and(|b| b >> 5 == 5);
     (is_map && bytes.len() > SIG_LEN).then_some(bytes)
 }
