@@ -4,7 +4,8 @@ Both clients publish, interleaved, to one channel; each client's history and
 fetch_messages must return every message in publish order with the timetoken
 its publish returned, the publisher's meta and (fetch) its uuid. A
 store=false publish is left out. `count` limits to the newest messages (the
-oldest with `reverse`).
+oldest with `reverse`). A message whose keys are not in sorted order comes
+back from history and fetch_messages with its keys in the order published.
 Two channels fetched at once come back per channel. `message_counts` counts
 the stored messages after a timetoken, per channel.
 """
@@ -77,6 +78,19 @@ def main(h):
                   f"{who} two channels, count=3: the three newest of {channel}")
         expect_eq([(m["message"], m["timetoken"]) for m in both["channels"][other]], [("elsewhere", other_tt)],
                   f"{who} two channels: {other}")
+
+
+    # PubNub stores what was published verbatim: key order survives history.
+    ordered = h.name("history-order")
+    message = {"zeta": 1, "alpha": {"y": 2, "b": 3}, "mid": [1, 2]}
+    js.call("publish", channel=ordered, message=message)
+    for reader in (py, js):
+        who = f"{reader.lang} key order"
+        stored = reader.call("history", channel=ordered)["messages"]
+        expect_eq([list(m["message"]) for m in stored], [["zeta", "alpha", "mid"]], f"{who}: history keys")
+        expect_eq([list(m["message"]["alpha"]) for m in stored], [["y", "b"]], f"{who}: history nested keys")
+        fetched = reader.call("fetch_messages", channels=[ordered])["channels"][ordered]
+        expect_eq([list(m["message"]) for m in fetched], [["zeta", "alpha", "mid"]], f"{who}: fetch_messages keys")
 
 
 run_case(main)
