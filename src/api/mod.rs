@@ -10,7 +10,10 @@ mod endpoint;
 pub mod history;
 pub mod message_actions;
 pub mod objects;
-// Deprecated Objects v1 (users/spaces), for apps migrating to App Context.
+// Deprecated Objects v1 (users/spaces), for apps migrating to App Context;
+// behind the non-default `objects-v1` feature.
+#[cfg(feature = "objects-v1")]
+#[cfg_attr(docsrs, doc(cfg(feature = "objects-v1")))]
 pub mod objects_v1;
 pub mod presence;
 pub mod publish;

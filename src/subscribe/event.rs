@@ -451,6 +451,8 @@ pub enum StatusCategory {
     /// A request was too long to send or refused as too long (HTTP 413/414);
     /// not retried.
     RequestTooLong,
+    /// A listener callback panicked (caught; the listener goes on).
+    ListenerFailed,
 }
 
 /// A connection-status event on [`PubNub::status`](crate::PubNub::status).
@@ -497,6 +499,19 @@ pub enum Status {
         /// `None` when it succeeded.
         error: Option<Error>,
     },
+    /// A [`Listener`](crate::subscribe::Listener) callback panicked on an
+    /// event. The panic was caught; the listener gets the events that follow.
+    ListenerFailed {
+        /// Which listener: the subscription's channels and groups, or
+        /// `client listener`.
+        listener: String,
+        /// The channel of the event it panicked on.
+        channel: String,
+        /// The timetoken of that event.
+        timetoken: u64,
+        /// The panic message.
+        message: String,
+    },
 }
 
 impl Status {
@@ -510,6 +525,7 @@ impl Status {
             Self::Failed { category, .. } => *category,
             Self::MessagesLost { .. } => StatusCategory::MessagesLost,
             Self::Heartbeat { .. } => StatusCategory::Heartbeat,
+            Self::ListenerFailed { .. } => StatusCategory::ListenerFailed,
         }
     }
 

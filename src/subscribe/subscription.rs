@@ -157,6 +157,16 @@ impl Drop for Core {
 
 macro_rules! stream_methods {
     () => {
+        /// The client this subscription belongs to.
+        pub(crate) fn client(&self) -> &PubNub {
+            &self.core().client
+        }
+
+        /// How statuses and logs name this subscription.
+        pub(crate) fn label(&self) -> String {
+            self.core().outlet.label.clone()
+        }
+
         /// Published messages.
         pub fn messages(&self) -> SubscriptionStream<Message> {
             self.core().stream(EventMask::MESSAGE, |e| match e {

@@ -8,7 +8,8 @@
 //! Every list call pages with `limit` and the opaque `next`/`prev`
 //! cursors of the previous page, and can filter and sort on the server.
 //! The deprecated `/v1/objects` (users/spaces) API lives in
-//! [`objects_v1`](crate::api::objects_v1), for apps migrating from it.
+//! `api::objects_v1` behind the non-default `objects-v1` feature, for apps
+//! migrating from it.
 
 pub mod channel;
 pub mod membership;
