@@ -160,6 +160,14 @@ pub enum Error {
         /// The offending text (truncated to 1 KiB).
         body: String,
     },
+
+    /// An awaited `subscribe()` ended without connecting: the subscription
+    /// was unsubscribed, or the client closed or disconnected, first.
+    #[error("the subscription ended before it connected: {reason}")]
+    Unsubscribed {
+        /// What ended it.
+        reason: &'static str,
+    },
 }
 
 /// The longest URL the client sends. PubNub answers 414 to request targets

@@ -12,9 +12,14 @@
 //!   Disconnect ─▶ Stopped ─Reconnect─▶ Handshaking        UnsubscribeAll / empty ─▶ Unsubscribed
 //! ```
 //!
-//! A change of channels while receiving keeps the cursor and restarts the
-//! long-poll at once (the actor cancels the one in flight, whose response is
-//! then never delivered).
+//! A change of channels while receiving keeps the cursor and joins the new
+//! mix with a handshake first (state `Joining`): the actor cancels the
+//! long-poll in flight (its response is then never delivered) and sends a
+//! `tt=0` request for the new mix, which the server answers at once. Its
+//! success says the new channels are part of the connected long-poll
+//! (`SubscriptionChanged`, what an awaited `subscribe()` waits for); its
+//! failure says why not (a 403 names the denied channels). Receiving then
+//! continues from the kept cursor, so nothing published meanwhile is missed.
 
 use std::time::Duration;
 
@@ -49,6 +54,12 @@ pub enum State {
         restore: Option<Cursor>,
         /// Why.
         reason: Error,
+    },
+    /// The channel mix changed while receiving: a handshake for the new
+    /// mix is in flight; receiving continues from `cursor` once it succeeds.
+    Joining {
+        /// The cursor to continue from.
+        cursor: Cursor,
     },
     /// Long-polling from `cursor`.
     Receiving {
@@ -150,6 +161,9 @@ pub enum StatusKind {
     Connected,
     /// `Status::Reconnected`.
     Reconnected,
+    /// `Status::SubscriptionChanged`: a new channel mix joined the
+    /// connected long-poll.
+    SubscriptionChanged,
     /// `Status::Disconnected`.
     Disconnected,
     /// `Status::UnexpectedDisconnect`.
@@ -249,9 +263,15 @@ impl Engine {
                 vec![E::Handshake { delay: None }],
             ),
             (
-                S::Receiving { cursor } | S::ReceiveReconnecting { cursor, .. },
+                S::Receiving { cursor } | S::Joining { cursor },
                 Ev::SubscriptionChanged { empty: false },
             ) => (
+                Some(S::Joining { cursor }),
+                vec![E::Handshake { delay: None }],
+            ),
+            // Already retrying: the next attempt carries the new mix; its
+            // success reports `Reconnected` for all of it.
+            (S::ReceiveReconnecting { cursor, .. }, Ev::SubscriptionChanged { empty: false }) => (
                 Some(S::Receiving { cursor }),
                 vec![E::Receive {
                     cursor,
@@ -295,6 +315,20 @@ impl Engine {
                         },
                     ],
                 )
+            }
+            // The new mix joined: continue from the kept cursor.
+            (S::Joining { cursor }, Ev::HandshakeSuccess { .. }) => (
+                Some(S::Receiving { cursor }),
+                vec![
+                    E::Emit(StatusKind::SubscriptionChanged),
+                    E::Receive {
+                        cursor,
+                        delay: None,
+                    },
+                ],
+            ),
+            (S::Joining { cursor }, Ev::HandshakeFailure { reason }) => {
+                self.handshake_failed(Some(cursor), 0, reason, true)
             }
             (S::Handshaking { restore }, Ev::HandshakeFailure { reason }) => {
                 self.handshake_failed(restore, 0, reason, true)
@@ -346,6 +380,7 @@ impl Engine {
             (state, Ev::Disconnect) => {
                 let cursor = match state {
                     S::Receiving { cursor }
+                    | S::Joining { cursor }
                     | S::ReceiveReconnecting { cursor, .. }
                     | S::ReceiveFailed { cursor, .. } => Some(cursor),
                     S::Handshaking { restore }
@@ -596,14 +631,28 @@ mod tests {
     }
 
     #[test]
-    fn channel_change_while_receiving_keeps_the_cursor() {
+    fn channel_change_while_receiving_joins_with_a_handshake_and_keeps_the_cursor() {
         let mut e = engine_in(State::Receiving { cursor: C1 });
         assert_eq!(
             e.handle(Event::SubscriptionChanged { empty: false }),
-            [Effect::Receive {
-                cursor: C1,
-                delay: None
-            }]
+            [Effect::Handshake { delay: None }]
+        );
+        assert_eq!(e.state(), &State::Joining { cursor: C1 });
+        // Another change before the handshake answered: handshake again.
+        assert_eq!(
+            e.handle(Event::SubscriptionChanged { empty: false }),
+            [Effect::Handshake { delay: None }]
+        );
+        // The handshake's cursor is not taken: receiving goes on from C1.
+        assert_eq!(
+            e.handle(Event::HandshakeSuccess { cursor: C2 }),
+            [
+                Effect::Emit(StatusKind::SubscriptionChanged),
+                Effect::Receive {
+                    cursor: C1,
+                    delay: None
+                }
+            ]
         );
         assert_eq!(e.state(), &State::Receiving { cursor: C1 });
         let mut e = engine_in(State::ReceiveReconnecting {
@@ -656,6 +705,39 @@ mod tests {
                 .is_empty(),
             "stays stopped"
         );
+    }
+
+    #[test]
+    fn a_refused_join_fails_keeping_the_cursor_and_a_network_error_retries() {
+        let mut e = engine_in(State::Joining { cursor: C1 });
+        assert_eq!(
+            e.handle(Event::HandshakeFailure { reason: denied() }),
+            [Effect::Emit(StatusKind::Failed(
+                StatusCategory::AccessDenied,
+                denied()
+            ))]
+        );
+        assert_eq!(
+            e.state(),
+            &State::HandshakeFailed {
+                restore: Some(C1),
+                reason: denied()
+            }
+        );
+        let mut e = engine_in(State::Joining { cursor: C1 });
+        assert_eq!(
+            e.handle(Event::HandshakeFailure { reason: net() }),
+            [
+                Effect::Emit(StatusKind::UnexpectedDisconnect(net())),
+                Effect::Handshake { delay: d() }
+            ]
+        );
+        let mut e = engine_in(State::Joining { cursor: C1 });
+        assert_eq!(
+            e.handle(Event::Disconnect),
+            [Effect::Cancel, Effect::Emit(StatusKind::Disconnected)]
+        );
+        assert_eq!(e.state(), &State::Stopped { cursor: Some(C1) });
     }
 
     #[test]

@@ -453,6 +453,8 @@ pub enum StatusCategory {
     RequestTooLong,
     /// A listener callback panicked (caught; the listener goes on).
     ListenerFailed,
+    /// Channels or groups joined the connected long-poll.
+    SubscriptionChanged,
 }
 
 /// A connection-status event on [`PubNub::status`](crate::PubNub::status).
@@ -468,6 +470,14 @@ pub enum Status {
     },
     /// Recovered after a failure, continuing from the last cursor.
     Reconnected {
+        /// Channels in the long-poll.
+        channels: Vec<String>,
+        /// Channel groups in the long-poll.
+        channel_groups: Vec<String>,
+    },
+    /// Channels or groups joined the connected long-poll (a subscription
+    /// subscribed, or a set changed, while connected).
+    SubscriptionChanged {
         /// Channels in the long-poll.
         channels: Vec<String>,
         /// Channel groups in the long-poll.
@@ -520,6 +530,7 @@ impl Status {
         match self {
             Self::Connected { .. } => StatusCategory::Connected,
             Self::Reconnected { .. } => StatusCategory::Reconnected,
+            Self::SubscriptionChanged { .. } => StatusCategory::SubscriptionChanged,
             Self::Disconnected => StatusCategory::Disconnected,
             Self::UnexpectedDisconnect { .. } => StatusCategory::UnexpectedDisconnect,
             Self::Failed { category, .. } => *category,

@@ -30,6 +30,8 @@ pub(crate) struct PresenceUpdate {
     pub(crate) left_channels: Vec<String>,
     /// Groups that just left the long-poll.
     pub(crate) left_groups: Vec<String>,
+    /// Answered once the leave for `left_*` was sent (or none was due).
+    pub(crate) sent: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// Starts the presence actor. It ends when the sender is dropped, after
@@ -75,6 +77,9 @@ async fn run(
                     if let Err(error) = client.execute(request).await {
                         tracing::debug!(%error, "leave request failed");
                     }
+                }
+                for sent in update.sent {
+                    let _ = sent.send(());
                 }
                 // A new channel mix is a new request: worth beating again
                 // even after a refusal.

@@ -22,6 +22,7 @@
 //! # }
 //! ```
 
+mod completion;
 mod dedupe;
 pub mod engine;
 pub(crate) mod envelope;
@@ -40,6 +41,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+pub use completion::{Subscribing, Unsubscribing};
 pub use envelope::Cursor;
 pub use event::{
     AppContextEvent, AppContextKind, Event, FileEvent, Message, MessageAction, MessageKind,

@@ -49,6 +49,8 @@ const LOSS_REPORT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Loss of one subscriber not reported yet.
 struct PendingLoss {
+    /// Whose loss it is (its status stream is told too).
+    id: SubscriberId,
     label: String,
     count: u64,
     /// When this subscriber's last report went out.
@@ -64,9 +66,16 @@ pub(crate) enum Command {
         channels: Vec<String>,
         groups: Vec<String>,
         timetoken: Option<u64>,
+        /// Answered once the subscriber is part of a connected long-poll,
+        /// or with what stopped it.
+        ack: Option<oneshot::Sender<Result<(), Error>>>,
     },
     /// Remove a subscriber (its streams end).
-    Unsubscribe { id: SubscriberId },
+    Unsubscribe {
+        id: SubscriberId,
+        /// Answered once the leave it caused was sent (or none was due).
+        ack: Option<oneshot::Sender<()>>,
+    },
     /// A client-wide listener: receives every event.
     AddGlobal {
         id: SubscriberId,
@@ -130,6 +139,8 @@ pub(crate) fn spawn(
         union_dirty: false,
         losses: FastMap::default(),
         loss_deadline: None,
+        joining: Vec::new(),
+        leaving: Vec::new(),
     };
     runtime.spawn(actor.run(rx));
     Ok(MuxHandle { commands: tx })
@@ -172,6 +183,10 @@ struct Multiplexer {
     losses: FastMap<usize, PendingLoss>,
     /// When the next summed loss report is due.
     loss_deadline: Option<Instant>,
+    /// Awaited `subscribe()`s not answered yet.
+    joining: Vec<(SubscriberId, oneshot::Sender<Result<(), Error>>)>,
+    /// Awaited `unsubscribe()`s whose leave is not sent yet.
+    leaving: Vec<oneshot::Sender<()>>,
 }
 
 impl Multiplexer {
@@ -213,6 +228,7 @@ impl Multiplexer {
                             break;
                         }
                         self.flush_union(&mut inflight);
+                        self.answer_settled();
                     }
                     None => break,
                 },
@@ -225,6 +241,15 @@ impl Multiplexer {
             }
         }
         self.flush_losses(true);
+        answer_joining(
+            &mut self.joining,
+            |_| true,
+            || {
+                Err(Error::Unsubscribed {
+                    reason: "the client closed",
+                })
+            },
+        );
         // The last client handle is gone: end every stream. Dropping the
         // presence sender lets that actor send the leaves still due and end.
         drop(inflight);
@@ -241,6 +266,7 @@ impl Multiplexer {
                 groups: Vec::new(),
                 left_channels: left.0.into_iter().collect(),
                 left_groups: left.1.into_iter().collect(),
+                sent: std::mem::take(&mut self.leaving),
             });
         }
         self.flush_losses(true);
@@ -276,7 +302,12 @@ impl Multiplexer {
                 channels,
                 groups,
                 timetoken,
+                ack,
             } => {
+                if let Some(ack) = ack {
+                    // A subscriber subscribing again answers the earlier wait too.
+                    self.joining.push((id, ack));
+                }
                 if let Some(timetoken) = timetoken {
                     // Earlier commands' change first, in order; this one
                     // restarts the subscribe loop from `timetoken` anyway.
@@ -295,11 +326,21 @@ impl Multiplexer {
                     self.union_dirty |= changed;
                 }
             }
-            Command::Unsubscribe { id } => {
+            Command::Unsubscribe { id, ack } => {
+                answer_joining(
+                    &mut self.joining,
+                    |joiner| joiner == id,
+                    || {
+                        Err(Error::Unsubscribed {
+                            reason: "unsubscribed before it connected",
+                        })
+                    },
+                );
                 if let Some((outlet, changed)) = self.router.remove(id) {
                     outlet.close();
                     self.union_dirty |= changed;
                 }
+                self.leaving.extend(ack);
             }
             Command::AddGlobal { id, outlet } => self.globals.push((id, outlet)),
             Command::RemoveGlobal { id } => {
@@ -377,6 +418,7 @@ impl Multiplexer {
             groups: groups.iter().cloned().collect(),
             left_channels,
             left_groups,
+            sent: std::mem::take(&mut self.leaving),
         });
         self.announced = (channels, groups);
     }
@@ -431,8 +473,12 @@ impl Multiplexer {
         self.pending = None;
     }
 
-    fn emit(&self, kind: StatusKind) {
+    fn emit(&mut self, kind: StatusKind) {
         let names = |set: BTreeSet<&str>| set.into_iter().map(str::to_owned).collect::<Vec<_>>();
+        let connected = matches!(
+            kind,
+            StatusKind::Connected | StatusKind::Reconnected | StatusKind::SubscriptionChanged
+        );
         let status = match kind {
             StatusKind::Connected => Status::Connected {
                 channels: names(self.router.channels()),
@@ -442,11 +488,52 @@ impl Multiplexer {
                 channels: names(self.router.channels()),
                 channel_groups: names(self.router.groups()),
             },
+            StatusKind::SubscriptionChanged => Status::SubscriptionChanged {
+                channels: names(self.router.channels()),
+                channel_groups: names(self.router.groups()),
+            },
             StatusKind::Disconnected => Status::Disconnected,
             StatusKind::UnexpectedDisconnect(error) => Status::UnexpectedDisconnect { error },
             StatusKind::Failed(category, error) => Status::Failed { category, error },
         };
-        self.status.emit(status);
+        // Every subscriber in the long-poll is concerned by its state.
+        let concerned = self.router.ids();
+        if connected {
+            answer_joining(
+                &mut self.joining,
+                |id| self.router.outlet(id).is_some(),
+                || Ok(()),
+            );
+        } else if let Status::Failed { error, .. } = &status {
+            answer_joining(&mut self.joining, |_| true, || Err(error.clone()));
+        } else if matches!(status, Status::Disconnected) {
+            answer_joining(
+                &mut self.joining,
+                |_| true,
+                || {
+                    Err(Error::Unsubscribed {
+                        reason: "the client disconnected",
+                    })
+                },
+            );
+        }
+        self.status.emit_to(status, &concerned);
+    }
+
+    /// After a batch of commands: a subscribe that changed nothing while
+    /// the long-poll is connected is already part of it, and an
+    /// unsubscribe that caused no leave has nothing to wait for.
+    fn answer_settled(&mut self) {
+        if matches!(self.engine.state(), super::engine::State::Receiving { .. }) {
+            answer_joining(
+                &mut self.joining,
+                |id| self.router.outlet(id).is_some(),
+                || Ok(()),
+            );
+        }
+        for ack in self.leaving.drain(..) {
+            let _ = ack.send(());
+        }
     }
 
     /// Builds the handshake (`cursor` = `None`) or receive request for the
@@ -541,7 +628,7 @@ impl Multiplexer {
             }
         }
         let mut staging = std::mem::take(&mut self.staging);
-        let mut losses: Vec<(Arc<Outlet>, u64)> = Vec::new();
+        let mut losses: Vec<(SubscriberId, Arc<Outlet>, u64)> = Vec::new();
         for (id, events) in staging.iter_mut() {
             if events.is_empty() {
                 continue;
@@ -551,19 +638,19 @@ impl Multiplexer {
                     let mut copy = events.clone();
                     let lost = outlet.deliver(&mut copy, &mut self.blocked);
                     if lost > 0 {
-                        losses.push((Arc::clone(outlet), lost));
+                        losses.push((GLOBAL, Arc::clone(outlet), lost));
                     }
                 }
             } else if let Some(outlet) = self.router.outlet(*id) {
                 let lost = outlet.deliver(events, &mut self.blocked);
                 if lost > 0 {
-                    losses.push((Arc::clone(outlet), lost));
+                    losses.push((*id, Arc::clone(outlet), lost));
                 }
             }
             events.clear();
         }
-        for (outlet, lost) in losses {
-            self.report_loss(&outlet, lost);
+        for (id, outlet, lost) in losses {
+            self.report_loss(id, &outlet, lost);
         }
         // Keep the per-subscriber buffers (their allocations are reused) only
         // for subscribers that still exist.
@@ -576,7 +663,7 @@ impl Multiplexer {
     /// into one report when the interval is over. So a flood yields at most
     /// one status per subscriber per batch and per interval, and the counts
     /// add up exactly.
-    fn report_loss(&mut self, outlet: &Outlet, lost: u64) {
+    fn report_loss(&mut self, id: SubscriberId, outlet: &Outlet, lost: u64) {
         if lost == 0 {
             return;
         }
@@ -591,13 +678,17 @@ impl Multiplexer {
             }
             earlier => {
                 let summed = earlier.map_or(0, |pending| pending.count);
-                self.status.emit(Status::MessagesLost {
-                    subscription: outlet.label.clone(),
-                    count: summed + lost,
-                });
+                self.status.emit_to(
+                    Status::MessagesLost {
+                        subscription: outlet.label.clone(),
+                        count: summed + lost,
+                    },
+                    &[id],
+                );
                 self.losses.insert(
                     key,
                     PendingLoss {
+                        id,
                         label: outlet.label.clone(),
                         count: 0,
                         reported_at: now,
@@ -616,10 +707,13 @@ impl Multiplexer {
         self.losses.retain(|_, pending| {
             let due = pending.reported_at + LOSS_REPORT_INTERVAL;
             if pending.count > 0 && (all || now >= due) {
-                status.emit(Status::MessagesLost {
-                    subscription: pending.label.clone(),
-                    count: std::mem::take(&mut pending.count),
-                });
+                status.emit_to(
+                    Status::MessagesLost {
+                        subscription: pending.label.clone(),
+                        count: std::mem::take(&mut pending.count),
+                    },
+                    &[pending.id],
+                );
                 pending.reported_at = now;
                 return true;
             }
@@ -649,6 +743,22 @@ impl Multiplexer {
             if let Some((cursor, delay)) = self.deferred.take() {
                 *inflight = Some(self.request(Some(cursor), delay));
             }
+        }
+    }
+}
+
+/// Answers the awaited `subscribe()`s of the subscribers `which` picks,
+/// keeping the others waiting.
+fn answer_joining(
+    joining: &mut Vec<(SubscriberId, oneshot::Sender<Result<(), Error>>)>,
+    which: impl Fn(SubscriberId) -> bool,
+    answer: impl Fn() -> Result<(), Error>,
+) {
+    for (id, ack) in std::mem::take(joining) {
+        if which(id) {
+            let _ = ack.send(answer());
+        } else {
+            joining.push((id, ack));
         }
     }
 }

@@ -255,6 +255,11 @@ impl Router {
             .chain(second.iter().copied().filter(move |id| !first.contains(id)))
     }
 
+    /// Every subscriber's id.
+    pub(crate) fn ids(&self) -> Vec<SubscriberId> {
+        self.subscribers.keys().copied().collect()
+    }
+
     pub(crate) fn outlet(&self, id: SubscriberId) -> Option<&Arc<Outlet>> {
         self.subscribers.get(&id).map(|s| &s.outlet)
     }

@@ -6,6 +6,7 @@ use std::ops::{Add, AddAssign, SubAssign};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::completion::{Subscribing, Unsubscribing};
 use super::event::{
     AppContextEvent, Event, EventMask, FileEvent, Message, MessageAction, Presence, Status,
     StatusCategory,
@@ -15,6 +16,7 @@ use super::queue::{OverflowPolicy, StatusStream, SubscriptionStream};
 use super::router::{Outlet, SubscriberId};
 use crate::entity::{Channel, ChannelGroup, ChannelMetadata, UserMetadata};
 use crate::{Error, PubNub};
+use tokio::sync::oneshot;
 
 /// Options of a subscription.
 ///
@@ -92,50 +94,77 @@ impl Core {
         }
     }
 
-    fn subscribe(&self, channels: Vec<String>, groups: Vec<String>, timetoken: Option<u64>) {
+    fn subscribe(
+        &self,
+        channels: Vec<String>,
+        groups: Vec<String>,
+        timetoken: Option<u64>,
+    ) -> Subscribing {
         let client = &self.client;
         if !client.inner.config.enable_subscribe {
             let error = Error::InvalidConfig {
                 field: "enable_subscribe",
                 reason: "is false: this client is publish-only".to_owned(),
             };
-            client.subscriber.status.emit(Status::Failed {
-                category: StatusCategory::BadRequest,
-                error,
-            });
-            return;
+            client.subscriber.status.emit_to(
+                Status::Failed {
+                    category: StatusCategory::BadRequest,
+                    error: error.clone(),
+                },
+                &[self.id],
+            );
+            return Subscribing::ready(Err(error));
         }
         if channels.is_empty() && groups.is_empty() {
-            self.unsubscribe();
-            return;
+            drop(self.unsubscribe());
+            return Subscribing::ready(Err(Error::Unsubscribed {
+                reason: "nothing to subscribe: no channel and no channel group",
+            }));
         }
         match client.subscriber.mux(&client.inner) {
             Ok(mux) => {
                 self.subscribed.store(true, Ordering::Release);
+                let (ack, answer) = oneshot::channel();
                 mux.send(Command::Subscribe {
                     id: self.id,
                     outlet: Arc::clone(&self.outlet),
                     channels,
                     groups,
                     timetoken,
+                    ack: Some(ack),
                 });
+                Subscribing::waiting(answer)
             }
             Err(error) => {
                 tracing::error!(%error, "cannot subscribe");
-                client.subscriber.status.emit(Status::Failed {
-                    category: StatusCategory::BadRequest,
-                    error,
-                });
+                client.subscriber.status.emit_to(
+                    Status::Failed {
+                        category: StatusCategory::BadRequest,
+                        error: error.clone(),
+                    },
+                    &[self.id],
+                );
+                Subscribing::ready(Err(error))
             }
         }
     }
 
-    fn unsubscribe(&self) {
+    fn unsubscribe(&self) -> Unsubscribing {
         if self.subscribed.swap(false, Ordering::AcqRel) {
             if let Some(mux) = self.client.subscriber.running_mux() {
-                mux.send(Command::Unsubscribe { id: self.id });
+                let (ack, answer) = oneshot::channel();
+                mux.send(Command::Unsubscribe {
+                    id: self.id,
+                    ack: Some(ack),
+                });
+                return Unsubscribing::waiting(answer);
             }
         }
+        Unsubscribing::ready()
+    }
+
+    fn status(&self) -> StatusStream {
+        StatusStream::new(self.client.subscriber.status.subscribe_for(self.id))
     }
 
     fn stream<T>(
@@ -150,8 +179,9 @@ impl Core {
 
 impl Drop for Core {
     fn drop(&mut self) {
-        self.unsubscribe();
+        drop(self.unsubscribe());
         self.outlet.close();
+        self.client.subscriber.status.close_for(self.id);
     }
 }
 
@@ -219,6 +249,18 @@ macro_rules! stream_methods {
         pub fn events(&self) -> SubscriptionStream<Event> {
             self.core().stream(EventMask::ALL, Some)
         }
+
+        /// The statuses that concern this subscription: the long-poll it
+        /// is in connected (`Connected`, `SubscriptionChanged` when it
+        /// joined a connected one, `Reconnected`), was lost
+        /// (`UnexpectedDisconnect`) or failed (`Failed`), and the events
+        /// its own queues lost (`MessagesLost`). Client-wide reports
+        /// (heartbeats, listener panics) are on
+        /// [`PubNub::status`](crate::PubNub::status) only. The stream ends
+        /// when the subscription is dropped.
+        pub fn status(&self) -> StatusStream {
+            self.core().status()
+        }
     };
 }
 
@@ -280,24 +322,29 @@ impl Subscription {
     }
 
     /// Joins the client's long-poll (from the options' timetoken, if any).
-    pub fn subscribe(&self) {
+    ///
+    /// Starts at once; await the returned [`Subscribing`] to know when the
+    /// subscription is part of a connected long-poll, or why it is not.
+    pub fn subscribe(&self) -> Subscribing {
         self.core
-            .subscribe(self.channels.to_vec(), self.groups.to_vec(), self.timetoken);
+            .subscribe(self.channels.to_vec(), self.groups.to_vec(), self.timetoken)
     }
 
-    /// Joins the client's long-poll, catching up from `timetoken`.
-    pub fn subscribe_with_timetoken(&self, timetoken: u64) {
+    /// Joins the client's long-poll, catching up from `timetoken`; await it
+    /// as [`subscribe`](Self::subscribe).
+    pub fn subscribe_with_timetoken(&self, timetoken: u64) -> Subscribing {
         self.core.subscribe(
             self.channels.to_vec(),
             self.groups.to_vec(),
             Some(timetoken),
-        );
+        )
     }
 
     /// Leaves the long-poll; its streams end. Channels other subscriptions
-    /// still use stay in the long-poll (and get no `leave`).
-    pub fn unsubscribe(&self) {
-        self.core.unsubscribe();
+    /// still use stay in the long-poll (and get no `leave`). Await the
+    /// returned [`Unsubscribing`] to know that the leave was sent.
+    pub fn unsubscribe(&self) -> Unsubscribing {
+        self.core.unsubscribe()
     }
 
     /// Whether it is subscribed.
@@ -441,21 +488,23 @@ impl SubscriptionSet {
         )
     }
 
-    /// Subscribes the union of the members' channels and groups.
-    pub fn subscribe(&self) {
+    /// Subscribes the union of the members' channels and groups; await it
+    /// as [`Subscription::subscribe`].
+    pub fn subscribe(&self) -> Subscribing {
         let (channels, groups) = self.union();
-        self.core.subscribe(channels, groups, self.timetoken);
+        self.core.subscribe(channels, groups, self.timetoken)
     }
 
     /// Subscribes, catching up from `timetoken`.
-    pub fn subscribe_with_timetoken(&self, timetoken: u64) {
+    pub fn subscribe_with_timetoken(&self, timetoken: u64) -> Subscribing {
         let (channels, groups) = self.union();
-        self.core.subscribe(channels, groups, Some(timetoken));
+        self.core.subscribe(channels, groups, Some(timetoken))
     }
 
-    /// Leaves the long-poll; its streams end.
-    pub fn unsubscribe(&self) {
-        self.core.unsubscribe();
+    /// Leaves the long-poll; its streams end. Await it as
+    /// [`Subscription::unsubscribe`].
+    pub fn unsubscribe(&self) -> Unsubscribing {
+        self.core.unsubscribe()
     }
 
     /// Whether it is subscribed.
@@ -493,7 +542,7 @@ impl SubscriptionSet {
     fn refresh(&self) {
         if self.is_subscribed() {
             let (channels, groups) = self.union();
-            self.core.subscribe(channels, groups, None);
+            drop(self.core.subscribe(channels, groups, None));
         }
     }
 
