@@ -11,7 +11,8 @@ use common::harness::{client, dev_server, next, GUARD};
 use dev_server::{test_config, TestServer, PUB, SUB};
 use futures::StreamExt as _;
 use pubnub_rx::access::Permissions;
-use pubnub_rx::api::objects::{MemberInput, MembershipInput};
+use pubnub_rx::api::objects::uuid::GetAllUuidMetadataBuilder;
+use pubnub_rx::api::objects::{MemberInput, MembershipInput, ObjectsPage, UuidMetadataObject};
 use pubnub_rx::server::{Keyset, RouteKind};
 use pubnub_rx::subscribe::AppContextKind;
 use pubnub_rx::{Config, Error, PubNub, SubscriptionOptions};
@@ -75,13 +76,19 @@ async fn uuid_metadata_round_trips_verbatim() {
 async fn custom_keeps_key_order_and_number_text_on_the_wire() {
     let t = TestServer::start().await;
     let path = format!("/v2/objects/{SUB}/channels/raw?include=custom");
-    let body = r#"{"name":"Raw","custom":{"zeta":1.50,"alpha":12345678901234567890,"u":"\u00e9"}}"#;
+    let body =
+        r#"{"name":"R\u00e9aw","custom":{"zeta":1.50,"alpha":12345678901234567890,"u":"\u00e9"}}"#;
     let reply = patch(&t, &path, body).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(
         reply
             .body
             .contains(r#""custom":{"zeta":1.50,"alpha":12345678901234567890,"u":"\u00e9"}"#),
+        "{}",
+        reply.body
+    );
+    assert!(
+        reply.body.contains(r#""name":"R\u00e9aw""#),
         "{}",
         reply.body
     );
@@ -136,6 +143,10 @@ async fn if_match_with_another_etag_is_412_and_changes_nothing() {
     server.shutdown().await;
 }
 
+fn ids(page: &ObjectsPage<UuidMetadataObject>) -> Vec<String> {
+    page.data.iter().map(|u| u.id.clone()).collect()
+}
+
 #[tokio::test]
 async fn get_all_pages_filters_sorts_and_counts() {
     let server = dev_server().await;
@@ -161,39 +172,17 @@ async fn get_all_pages_filters_sorts_and_counts() {
         .include_total_count(true)
         .await
         .unwrap();
-    let ids = |page: &pubnub_rx::api::objects::ObjectsPage<
-        pubnub_rx::api::objects::UuidMetadataObject,
-    >| page.data.iter().map(|u| u.id.clone()).collect::<Vec<_>>();
     assert_eq!(ids(&first), ["u1", "u2"]);
     assert_eq!(first.total_count, Some(5));
     assert_eq!(first.prev, None);
-    let second = c
-        .get_all_uuid_metadata()
-        .limit(2)
-        .next_page(first.next.clone().unwrap())
-        .await
-        .unwrap();
+    let pairs = |query: GetAllUuidMetadataBuilder| async move { query.limit(2).await.unwrap() };
+    let second = pairs(c.get_all_uuid_metadata().next_page(first.next.unwrap())).await;
     assert_eq!(ids(&second), ["u3", "u4"]);
-    let back = c
-        .get_all_uuid_metadata()
-        .limit(2)
-        .prev_page(second.prev.clone().unwrap())
-        .await
-        .unwrap();
+    let back = pairs(c.get_all_uuid_metadata().prev_page(second.prev.unwrap())).await;
     assert_eq!(ids(&back), ["u1", "u2"]);
-    let third = c
-        .get_all_uuid_metadata()
-        .limit(2)
-        .next_page(second.next.clone().unwrap())
-        .await
-        .unwrap();
+    let third = pairs(c.get_all_uuid_metadata().next_page(second.next.unwrap())).await;
     assert_eq!(ids(&third), ["u5"]);
-    let past = c
-        .get_all_uuid_metadata()
-        .limit(2)
-        .next_page(third.next.clone().unwrap())
-        .await
-        .unwrap();
+    let past = pairs(c.get_all_uuid_metadata().next_page(third.next.unwrap())).await;
     assert!(past.data.is_empty() && past.next.is_none());
 
     // Sort by name, both directions.
@@ -271,6 +260,16 @@ async fn memberships_and_members_are_two_views_of_one_relation() {
     assert_eq!(lobby.status.as_deref(), Some("active"));
     assert_eq!(lobby.r#type.as_deref(), Some("owner"));
     assert!(lobby.e_tag.is_some());
+    // Filters and sorts see the nested channel.
+    let named = c
+        .get_memberships()
+        .filter("channel.name == 'Lobby'")
+        .await
+        .unwrap();
+    assert_eq!(named.data.len(), 1);
+    assert_eq!(named.data[0].channel.id, "lobby");
+    let by_channel = c.get_memberships().sort("channel.id:desc").await.unwrap();
+    assert_eq!(by_channel.data[0].channel.id, "lobby");
     // Without channel include: the channel is just its id.
     let bare = c.get_memberships().await.unwrap();
     assert_eq!(bare.data[1].channel.name, None);

@@ -101,6 +101,23 @@ pub(crate) struct PreparedMessage {
 }
 
 impl NewMessage {
+    /// An event the server publishes itself (presence, App Context): no
+    /// publisher, not stored in history.
+    pub(crate) fn server_event(channel: Arc<str>, kind: MessageKind, data: Box<RawValue>) -> Self {
+        Self {
+            channel,
+            kind,
+            data,
+            meta: None,
+            publisher: None,
+            custom_message_type: None,
+            sequence: None,
+            stored: false,
+            ttl: None,
+            ptto: None,
+        }
+    }
+
     /// Renders the envelope head for `subscribe_key`.
     pub(crate) fn prepare(self, subscribe_key: &str) -> PreparedMessage {
         let mut head = BytesMut::with_capacity(self.data.get().len() + 128);

@@ -54,7 +54,7 @@ use serde_json::Value;
 
 pub(crate) use store::Objects;
 
-use self::query::{list_body, Includes, ListOptions};
+use self::query::{Includes, ListOptions};
 use self::store::{relation_event_data, render_relation, Kind, Outcome, Patch, Shown};
 use super::access::{Permission, Resources};
 use super::app::App;
@@ -207,30 +207,12 @@ fn get_all(
     let includes = Includes::parse(&ctx.query, None);
     let list = ListOptions::parse(&ctx.query, OBJECT_SORT)?;
     let state = keyset.lock();
-    let records = state
-        .objects
-        .all(kind)
-        .map(|(id, object)| {
-            let value = list
-                .needs_values()
-                .then(|| full_value(&object.render(kind, id, Shown::ALL)));
-            ((id, object), value)
-        })
-        .collect();
-    let selected = list.select(records);
-    let page = list.page(selected.len());
-    let items: Vec<String> = selected
-        .get(page.from..page.to)
-        .unwrap_or_default()
-        .iter()
-        .map(|(id, object)| object.render(kind, id, includes.shown))
-        .collect();
-    let total = includes.total_count.then_some(selected.len());
-    Ok(ok_json(list_body(&items, total, &page)))
-}
-
-fn full_value(rendered: &str) -> Value {
-    serde_json::from_str(rendered).unwrap_or(Value::Null)
+    Ok(ok_json(list.answer(
+        state.objects.all(kind),
+        |(id, object)| object.render(kind, id, Shown::ALL),
+        |(id, object)| object.render(kind, id, includes.shown),
+        includes.total_count,
+    )))
 }
 
 /// A JSON object body, read both as values (for checks) and as raw text
@@ -316,30 +298,19 @@ fn list_relations(
     let includes = Includes::parse(&ctx.query, Some(owner.other()));
     let list = ListOptions::parse(&ctx.query, relation_sort(owner))?;
     let objects = &state.objects;
-    let records = objects
-        .relations(owner, id)
-        .into_iter()
-        .map(|(other, relation)| {
-            let value = list.needs_values().then(|| {
-                full_value(&render_relation(
-                    objects,
-                    owner,
-                    other,
-                    relation,
-                    Shown::ALL,
-                    Some(Shown::ALL),
-                ))
-            });
-            ((other, relation), value)
-        })
-        .collect();
-    let selected = list.select(records);
-    let page = list.page(selected.len());
-    let items: Vec<String> = selected
-        .get(page.from..page.to)
-        .unwrap_or_default()
-        .iter()
-        .map(|(other, relation)| {
+    Ok(ok_json(list.answer(
+        objects.relations(owner, id),
+        |(other, relation)| {
+            render_relation(
+                objects,
+                owner,
+                other,
+                relation,
+                Shown::ALL,
+                Some(Shown::ALL),
+            )
+        },
+        |(other, relation)| {
             render_relation(
                 objects,
                 owner,
@@ -348,10 +319,9 @@ fn list_relations(
                 includes.shown,
                 includes.nested,
             )
-        })
-        .collect();
-    let total = includes.total_count.then_some(selected.len());
-    Ok(ok_json(list_body(&items, total, &page)))
+        },
+        includes.total_count,
+    )))
 }
 
 /// `{"set":[…],"delete":[…]}` of a membership / member change.
@@ -487,18 +457,7 @@ fn publish_event(state: &mut KeysetState, channel: &str, event: &str, kind: &str
         tracing::warn!(channel, "App Context event not published: invalid JSON");
         return;
     };
-    let message = NewMessage {
-        channel: Arc::from(channel),
-        kind: MessageKind::AppContext,
-        data: payload,
-        meta: None,
-        publisher: None,
-        custom_message_type: None,
-        sequence: None,
-        stored: false,
-        ttl: None,
-        ptto: None,
-    }
-    .prepare(&state.subscribe_key);
+    let message = NewMessage::server_event(Arc::from(channel), MessageKind::AppContext, payload)
+        .prepare(&state.subscribe_key);
     state.insert(message);
 }

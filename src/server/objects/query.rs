@@ -167,14 +167,44 @@ impl ListOptions {
         })
     }
 
+    /// The answer of a list: `records` filtered, sorted and paged, each
+    /// shown with `render`. `full` renders a record with every field, for
+    /// the filter and the sort (only called when they need it).
+    pub(crate) fn answer<T>(
+        &self,
+        records: impl IntoIterator<Item = T>,
+        full: impl Fn(&T) -> String,
+        render: impl Fn(&T) -> String,
+        total_count: bool,
+    ) -> String {
+        let records = records
+            .into_iter()
+            .map(|record| {
+                let value = self
+                    .needs_values()
+                    .then(|| serde_json::from_str(&full(&record)).unwrap_or(Value::Null));
+                (record, value)
+            })
+            .collect();
+        let selected = self.select(records);
+        let page = self.page(selected.len());
+        let items: Vec<String> = selected
+            .get(page.from..page.to)
+            .unwrap_or_default()
+            .iter()
+            .map(render)
+            .collect();
+        list_body(&items, total_count.then_some(selected.len()), &page)
+    }
+
     /// Whether filtering or sorting needs the full JSON of each record.
-    pub(crate) fn needs_values(&self) -> bool {
+    fn needs_values(&self) -> bool {
         self.filter.is_some() || !self.sort.is_empty()
     }
 
     /// Keeps the records the filter accepts and sorts them (stable: ties
     /// keep id order). `value` is a record's full JSON.
-    pub(crate) fn select<T>(&self, records: Vec<(T, Option<Value>)>) -> Vec<T> {
+    fn select<T>(&self, records: Vec<(T, Option<Value>)>) -> Vec<T> {
         let mut kept: Vec<(T, Option<Value>)> = records
             .into_iter()
             .filter(|(_, value)| {
@@ -263,7 +293,7 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
 }
 
 /// Renders `{"status":200,"data":[…],"totalCount":n,"next":…,"prev":…}`.
-pub(crate) fn list_body(items: &[String], total: Option<usize>, page: &Page) -> String {
+fn list_body(items: &[String], total: Option<usize>, page: &Page) -> String {
     let mut out = String::from(r#"{"status":200,"data":["#);
     out.push_str(&items.join(","));
     out.push(']');

@@ -231,9 +231,12 @@ impl Patch {
             match body.get(name) {
                 None => Ok(None),
                 Some(serde_json::Value::Null) => Ok(Some(None)),
-                Some(serde_json::Value::String(s)) => {
-                    Ok(Some(RawValue::from_string(json_string(s)).ok()))
-                }
+                // The string exactly as received (escapes included).
+                Some(serde_json::Value::String(s)) => Ok(Some(
+                    raw.get(name)
+                        .cloned()
+                        .or_else(|| RawValue::from_string(json_string(s)).ok()),
+                )),
                 Some(_) => Err(objects_error(
                     400,
                     format!("Invalid property `{name}`: expected a string or null."),
