@@ -541,3 +541,36 @@ async fn bad_requests_get_pubnubs_error_bodies() {
     // The server keeps serving.
     assert_eq!(t.get(&format!("/v2/objects/{SUB}/uuids")).await.status, 200);
 }
+
+#[tokio::test]
+async fn events_have_the_envelope_pubnub_sends_and_pass_any_filter_expr() {
+    let t = TestServer::start().await;
+    // A subscriber whose filter-expr no App Context event could match
+    // (events carry no publisher meta) still gets them, as presence.
+    let filter = "filter-expr=priority%20%3D%3D%20%27high%27";
+    let cursor = t.handshake("news", "reader", filter).await;
+    let reply = patch(
+        &t,
+        &format!("/v2/objects/{SUB}/channels/news"),
+        r#"{"name":"News","custom":{"y":1,"x":2}}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let polled = t.receive("news", cursor, "reader", filter).await;
+    assert_eq!(polled.messages.len(), 1);
+    let envelope = &polled.messages[0];
+    assert_eq!(envelope["e"], 2);
+    assert_eq!(envelope["c"], "news");
+    let d = &envelope["d"];
+    assert_eq!(d["source"], "objects");
+    assert_eq!(d["version"], "2.0");
+    assert_eq!(d["event"], "set");
+    assert_eq!(d["type"], "channel");
+    assert_eq!(d["data"]["name"], "News");
+    assert!(d["data"]["eTag"].is_string() && d["data"]["updated"].is_string());
+    // History keeps no App Context events.
+    let history = t
+        .get(&format!("/v2/history/sub-key/{SUB}/channel/news"))
+        .await;
+    assert_eq!(history.body, "[[],0,0]");
+}

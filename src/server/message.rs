@@ -43,9 +43,10 @@ impl MessageKind {
     }
 
     /// Whether `filter-expr` applies (PROTOCOL.md §4.7: messages, signals,
-    /// files — not presence).
+    /// files — not the events the server makes itself: presence and App
+    /// Context, which carry no publisher `meta` to filter on).
     pub(crate) fn is_filtered(self) -> bool {
-        !matches!(self, Self::Presence)
+        !matches!(self, Self::Presence | Self::AppContext)
     }
 }
 
