@@ -34,6 +34,11 @@
 //! on every channel set or removed; members: `get` / `manage` on the
 //! channel. A token's authorized uuid must be the path's uuid.
 //!
+//! **Bounds** (`store.rs`): 50,000 objects of each kind, 100,000
+//! memberships, 5,000 members per channel, 50,000 memberships per uuid,
+//! 32 KiB per custom object and 64 MiB of stored text per keyset; past one,
+//! a 400 with the objects error body.
+//!
 //! **Differences from PubNub**: no referential integrity (memberships may
 //! name objects that do not exist, and removing an object keeps its
 //! memberships: PubNub's default when that keyset option is off); eTags are

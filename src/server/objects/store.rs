@@ -5,7 +5,8 @@
 //! Bounds: [`MAX_OBJECTS`] objects of each kind per keyset,
 //! [`MAX_MEMBERSHIPS`] memberships per keyset, [`MAX_MEMBERS_PER_CHANNEL`]
 //! per channel and [`MAX_MEMBERSHIPS_PER_UUID`] per uuid, custom objects of
-//! at most [`MAX_CUSTOM_BYTES`]. A change past a bound is refused whole.
+//! at most [`MAX_CUSTOM_BYTES`], and [`MAX_STORE_BYTES`] of stored text
+//! per keyset in all. A change past a bound is refused with a 400.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -29,6 +30,11 @@ pub(crate) const MAX_MEMBERS_PER_CHANNEL: usize = 5_000;
 pub(crate) const MAX_MEMBERSHIPS_PER_UUID: usize = 50_000;
 /// Largest `custom` object, as compact JSON text.
 pub(crate) const MAX_CUSTOM_BYTES: usize = 32 * 1024;
+/// Most bytes of stored App Context text (ids, fields, custom objects,
+/// versions) one keyset keeps.
+pub(crate) const MAX_STORE_BYTES: usize = 64 * 1024 * 1024;
+/// What one record costs beyond its text (map entries, indexes).
+const RECORD_OVERHEAD: usize = 128;
 
 /// The two kinds of App Context object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +118,15 @@ pub(crate) struct Common {
 }
 
 impl Common {
+    fn bytes(&self) -> usize {
+        [&self.status, &self.r#type, &self.custom]
+            .iter()
+            .map(|raw| raw_text(raw).len())
+            .sum::<usize>()
+            + self.updated.len()
+            + self.etag.len()
+    }
+
     fn same_content(&self, other: &Self) -> bool {
         raw_text(&self.status) == raw_text(&other.status)
             && raw_text(&self.r#type) == raw_text(&other.r#type)
@@ -182,6 +197,14 @@ impl Object {
         self.common.write_tail(&mut out, shown);
         out.push('}');
         out
+    }
+
+    /// What the object costs the store.
+    fn bytes(&self, id: &str) -> usize {
+        self.fields.iter().map(|f| raw_text(f).len()).sum::<usize>()
+            + self.common.bytes()
+            + id.len()
+            + RECORD_OVERHEAD
     }
 
     fn content(&self) -> String {
@@ -326,9 +349,32 @@ pub(crate) struct Objects {
     /// channel → its member uuids.
     by_channel: BTreeMap<String, BTreeSet<String>>,
     memberships: usize,
+    /// Stored bytes, as [`Object::bytes`] and [`relation_bytes`] count them.
+    bytes: usize,
+}
+
+fn relation_bytes(uuid: &str, channel: &str, relation: &Relation) -> usize {
+    // Both ids are kept twice: in the uuid index and the channel index.
+    2 * (uuid.len() + channel.len()) + relation.common.bytes() + RECORD_OVERHEAD
 }
 
 impl Objects {
+    /// Takes `new` bytes in place of `old`, or refuses when the store would
+    /// outgrow [`MAX_STORE_BYTES`].
+    fn account(&mut self, old: usize, new: usize) -> Result<(), ObjectsError> {
+        let after = self.bytes.saturating_sub(old).saturating_add(new);
+        if new > old && after > MAX_STORE_BYTES {
+            return Err(objects_error(
+                400,
+                format!(
+                    "App Context store full: this dev server keeps at most {MAX_STORE_BYTES} bytes per keyset; remove some objects first."
+                ),
+            ));
+        }
+        self.bytes = after;
+        Ok(())
+    }
+
     fn map(&self, kind: Kind) -> &BTreeMap<String, Object> {
         match kind {
             Kind::Uuid => &self.uuids,
@@ -394,6 +440,8 @@ impl Objects {
         }
         let content = object.content();
         object.common.stamp(timetoken, &content, false);
+        let old = existing.map_or(0, |o| o.bytes(id));
+        self.account(old, object.bytes(id))?;
         self.map_mut(kind).insert(id.to_owned(), object);
         Ok(Outcome::Changed)
     }
@@ -401,7 +449,13 @@ impl Objects {
     /// Removes an object (its memberships stay, as on a keyset without
     /// referential integrity). Whether it existed.
     pub(crate) fn remove(&mut self, kind: Kind, id: &str) -> bool {
-        self.map_mut(kind).remove(id).is_some()
+        match self.map_mut(kind).remove(id) {
+            Some(object) => {
+                self.bytes = self.bytes.saturating_sub(object.bytes(id));
+                true
+            }
+            None => false,
+        }
     }
 
     /// The memberships of a uuid (`Kind::Uuid`) or the members of a
@@ -497,7 +551,12 @@ impl Objects {
             raw_text(&relation.common.custom)
         );
         relation.common.stamp(timetoken, &content, true);
-        if existing.is_none() {
+        let (old, is_new) = (
+            existing.map_or(0, |r| relation_bytes(uuid, channel, r)),
+            existing.is_none(),
+        );
+        self.account(old, relation_bytes(uuid, channel, &relation))?;
+        if is_new {
             self.memberships += 1;
             self.by_channel
                 .entry(channel.to_owned())
@@ -525,6 +584,9 @@ impl Objects {
             }
         }
         self.memberships = self.memberships.saturating_sub(1);
+        self.bytes = self
+            .bytes
+            .saturating_sub(relation_bytes(uuid, channel, &removed));
         Some(removed)
     }
 
@@ -705,5 +767,37 @@ mod tests {
         assert!(objects.remove_relation("u1", "c1").is_some());
         assert_eq!(objects.relations(Kind::Channel, "c1").len(), 1);
         assert_eq!(objects.memberships, 2);
+        assert!(objects.remove_relation("u2", "c1").is_some());
+        assert!(objects.remove_relation("u1", "c2").is_some());
+        assert_eq!(objects.bytes, 0, "every byte accounted for is given back");
+    }
+
+    #[test]
+    fn the_store_has_a_byte_bound() {
+        let mut objects = Objects::default();
+        let custom = format!(
+            r#"{{"custom": {{"k": "{}"}}}}"#,
+            "x".repeat(MAX_CUSTOM_BYTES - 16)
+        );
+        let body: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&custom).unwrap();
+        let raw: BTreeMap<String, Box<RawValue>> = serde_json::from_str(&custom).unwrap();
+        let p = Patch::parse(Some(Kind::Channel), &body, &raw).unwrap();
+        let fits = MAX_STORE_BYTES / (MAX_CUSTOM_BYTES + RECORD_OVERHEAD + 256);
+        for n in 0..fits {
+            objects
+                .set(Kind::Channel, &format!("c{n}"), &p, None, 1)
+                .unwrap();
+        }
+        let refused = (fits..2 * fits)
+            .map(|n| objects.set(Kind::Channel, &format!("c{n}"), &p, None, 1))
+            .find_map(Result::err)
+            .expect("the byte bound refuses a write");
+        assert_eq!(refused.status, 400);
+        assert!(objects.bytes <= MAX_STORE_BYTES);
+        // Removing makes room again.
+        assert!(objects.remove(Kind::Channel, "c0"));
+        assert!(objects.remove(Kind::Channel, "c1"));
+        objects.set(Kind::Channel, "again", &p, None, 2).unwrap();
     }
 }
