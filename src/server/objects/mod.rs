@@ -415,6 +415,12 @@ fn change_relations(
         }
     }
     state.objects.check_room(owner, id, &new)?;
+    state
+        .objects
+        .check_bytes(changes.iter().filter_map(|change| {
+            let (uuid, channel) = pair(owner, id, &change.other);
+            change.patch.as_ref().map(|patch| (uuid, channel, patch))
+        }))?;
     for change in &changes {
         let (uuid, channel) = pair(owner, id, &change.other);
         match &change.patch {

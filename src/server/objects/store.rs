@@ -353,6 +353,15 @@ pub(crate) struct Objects {
     bytes: usize,
 }
 
+fn store_full() -> ObjectsError {
+    objects_error(
+        400,
+        format!(
+            "App Context store full: this dev server keeps at most {MAX_STORE_BYTES} bytes per keyset; remove some objects first."
+        ),
+    )
+}
+
 fn relation_bytes(uuid: &str, channel: &str, relation: &Relation) -> usize {
     // Both ids are kept twice: in the uuid index and the channel index.
     2 * (uuid.len() + channel.len()) + relation.common.bytes() + RECORD_OVERHEAD
@@ -364,12 +373,7 @@ impl Objects {
     fn account(&mut self, old: usize, new: usize) -> Result<(), ObjectsError> {
         let after = self.bytes.saturating_sub(old).saturating_add(new);
         if new > old && after > MAX_STORE_BYTES {
-            return Err(objects_error(
-                400,
-                format!(
-                    "App Context store full: this dev server keeps at most {MAX_STORE_BYTES} bytes per keyset; remove some objects first."
-                ),
-            ));
+            return Err(store_full());
         }
         self.bytes = after;
         Ok(())
@@ -525,6 +529,29 @@ impl Objects {
             )),
             None => Ok(()),
         }
+    }
+
+    /// Refuses a batch of membership sets, `(uuid, channel, patch)`, that
+    /// would outgrow [`MAX_STORE_BYTES`], before any of them is applied.
+    pub(crate) fn check_bytes<'a>(
+        &self,
+        sets: impl IntoIterator<Item = (&'a str, &'a str, &'a Patch)>,
+    ) -> Result<(), ObjectsError> {
+        let mut after = self.bytes;
+        for (uuid, channel, patch) in sets {
+            let existing = self.relation(uuid, channel);
+            let mut relation = existing.cloned().unwrap_or_default();
+            patch.apply_common(&mut relation.common);
+            // The version a set gives it has this length.
+            relation.common.stamp(0, "", true);
+            after = after
+                .saturating_sub(existing.map_or(0, |r| relation_bytes(uuid, channel, r)))
+                .saturating_add(relation_bytes(uuid, channel, &relation));
+        }
+        if after > MAX_STORE_BYTES.max(self.bytes) {
+            return Err(store_full());
+        }
+        Ok(())
     }
 
     /// Sets a membership of `uuid` in `channel`.
@@ -795,6 +822,18 @@ mod tests {
             .expect("the byte bound refuses a write");
         assert_eq!(refused.status, 400);
         assert!(objects.bytes <= MAX_STORE_BYTES);
+        // A batch of memberships that would not fit is refused up front.
+        let membership = Patch {
+            custom: p.custom.clone(),
+            ..Patch::default()
+        };
+        assert_eq!(
+            objects
+                .check_bytes([("u", "a", &membership), ("u", "b", &membership)])
+                .unwrap_err()
+                .status,
+            400
+        );
         // Removing makes room again.
         assert!(objects.remove(Kind::Channel, "c0"));
         assert!(objects.remove(Kind::Channel, "c1"));
