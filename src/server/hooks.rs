@@ -51,6 +51,8 @@ pub enum RouteKind {
     GrantToken,
     /// Access Manager v3 token revoke: `DELETE /v3/pam/{sub}/grant/{token}`.
     RevokeToken,
+    /// App Context (objects v2): `/v2/objects/…`.
+    AppContext,
     /// CORS preflight.
     Options,
     /// Anything the server does not know.

@@ -22,6 +22,7 @@ use super::config::{DevServerConfig, Keyset};
 use super::errors::ApiError;
 use super::groups::Groups;
 use super::message::{PreparedMessage, StoredMessage};
+use super::objects::Objects;
 use super::presence::Presence;
 
 /// The `-pnpres` suffix of presence channels and groups.
@@ -218,6 +219,8 @@ pub(crate) struct KeysetState {
     pub(crate) groups: Groups,
     pub(crate) presence: Presence,
     pub(crate) waiters: Waiters,
+    /// App Context metadata and memberships.
+    pub(crate) objects: Objects,
     /// Polls to wake once the lock is released.
     wakes: Vec<Arc<Notify>>,
 }
@@ -303,6 +306,7 @@ impl KeysetHandle {
                 groups: Groups::default(),
                 presence: Presence::default(),
                 waiters: Waiters::default(),
+                objects: Objects::default(),
                 wakes: Vec::new(),
             }),
             next_poll_id: AtomicU64::new(1),

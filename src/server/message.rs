@@ -27,6 +27,8 @@ pub(crate) enum MessageKind {
     Signal,
     /// A presence event on a `-pnpres` channel (no `e`, no `i`).
     Presence,
+    /// An App Context event (`e: 2`).
+    AppContext,
 }
 
 impl MessageKind {
@@ -35,14 +37,16 @@ impl MessageKind {
         match self {
             Self::Message => Some(0),
             Self::Signal => Some(1),
+            Self::AppContext => Some(2),
             Self::Presence => None,
         }
     }
 
     /// Whether `filter-expr` applies (PROTOCOL.md §4.7: messages, signals,
-    /// files — not presence).
+    /// files — not the events the server makes itself: presence and App
+    /// Context, which carry no publisher `meta` to filter on).
     pub(crate) fn is_filtered(self) -> bool {
-        !matches!(self, Self::Presence)
+        !matches!(self, Self::Presence | Self::AppContext)
     }
 }
 
@@ -98,6 +102,23 @@ pub(crate) struct PreparedMessage {
 }
 
 impl NewMessage {
+    /// An event the server publishes itself (presence, App Context): no
+    /// publisher, not stored in history.
+    pub(crate) fn server_event(channel: Arc<str>, kind: MessageKind, data: Box<RawValue>) -> Self {
+        Self {
+            channel,
+            kind,
+            data,
+            meta: None,
+            publisher: None,
+            custom_message_type: None,
+            sequence: None,
+            stored: false,
+            ttl: None,
+            ptto: None,
+        }
+    }
+
     /// Renders the envelope head for `subscribe_key`.
     pub(crate) fn prepare(self, subscribe_key: &str) -> PreparedMessage {
         let mut head = BytesMut::with_capacity(self.data.get().len() + 128);
@@ -116,8 +137,10 @@ impl NewMessage {
         head.put_slice(json_string(&self.channel).as_bytes());
         head.put_slice(br#","d":"#);
         head.put_slice(self.data.get().as_bytes());
-        if self.kind == MessageKind::Signal {
-            head.put_slice(br#","e":1"#);
+        match self.kind {
+            MessageKind::Signal => head.put_slice(br#","e":1"#),
+            MessageKind::AppContext => head.put_slice(br#","e":2"#),
+            MessageKind::Message | MessageKind::Presence => {}
         }
         if let Some(meta) = &self.meta {
             head.put_slice(br#","u":"#);

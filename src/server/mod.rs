@@ -4,7 +4,11 @@
 //! the official SDKs to accept it: time, publish / fire / signal, subscribe
 //! v2 long-polls (channels, channel groups, wildcards, filter expressions),
 //! presence (heartbeat, leave, timeouts, here_now, where_now, state),
-//! history (v2, fetch v3, message counts, delete), channel groups and, for
+//! history (v2, fetch v3, message counts, delete), channel groups, App
+//! Context (uuid and channel metadata, memberships and members, with their
+//! `e: 2` events; routes and differences from PubNub in `objects/mod.rs`:
+//! `/v2/objects/{sub}/uuids[/{uuid}[/channels]]` and
+//! `/v2/objects/{sub}/channels[/{channel}[/uuids]]`) and, for
 //! keysets with a secret key, Access Manager (signed requests, v2 grants,
 //! v3 tokens, enforcement on every data route). It is the default backend
 //! of this crate's tests, examples and benchmarks.
@@ -39,7 +43,8 @@
 //! | `access/` | Access Manager: the one authorization seam (signatures, v2 grants, v3 tokens), the grant / audit / grant-token / revoke-token endpoints; keysets without a secret key stay open |
 //! | `hooks.rs` | request log and fault injection |
 //! | `metrics.rs` | atomic counters behind `/metrics`; the dev-server-only routes `/metrics` and `/healthz` |
-//! | `filter.rs` | the `filter-expr` language |
+//! | `filter.rs` | the `filter-expr` language (also App Context's `filter`) |
+//! | `objects/` | App Context v2: routes and events (`mod.rs`), list options (`query.rs`), the bounded store with verbatim JSON (`store.rs`) |
 //!
 //! **Keys.** Without explicit keysets any subscribe key is accepted and gets
 //! its own state, created on first use (like PubNub's `demo` keys). With
@@ -89,6 +94,7 @@ mod keyset;
 mod listener;
 mod message;
 mod metrics;
+mod objects;
 mod presence;
 mod publish;
 mod router;

@@ -210,18 +210,11 @@ impl KeysetState {
 
     /// Publishes one presence event on `<channel>-pnpres`.
     fn publish_presence(&mut self, channel: &str, payload: &Value) {
-        let message = NewMessage {
-            channel: Arc::from(format!("{channel}{PRESENCE_SUFFIX}")),
-            kind: MessageKind::Presence,
-            data: raw_of(payload),
-            meta: None,
-            publisher: None,
-            custom_message_type: None,
-            sequence: None,
-            stored: false,
-            ttl: None,
-            ptto: None,
-        }
+        let message = NewMessage::server_event(
+            Arc::from(format!("{channel}{PRESENCE_SUFFIX}")),
+            MessageKind::Presence,
+            raw_of(payload),
+        )
         .prepare(&self.subscribe_key);
         self.insert(message);
     }

@@ -24,6 +24,7 @@ use super::errors::{pn_response, service, ApiError, PN_CONTENT_TYPE};
 use super::groups::{channel_registration, GroupOp};
 use super::history;
 use super::hooks::{Fault, LoggedRequest, RouteKind};
+use super::objects::{self, ObjectsPath};
 use super::presence;
 use super::publish::{publish, time, PublishKind};
 use super::subscribe::subscribe;
@@ -116,6 +117,10 @@ enum Route<'a> {
         subscribe_key: &'a str,
         token: &'a str,
     },
+    AppContext {
+        subscribe_key: &'a str,
+        path: ObjectsPath<'a>,
+    },
 }
 
 impl Route<'_> {
@@ -147,6 +152,7 @@ impl Route<'_> {
             Self::Grant { audit: true, .. } => RouteKind::Audit,
             Self::GrantToken { .. } => RouteKind::GrantToken,
             Self::RevokeToken { .. } => RouteKind::RevokeToken,
+            Self::AppContext { .. } => RouteKind::AppContext,
         }
     }
 }
@@ -346,6 +352,17 @@ fn resolve<'a>(method: &Method, segments: &'a [String]) -> Result<Route<'a>, Api
                 token,
             },
         ),
+        ["v2", "objects", subscribe_key, rest @ ..] => match ObjectsPath::resolve(rest) {
+            Some(path) => only(
+                method,
+                path.methods(),
+                Route::AppContext {
+                    subscribe_key,
+                    path,
+                },
+            ),
+            None => Err(not_found()),
+        },
         _ => Err(not_found()),
     }
 }
@@ -458,6 +475,10 @@ async fn dispatch(
             subscribe_key,
             token,
         } => access::revoke_token(app, &*keysets.resolve(subscribe_key)?, ctx, token),
+        Route::AppContext {
+            subscribe_key,
+            path,
+        } => objects::handle(app, &*keysets.resolve(subscribe_key)?, ctx, path),
     }
 }
 
@@ -592,6 +613,7 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
         let ctx = RequestCtx {
             method: parts.method.clone(),
             raw_path: raw_path.clone(),
+            headers: parts.headers.clone(),
             query: Query::new(query.unwrap_or_default()),
             body,
             caller: OnceLock::new(),

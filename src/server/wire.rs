@@ -15,7 +15,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
 use bytes::Bytes;
 
 use super::access::CallerVerdict;
@@ -191,6 +191,8 @@ pub(crate) struct RequestCtx {
     /// The path exactly as received (still percent-encoded).
     pub(crate) raw_path: String,
     pub(crate) query: Query,
+    /// The request headers (App Context reads `If-Match`).
+    pub(crate) headers: HeaderMap,
     /// The body, decompressed.
     pub(crate) body: Bytes,
     /// Who sent it, as Access Manager decided on first use (signature,

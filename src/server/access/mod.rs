@@ -75,14 +75,11 @@ pub(crate) enum Permission {
     Manage,
     /// `d`: delete history.
     Delete,
-    /// `g`: App Context get (for App Context routes).
-    #[allow(dead_code)]
+    /// `g`: App Context get.
     Get,
-    /// `u`: App Context update (for App Context routes).
-    #[allow(dead_code)]
+    /// `u`: App Context update.
     Update,
-    /// `j`: App Context memberships (for App Context routes).
-    #[allow(dead_code)]
+    /// `j`: App Context memberships.
     Join,
 }
 
@@ -158,7 +155,6 @@ impl Resources {
 
     /// Adds `uuid` as a resource that needs the permission (App Context
     /// `g`/`u`/`j` on uuids).
-    #[allow(dead_code)] // for App Context routes
     pub(crate) fn with_uuid(mut self, uuid: &str) -> Self {
         self.uuids.push(uuid.to_owned());
         self
@@ -180,7 +176,6 @@ impl Resources {
     /// An App Context uuid route (uuid metadata, memberships): `uuid` is a
     /// resource that needs the permission **and** the subject a bound token
     /// must match.
-    #[allow(dead_code)] // for App Context routes
     pub(crate) fn uuid_object(uuid: &str) -> Self {
         Self::default().with_uuid(uuid).with_subject(uuid)
     }

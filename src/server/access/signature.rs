@@ -392,6 +392,7 @@ mod tests {
             method,
             raw_path: path.to_owned(),
             query: Query::new(decode_query(query).unwrap()),
+            headers: axum::http::HeaderMap::new(),
             body: Bytes::copy_from_slice(body.as_bytes()),
             caller: OnceLock::new(),
         }

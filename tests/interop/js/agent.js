@@ -30,7 +30,7 @@ const readline = require('readline');
 const PubNub = require('pubnub');
 
 const ANSWER_PREFIX = '@@interop ';
-const EVENT_KINDS = ['message', 'signal', 'presence', 'status'];
+const EVENT_KINDS = ['message', 'signal', 'presence', 'status', 'objects'];
 // Access Manager: the resource types of a token and the permission names.
 const TOKEN_RESOURCE_TYPES = ['channels', 'groups', 'uuids'];
 const PERMISSIONS = ['read', 'write', 'manage', 'delete', 'get', 'update', 'join'];
@@ -171,6 +171,13 @@ class Agent {
           timestamp: event.timestamp,
           state: event.state === undefined ? null : event.state,
           timetoken: tt(event.timetoken),
+        }),
+      // App Context events: `message` is `{event, type, data}` as sent.
+      objects: (event) =>
+        this.queues.objects.push({
+          type: event.message.type,
+          event: event.message.event,
+          data: event.message.data,
         }),
     });
   }
@@ -445,10 +452,89 @@ class Agent {
     return { level: null, ttl: null };
   }
 
+  // --- App Context --------------------------------------------------------
+
+  async op_set_uuid_metadata(args) {
+    const data = {};
+    for (const key of ['name', 'email', 'custom']) if (key in args) data[key] = args[key];
+    const params = { uuid: args.uuid, data, include: { customFields: true } };
+    return { data: (await this.call(this.pubnub.objects.setUUIDMetadata(params))).data };
+  }
+
+  async op_get_uuid_metadata(args) {
+    const params = { uuid: args.uuid, include: { customFields: true } };
+    return { data: (await this.call(this.pubnub.objects.getUUIDMetadata(params))).data };
+  }
+
+  async op_remove_uuid_metadata(args) {
+    await this.call(this.pubnub.objects.removeUUIDMetadata({ uuid: args.uuid }));
+    return {};
+  }
+
+  async op_set_channel_metadata(args) {
+    const data = {};
+    for (const key of ['name', 'description', 'custom']) if (key in args) data[key] = args[key];
+    const params = { channel: args.channel, data, include: { customFields: true } };
+    return { data: (await this.call(this.pubnub.objects.setChannelMetadata(params))).data };
+  }
+
+  async op_get_channel_metadata(args) {
+    const params = { channel: args.channel, include: { customFields: true } };
+    return { data: (await this.call(this.pubnub.objects.getChannelMetadata(params))).data };
+  }
+
+  async op_get_all_uuid_metadata(args) {
+    const params = { include: { customFields: true, totalCount: Boolean(args.total_count) } };
+    if (args.filter) params.filter = args.filter;
+    if (args.limit) params.limit = args.limit;
+    if (args.next) params.page = { next: args.next };
+    return pageOf(await this.call(this.pubnub.objects.getAllUUIDMetadata(params)));
+  }
+
+  async op_set_memberships(args) {
+    const params = {
+      uuid: args.uuid,
+      channels: args.channels.map((c) => ('custom' in c ? { id: c.id, custom: c.custom } : c.id)),
+      include: { customFields: true, channelFields: true, customChannelFields: true },
+    };
+    return pageOf(await this.call(this.pubnub.objects.setMemberships(params)));
+  }
+
+  async op_remove_memberships(args) {
+    const params = { uuid: args.uuid, channels: args.channels };
+    return pageOf(await this.call(this.pubnub.objects.removeMemberships(params)));
+  }
+
+  async op_get_memberships(args) {
+    const params = {
+      uuid: args.uuid,
+      include: { customFields: true, channelFields: true, customChannelFields: true },
+    };
+    return pageOf(await this.call(this.pubnub.objects.getMemberships(params)));
+  }
+
+  async op_get_channel_members(args) {
+    const params = {
+      channel: args.channel,
+      include: { customFields: true, UUIDFields: true, customUUIDFields: true },
+    };
+    return pageOf(await this.call(this.pubnub.objects.getChannelMembers(params)));
+  }
+
   async op_exit() {
     this.pubnub.stop();
     return {};
   }
+}
+
+/** An App Context list page in the shape both agents report. */
+function pageOf(result) {
+  return {
+    data: result.data,
+    total_count: result.totalCount === undefined ? null : result.totalCount,
+    next: result.next || null,
+    prev: result.prev || null,
+  };
 }
 
 function answer(payload) {

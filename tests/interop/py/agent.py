@@ -37,6 +37,9 @@ import traceback
 
 from pubnub.enums import PNOperationType, PNStatusCategory
 from pubnub.callbacks import SubscribeCallback
+from pubnub.endpoints.objects_v2.objects_endpoint import ChannelIncludeEndpoint, UUIDIncludeEndpoint
+from pubnub.models.consumer.objects_v2.memberships import PNChannelMembership
+from pubnub.models.consumer.objects_v2.page import Next
 from pubnub.models.consumer.v3.channel import Channel
 from pubnub.models.consumer.v3.group import Group
 from pubnub.models.consumer.v3.uuid import UUID
@@ -44,7 +47,7 @@ from pubnub.pnconfiguration import PNConfiguration
 from pubnub.pubnub_asyncio import PubNubAsyncio
 
 ANSWER_PREFIX = "@@interop "
-EVENT_KINDS = ("message", "signal", "presence", "status")
+EVENT_KINDS = ("message", "signal", "presence", "status", "objects")
 # Access Manager: the resource types of a token and the permission names, in
 # the JSON shape pubnub-js takes and both agents report.
 TOKEN_RESOURCE_TYPES = {"channels": Channel, "groups": Group, "uuids": UUID}
@@ -165,6 +168,32 @@ class Listener(SubscribeCallback):
                 "timetoken": tt(presence.timetoken),
             }
         )
+
+
+    def _objects(self, kind, event):
+        self.queues["objects"].put_nowait({"type": kind, "event": event.event, "data": event.data})
+
+    @reported
+    def uuid(self, pubnub, event):
+        self._objects("uuid", event)
+
+    @reported
+    def channel(self, pubnub, event):
+        self._objects("channel", event)
+
+    @reported
+    def membership(self, pubnub, event):
+        self._objects("membership", event)
+
+
+def page_of(result):
+    """An App Context list page in the shape both agents report."""
+    return {
+        "data": result.data,
+        "total_count": result.total_count,
+        "next": result.next.hash if result.next else None,
+        "prev": result.prev.hash if result.prev else None,
+    }
 
 
 def patch_fetch_telemetry(pubnub):
@@ -517,6 +546,91 @@ class Agent:
             builder = builder.ttl(args["ttl"])
         result = await self.call(builder)
         return {"level": result.level, "ttl": result.ttl}
+
+    # --- App Context --------------------------------------------------------
+
+    async def op_set_uuid_metadata(self, args):
+        builder = self.pubnub.set_uuid_metadata().uuid(args["uuid"]).include_custom(True)
+        if "name" in args:
+            builder = builder.set_name(args["name"])
+        if "email" in args:
+            builder = builder.email(args["email"])
+        if "custom" in args:
+            builder = builder.custom(args["custom"])
+        return {"data": (await self.call(builder)).data}
+
+    async def op_get_uuid_metadata(self, args):
+        builder = self.pubnub.get_uuid_metadata().uuid(args["uuid"]).include_custom(True)
+        return {"data": (await self.call(builder)).data}
+
+    async def op_remove_uuid_metadata(self, args):
+        await self.call(self.pubnub.remove_uuid_metadata().uuid(args["uuid"]))
+        return {}
+
+    async def op_set_channel_metadata(self, args):
+        builder = self.pubnub.set_channel_metadata().channel(args["channel"]).include_custom(True)
+        if "name" in args:
+            builder = builder.set_name(args["name"])
+        if "description" in args:
+            builder = builder.description(args["description"])
+        if "custom" in args:
+            builder = builder.custom(args["custom"])
+        return {"data": (await self.call(builder)).data}
+
+    async def op_get_channel_metadata(self, args):
+        builder = self.pubnub.get_channel_metadata().channel(args["channel"]).include_custom(True)
+        return {"data": (await self.call(builder)).data}
+
+    async def op_get_all_uuid_metadata(self, args):
+        builder = self.pubnub.get_all_uuid_metadata().include_custom(True)
+        if args.get("filter"):
+            builder = builder.filter(args["filter"])
+        if args.get("limit"):
+            builder = builder.limit(args["limit"])
+        if args.get("total_count"):
+            builder = builder.include_total_count(True)
+        if args.get("next"):
+            builder = builder.page(Next(args["next"]))
+        return page_of(await self.call(builder))
+
+    async def op_set_memberships(self, args):
+        """`channels`: `[{"id", "custom"?}]`; the answer includes each channel with custom."""
+        memberships = [
+            PNChannelMembership.channel_with_custom(c["id"], c["custom"]) if "custom" in c
+            else PNChannelMembership.channel(c["id"])
+            for c in args["channels"]
+        ]
+        builder = (
+            self.pubnub.set_memberships()
+            .uuid(args["uuid"])
+            .channel_memberships(memberships)
+            .include_custom(True)
+            .include_channel(ChannelIncludeEndpoint.CHANNEL_WITH_CUSTOM)
+        )
+        return page_of(await self.call(builder))
+
+    async def op_remove_memberships(self, args):
+        memberships = [PNChannelMembership.channel(c) for c in args["channels"]]
+        builder = self.pubnub.remove_memberships().uuid(args["uuid"]).channel_memberships(memberships)
+        return page_of(await self.call(builder))
+
+    async def op_get_memberships(self, args):
+        builder = (
+            self.pubnub.get_memberships()
+            .uuid(args["uuid"])
+            .include_custom(True)
+            .include_channel(ChannelIncludeEndpoint.CHANNEL_WITH_CUSTOM)
+        )
+        return page_of(await self.call(builder))
+
+    async def op_get_channel_members(self, args):
+        builder = (
+            self.pubnub.get_channel_members()
+            .channel(args["channel"])
+            .include_custom(True)
+            .include_uuid(UUIDIncludeEndpoint.UUID_WITH_CUSTOM)
+        )
+        return page_of(await self.call(builder))
 
     async def op_exit(self, args):
         await self.pubnub.stop()
