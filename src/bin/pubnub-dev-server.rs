@@ -54,6 +54,33 @@ struct Args {
     /// Seconds a signed request's timestamp may be off the server clock.
     #[arg(long, default_value_t = 60)]
     signature_window: u64,
+    /// Memory all held messages may take together, over every channel and
+    /// keyset (bytes, or with a KiB / MiB / GiB suffix); past it the oldest
+    /// messages are evicted first.
+    #[arg(long, default_value = "256MiB", value_parser = parse_bytes)]
+    max_store_bytes: usize,
+}
+
+/// `1024`, `64KiB`, `256MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`, `GB`
+/// as the same binary multiples).
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("unknown unit `{unit}`: use bytes, KiB, MiB or GiB")),
+    };
+    number
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1usize << shift))
+        .ok_or_else(|| format!("`{text}` is not a size: try 268435456 or 256MiB"))
 }
 
 #[tokio::main]
@@ -86,7 +113,8 @@ async fn main() -> ExitCode {
         .with_hold(hold)
         .with_presence_timeout(Duration::from_secs(args.presence_timeout.max(1)))
         .with_queue_size(args.queue_size)
-        .with_signature_window(Duration::from_secs(args.signature_window));
+        .with_signature_window(Duration::from_secs(args.signature_window))
+        .with_max_store_bytes(args.max_store_bytes);
     let config = match (args.subscribe_key, args.publish_key) {
         (Some(subscribe_key), Some(publish_key)) => {
             let mut keyset = Keyset::new(subscribe_key, publish_key);

@@ -94,6 +94,11 @@ pub struct DevServerConfig {
     /// Largest accepted request body (after decompression as well); larger
     /// ones get 413. Default 1 MiB.
     pub max_body_bytes: usize,
+    /// The memory all held messages may take together, over every channel
+    /// and keyset (recent messages for subscribers and history; payload,
+    /// pre-rendered envelope and bookkeeping). Past it the oldest messages
+    /// are evicted first, server-wide. Default 256 MiB.
+    pub max_store_bytes: usize,
     /// How many requests the request log keeps. Default 10 000.
     pub request_log_capacity: usize,
     /// How often presence timeouts and interval events are checked against
@@ -131,6 +136,7 @@ impl Default for DevServerConfig {
             signal_size_limit: 64,
             max_uri_bytes: 32 * 1024,
             max_body_bytes: 1024 * 1024,
+            max_store_bytes: 256 * 1024 * 1024,
             request_log_capacity: 10_000,
             sweep_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(5),
@@ -211,6 +217,13 @@ impl DevServerConfig {
     /// Sets the publish size limit in bytes.
     pub fn with_publish_size_limit(mut self, limit: usize) -> Self {
         self.publish_size_limit = limit;
+        self
+    }
+
+    /// Sets the cap on the memory held by stored messages over all channels
+    /// and keysets; past it the oldest are evicted first (0 keeps none).
+    pub fn with_max_store_bytes(mut self, bytes: usize) -> Self {
+        self.max_store_bytes = bytes;
         self
     }
 

@@ -12,11 +12,12 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 
 use tokio::sync::Notify;
 
 use super::access::AccessControl;
+use super::budget::StoreBudget;
 use super::clock::Clock;
 use super::config::{DevServerConfig, Keyset};
 use super::errors::ApiError;
@@ -112,6 +113,26 @@ impl Store {
                 data.history.pop_front();
             }
         }
+    }
+
+    /// Removes `msg` from its channel (recent messages and history), for the
+    /// global byte cap; `false` if the store no longer holds it. The oldest
+    /// message is normally at the front, so this is O(1) in practice.
+    pub(crate) fn evict(&mut self, msg: &Arc<StoredMessage>) -> bool {
+        let Some(data) = self.channels.get_mut(&msg.channel) else {
+            return false;
+        };
+        let mut found = false;
+        for list in [&mut data.recent, &mut data.history] {
+            if let Some(at) = list.iter().position(|m| Arc::ptr_eq(m, msg)) {
+                list.remove(at);
+                found = true;
+            }
+        }
+        if data.recent.is_empty() && data.history.is_empty() {
+            self.channels.remove(&msg.channel);
+        }
+        found
     }
 }
 
@@ -220,18 +241,26 @@ pub(crate) struct KeysetState {
     pub(crate) waiters: Waiters,
     /// Polls to wake once the lock is released.
     wakes: Vec<Arc<Notify>>,
+    /// The server-wide byte cap every stored message is charged to.
+    budget: Arc<StoreBudget>,
+    /// This state itself, for the budget's eviction order.
+    me: Weak<Mutex<KeysetState>>,
+    /// An insert went over the cap: evict once the lock is released.
+    evict_due: bool,
 }
 
 impl KeysetState {
     /// Gives a prepared message its timetoken, stores it and schedules the
     /// wake-up of every interested poll.
     pub(crate) fn insert(&mut self, prepared: PreparedMessage) -> Arc<StoredMessage> {
-        let msg = Arc::new(prepared.finish(self.clock.tick()));
+        let msg = Arc::new(prepared.finish(self.clock.tick()).charged_to(&self.budget));
         self.store.push(
             &msg,
             self.config.effective_channel_retention(),
             self.config.history_retention,
         );
+        self.budget.track(&msg, &self.me);
+        self.evict_due |= self.budget.over();
         self.waiters
             .collect(&msg.channel, &self.groups, &mut self.wakes);
         msg
@@ -246,12 +275,13 @@ pub(crate) struct KeysetHandle {
     pub(crate) publish_key: Option<String>,
     /// Access Manager, when the keyset has a secret key.
     pub(crate) access: Option<AccessControl>,
-    state: Mutex<KeysetState>,
+    state: Arc<Mutex<KeysetState>>,
     next_poll_id: AtomicU64,
 }
 
 /// Exclusive access to a keyset's state; wakes scheduled polls on drop,
-/// after the lock is released.
+/// after the lock is released, and then enforces the global byte cap if an
+/// insert went over it.
 pub(crate) struct KeysetGuard<'a> {
     guard: Option<MutexGuard<'a, KeysetState>>,
 }
@@ -275,9 +305,13 @@ impl Drop for KeysetGuard<'_> {
     fn drop(&mut self) {
         if let Some(mut guard) = self.guard.take() {
             let wakes = std::mem::take(&mut guard.wakes);
+            let evict = std::mem::take(&mut guard.evict_due).then(|| guard.budget.clone());
             drop(guard);
             for notify in wakes {
                 notify.notify_one();
+            }
+            if let Some(budget) = evict {
+                budget.evict();
             }
         }
     }
@@ -288,6 +322,7 @@ impl KeysetHandle {
         keyset: Keyset,
         config: Arc<DevServerConfig>,
         clock: Arc<Clock>,
+        budget: Arc<StoreBudget>,
         explicit: bool,
     ) -> Self {
         let subscribe_key: Arc<str> = Arc::from(keyset.subscribe_key.as_str());
@@ -295,15 +330,20 @@ impl KeysetHandle {
             subscribe_key: subscribe_key.clone(),
             access: AccessControl::new(&keyset, &config),
             publish_key: explicit.then_some(keyset.publish_key),
-            state: Mutex::new(KeysetState {
-                subscribe_key,
-                config,
-                clock,
-                store: Store::default(),
-                groups: Groups::default(),
-                presence: Presence::default(),
-                waiters: Waiters::default(),
-                wakes: Vec::new(),
+            state: Arc::new_cyclic(|me| {
+                Mutex::new(KeysetState {
+                    subscribe_key,
+                    config,
+                    clock,
+                    store: Store::default(),
+                    groups: Groups::default(),
+                    presence: Presence::default(),
+                    waiters: Waiters::default(),
+                    wakes: Vec::new(),
+                    budget,
+                    me: me.clone(),
+                    evict_due: false,
+                })
             }),
             next_poll_id: AtomicU64::new(1),
         }
@@ -327,11 +367,13 @@ impl KeysetHandle {
 pub(crate) struct Keysets {
     config: Arc<DevServerConfig>,
     clock: Arc<Clock>,
+    budget: Arc<StoreBudget>,
     map: RwLock<HashMap<String, Arc<KeysetHandle>>>,
 }
 
 impl Keysets {
     pub(crate) fn new(config: Arc<DevServerConfig>, clock: Arc<Clock>) -> Self {
+        let budget = Arc::new(StoreBudget::new(config.max_store_bytes));
         let map = config
             .keysets
             .iter()
@@ -342,6 +384,7 @@ impl Keysets {
                         keyset.clone(),
                         config.clone(),
                         clock.clone(),
+                        budget.clone(),
                         true,
                     )),
                 )
@@ -350,6 +393,7 @@ impl Keysets {
         Self {
             config,
             clock,
+            budget,
             map: RwLock::new(map),
         }
     }
@@ -378,10 +422,16 @@ impl Keysets {
                 Keyset::new(subscribe_key, ""),
                 self.config.clone(),
                 self.clock.clone(),
+                self.budget.clone(),
                 false,
             ))
         });
         Ok(handle.clone())
+    }
+
+    /// The global byte cap of stored messages.
+    pub(crate) fn budget(&self) -> &StoreBudget {
+        &self.budget
     }
 
     /// A snapshot of every keyset (for the presence sweep).

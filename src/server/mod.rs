@@ -34,6 +34,7 @@
 //! | `compression.rs` | request bodies sniffed for gzip / zlib / raw deflate (§1.6) |
 //! | `clock.rs` | 17-digit timetokens, strictly increasing across the server; the test clock offset |
 //! | `message.rs` | a stored message and its pre-rendered envelope |
+//! | `budget.rs` | the global cap on held message bytes and its oldest-first eviction |
 //! | `keyset.rs` | keyset registry; per-keyset state (store, groups, presence, parked polls) behind one short-held lock |
 //! | `publish.rs`, `subscribe.rs`, `presence.rs`, `history.rs`, `groups.rs` | the endpoints |
 //! | `access/` | Access Manager: the one authorization seam (signatures, v2 grants, v3 tokens), the grant / audit / grant-token / revoke-token endpoints; keysets without a secret key stay open |
@@ -55,8 +56,14 @@
 //! for short synchronous sections, never across an `.await`.
 //!
 //! **Bounds.** Per channel: `channel_retention` recent messages for
-//! subscribers and `history_retention` stored ones. Per answer:
-//! `queue_size` messages. Request bodies, decompressed bodies and request
+//! subscribers and `history_retention` stored ones. Server-wide:
+//! `max_store_bytes` (`--max-store-bytes`, default 256 MiB) over every
+//! message held, all channels and keysets together; past it the oldest are
+//! evicted first (from history and from subscriber catch-up alike), counted
+//! in `pubnub_store_evicted_messages_total` and logged at WARN at most every
+//! 10 s (`budget.rs`). PubNub itself keeps history by retention time, not by
+//! a byte budget; this cap is what keeps one local process from growing
+//! without end under a flood. Per answer: `queue_size` messages. Request bodies, decompressed bodies and request
 //! targets are capped. Parked polls hold no buffers. The request log keeps
 //! `request_log_capacity` entries.
 //!
@@ -77,6 +84,7 @@
 
 mod access;
 mod app;
+mod budget;
 mod clock;
 mod compression;
 mod config;
