@@ -6,8 +6,12 @@ mod common;
 #[path = "common/dev_server.rs"]
 mod dev_server;
 
-use dev_server::{enc, test_config, TestServer, SUB};
+use std::time::{Duration, Instant};
+
+use dev_server::{enc, test_config, TestServer, PUB, STEP, SUB};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// The payloads in a channel's history v2, oldest first.
 async fn history(t: &TestServer, channel: &str) -> Vec<String> {
@@ -78,6 +82,123 @@ async fn the_store_cap_evicts_the_oldest_messages_across_channels() {
     assert!(history(&t, "ch-a").await.is_empty(), "ch-a was the oldest");
     assert_eq!(metric(&t, "pubnub_store_max_bytes").await, cap as u64);
     let _: Value = t.get("/time/0").await.json();
+}
+
+/// Reads one HTTP/1.1 answer (with `content-length`) from `stream`:
+/// status and body.
+async fn read_answer(stream: &mut TcpStream) -> (u16, String) {
+    let read = async {
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") {
+            let n = stream.read(&mut byte).await.expect("readable");
+            assert!(
+                n > 0,
+                "closed before a full answer: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
+            buf.push(byte[0]);
+        }
+        let head = String::from_utf8(buf).expect("ASCII head");
+        let status = head[9..12].parse().expect("status");
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .expect("content-length");
+        let mut body = vec![0u8; length];
+        stream.read_exact(&mut body).await.expect("body");
+        (status, String::from_utf8(body).expect("UTF-8 body"))
+    };
+    tokio::time::timeout(STEP, read)
+        .await
+        .expect("an answer in time")
+}
+
+/// Waits until the server closes `stream` (EOF or reset); panics if it
+/// answers something instead.
+async fn await_close(stream: &mut TcpStream) {
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(STEP, stream.read(&mut buf))
+        .await
+        .expect("the server closes the connection in time");
+    if let Ok(n) = read {
+        assert_eq!(
+            n,
+            0,
+            "expected a close, got {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+    }
+}
+
+const TIME: &[u8] = b"GET /time/0 HTTP/1.1\r\nHost: x\r\n\r\n";
+
+#[tokio::test]
+async fn a_half_sent_head_is_closed_after_the_timeout_but_idle_keep_alive_is_not() {
+    let timeout = Duration::from_millis(300);
+    let t = TestServer::with_config(test_config().with_header_read_timeout(timeout)).await;
+    // A keep-alive connection that answered once and then sits idle.
+    let mut idle = TcpStream::connect(t.server.addr()).await.unwrap();
+    idle.write_all(TIME).await.unwrap();
+    assert_eq!(read_answer(&mut idle).await.0, 200);
+
+    let mut stalled = TcpStream::connect(t.server.addr()).await.unwrap();
+    let started = Instant::now();
+    stalled
+        .write_all(b"GET /time/0 HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    await_close(&mut stalled).await;
+    assert!(started.elapsed() >= timeout, "closed before the timeout");
+
+    // The idle connection outlived the head timeout and still serves.
+    idle.write_all(TIME).await.unwrap();
+    assert_eq!(read_answer(&mut idle).await.0, 200);
+    // A head that arrives slowly but completes in time is served.
+    let mut slow = TcpStream::connect(t.server.addr()).await.unwrap();
+    slow.write_all(b"GET /time/0 HTTP/1.1\r\n").await.unwrap();
+    slow.write_all(b"Host: x\r\n\r\n").await.unwrap();
+    assert_eq!(read_answer(&mut slow).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_chunked_body_past_the_limit_gets_413_and_the_server_keeps_serving() {
+    let t = TestServer::with_config(test_config().with_max_body_bytes(1024)).await;
+    let mut stream = TcpStream::connect(t.server.addr()).await.unwrap();
+    let mut request = format!(
+        "POST /publish/{PUB}/{SUB}/0/ch/0?uuid=big HTTP/1.1\r\nHost: x\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
+    let payload = format!("\"{}\"", "x".repeat(1598));
+    for chunk in payload.as_bytes().chunks(400) {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    stream.write_all(&request).await.unwrap();
+    let (status, body) = read_answer(&mut stream).await;
+    assert_eq!(status, 413, "{body}");
+    let body: Value = serde_json::from_str(&body).expect("JSON error body");
+    assert_eq!(
+        body,
+        serde_json::json!({"status": 413, "error": true, "service": "Balancer",
+            "message": "Request Entity Too Large."})
+    );
+    // The same connection keeps serving, and so does the server.
+    stream.write_all(TIME).await.unwrap();
+    assert_eq!(read_answer(&mut stream).await.0, 200);
+    assert!(
+        history(&t, "ch").await.is_empty(),
+        "nothing of the refused body was published"
+    );
+    let within = format!("\"{}\"", "y".repeat(900));
+    t.publish("ch", &within).await;
 }
 
 /// `VmRSS` and `VmHWM` (peak) of a process, in KiB.

@@ -59,6 +59,11 @@ struct Args {
     /// messages are evicted first.
     #[arg(long, default_value = "256MiB", value_parser = parse_bytes)]
     max_store_bytes: usize,
+    /// Seconds a request head may take to arrive once it has started; a
+    /// connection with a half-sent head is closed after it. Idle keep-alive
+    /// connections are kept 300 s regardless.
+    #[arg(long, default_value_t = 30.0)]
+    header_read_timeout: f64,
 }
 
 /// `1024`, `64KiB`, `256MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`, `GB`
@@ -107,6 +112,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let header_read_timeout = match Duration::try_from_secs_f64(args.header_read_timeout) {
+        Ok(timeout) if !timeout.is_zero() => timeout,
+        _ => {
+            eprintln!(
+                "invalid --header-read-timeout {}: give a positive number of seconds, such as 30",
+                args.header_read_timeout
+            );
+            return ExitCode::from(2);
+        }
+    };
     let config = DevServerConfig::default()
         .with_host(args.host)
         .with_port(args.port)
@@ -114,7 +129,8 @@ async fn main() -> ExitCode {
         .with_presence_timeout(Duration::from_secs(args.presence_timeout.max(1)))
         .with_queue_size(args.queue_size)
         .with_signature_window(Duration::from_secs(args.signature_window))
-        .with_max_store_bytes(args.max_store_bytes);
+        .with_max_store_bytes(args.max_store_bytes)
+        .with_header_read_timeout(header_read_timeout);
     let config = match (args.subscribe_key, args.publish_key) {
         (Some(subscribe_key), Some(publish_key)) => {
             let mut keyset = Keyset::new(subscribe_key, publish_key);

@@ -99,6 +99,11 @@ pub struct DevServerConfig {
     /// pre-rendered envelope and bookkeeping). Past it the oldest messages
     /// are evicted first, server-wide. Default 256 MiB.
     pub max_store_bytes: usize,
+    /// How long a request head may take to arrive once its first byte has:
+    /// a connection with a half-sent head is closed after it. Idle
+    /// keep-alive connections (no byte of a next request yet) are not
+    /// affected; they are kept 300 s. Default 30 s.
+    pub header_read_timeout: Duration,
     /// How many requests the request log keeps. Default 10 000.
     pub request_log_capacity: usize,
     /// How often presence timeouts and interval events are checked against
@@ -137,6 +142,7 @@ impl Default for DevServerConfig {
             max_uri_bytes: 32 * 1024,
             max_body_bytes: 1024 * 1024,
             max_store_bytes: 256 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(30),
             request_log_capacity: 10_000,
             sweep_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(5),
@@ -224,6 +230,20 @@ impl DevServerConfig {
     /// and keysets; past it the oldest are evicted first (0 keeps none).
     pub fn with_max_store_bytes(mut self, bytes: usize) -> Self {
         self.max_store_bytes = bytes;
+        self
+    }
+
+    /// Sets how long a started request head may take to complete before the
+    /// connection is closed (idle keep-alive connections are not affected).
+    pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Sets the largest accepted request body (after decompression as
+    /// well); larger ones get 413.
+    pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
         self
     }
 

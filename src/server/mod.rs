@@ -63,7 +63,14 @@
 //! in `pubnub_store_evicted_messages_total` and logged at WARN at most every
 //! 10 s (`budget.rs`). PubNub itself keeps history by retention time, not by
 //! a byte budget; this cap is what keeps one local process from growing
-//! without end under a flood. Per answer: `queue_size` messages. Request bodies, decompressed bodies and request
+//! without end under a flood. Per answer: `queue_size` messages.
+//! Per connection: a request head that has started must be complete within
+//! `header_read_timeout` (`--header-read-timeout`, default 30 s) or the
+//! connection is closed; an idle keep-alive connection (no byte of a next
+//! request yet) is kept 300 s, longer than clients' pools keep theirs, so
+//! the server never races a client reusing it (`listener.rs`). A request
+//! body past `max_body_bytes` gets PubNub's 413 `Request Entity Too Large.`
+//! whether it declared its length or came chunked. Request bodies, decompressed bodies and request
 //! targets are capped. Parked polls hold no buffers. The request log keeps
 //! `request_log_capacity` entries.
 //!
