@@ -10,6 +10,13 @@
 //! `--subscribe-key` and `--publish-key` only that keyset is; adding
 //! `--secret-key` turns Access Manager on for it (signed administration,
 //! v2 grants, v3 tokens, enforcement on every data route).
+//!
+//! Without `--secret-key`, a keyset's first signed administration request
+//! (grant, audit, grant_token, revoke_token) turns Access Manager on for it
+//! by trust on first use (logged at WARN): grants and tokens are enforced
+//! from then on, but signed requests are accepted without verification —
+//! the server has no secret to check them with. `--secret-key` pins the
+//! secret so that a wrong signature is refused.
 
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -47,8 +54,11 @@ struct Args {
     /// The publish key of --subscribe-key.
     #[arg(long, requires = "subscribe_key")]
     publish_key: Option<String>,
-    /// Turns Access Manager on for the keyset (needs --subscribe-key and
-    /// --publish-key: signatures cover the publish key).
+    /// Turns Access Manager on for the keyset and pins its secret: every
+    /// signature is verified (needs --subscribe-key and --publish-key:
+    /// signatures cover the publish key). Without it, a keyset's first signed
+    /// grant / audit / grant_token / revoke_token turns Access Manager on by
+    /// trust on first use, accepting signed requests unverified.
     #[arg(long, requires_all = ["subscribe_key", "publish_key"])]
     secret_key: Option<String>,
     /// Seconds a signed request's timestamp may be off the server clock.

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, Weak};
 
 use tokio::sync::Notify;
 
@@ -273,8 +273,10 @@ pub(crate) struct KeysetHandle {
     pub(crate) subscribe_key: Arc<str>,
     /// The publish key that must match, for explicit keysets.
     pub(crate) publish_key: Option<String>,
-    /// Access Manager, when the keyset has a secret key.
-    pub(crate) access: Option<AccessControl>,
+    /// Access Manager: set from the start when the keyset has a secret key,
+    /// or later by trust on first use ([`KeysetHandle::enable_first_use`]);
+    /// never unset. Read it with [`KeysetHandle::access`].
+    access: OnceLock<AccessControl>,
     state: Arc<Mutex<KeysetState>>,
     next_poll_id: AtomicU64,
 }
@@ -328,7 +330,7 @@ impl KeysetHandle {
         let subscribe_key: Arc<str> = Arc::from(keyset.subscribe_key.as_str());
         Self {
             subscribe_key: subscribe_key.clone(),
-            access: AccessControl::new(&keyset, &config),
+            access: AccessControl::new(&keyset, &config).map_or_else(OnceLock::new, OnceLock::from),
             publish_key: explicit.then_some(keyset.publish_key),
             state: Arc::new_cyclic(|me| {
                 Mutex::new(KeysetState {
@@ -355,6 +357,32 @@ impl KeysetHandle {
         KeysetGuard {
             guard: Some(self.state.lock().unwrap_or_else(PoisonError::into_inner)),
         }
+    }
+
+    /// The keyset's Access Manager, `None` while the keyset is open.
+    pub(crate) fn access(&self) -> Option<&AccessControl> {
+        self.access.get()
+    }
+
+    /// Turns Access Manager on for a keyset that has none, by trust on first
+    /// use (see `access/mod.rs`), and logs it at WARN; returns the keyset's
+    /// Access Manager (the existing one if it already had one).
+    pub(crate) fn enable_first_use(&self, config: &DevServerConfig) -> &AccessControl {
+        self.access.get_or_init(|| {
+            tracing::warn!(
+                subscribe_key = %self.subscribe_key,
+                "Access Manager is on for this keyset by trust on first use: a signed \
+                 administration request arrived and the server has no secret key, so signed \
+                 requests are accepted without verifying their signature and every other \
+                 request now needs a grant or a token; start pubnub-dev-server with \
+                 --subscribe-key, --publish-key and --secret-key to verify signatures"
+            );
+            let keyset = Keyset::new(
+                self.subscribe_key.as_ref(),
+                self.publish_key.as_deref().unwrap_or_default(),
+            );
+            AccessControl::first_use(&keyset, config)
+        })
     }
 
     pub(crate) fn next_poll_id(&self) -> u64 {

@@ -5,7 +5,8 @@
 //! v2 long-polls (channels, channel groups, wildcards, filter expressions),
 //! presence (heartbeat, leave, timeouts, here_now, where_now, state),
 //! history (v2, fetch v3, message counts, delete), channel groups and, for
-//! keysets with a secret key, Access Manager (signed requests, v2 grants,
+//! keysets with a secret key (or, by trust on first use, any keyset that
+//! receives a signed administration request), Access Manager (signed requests, v2 grants,
 //! v3 tokens, enforcement on every data route). It is the default backend
 //! of this crate's tests, examples and benchmarks.
 //!
@@ -37,7 +38,7 @@
 //! | `budget.rs` | the global cap on held message bytes and its oldest-first eviction |
 //! | `keyset.rs` | keyset registry; per-keyset state (store, groups, presence, parked polls) behind one short-held lock |
 //! | `publish.rs`, `subscribe.rs`, `presence.rs`, `history.rs`, `groups.rs` | the endpoints |
-//! | `access/` | Access Manager: the one authorization seam (signatures, v2 grants, v3 tokens), the grant / audit / grant-token / revoke-token endpoints; keysets without a secret key stay open |
+//! | `access/` | Access Manager: the one authorization seam (signatures, v2 grants, v3 tokens), the grant / audit / grant-token / revoke-token endpoints; keysets without a secret key stay open until trust on first use |
 //! | `hooks.rs` | request log and fault injection |
 //! | `metrics.rs` | atomic counters behind `/metrics`; the dev-server-only routes `/metrics` and `/healthz` |
 //! | `filter.rs` | the `filter-expr` language |
@@ -47,7 +48,14 @@
 //! [`DevServerConfig::with_keyset`], unknown subscribe keys are answered 400
 //! `Invalid Subscribe Key` and a wrong publish key 400 `[0,"Invalid Key",tt]`.
 //! A keyset given a secret key ([`Keyset::with_secret_key`]) enforces
-//! Access Manager; the others are open.
+//! Access Manager, verifying every signature. The others are open until
+//! their first signed administration request (grant, audit, grant_token,
+//! revoke_token), which turns Access Manager on for that keyset by trust on
+//! first use, logged at WARN: from then on grants and tokens are enforced,
+//! but signatures cannot be verified without the secret, so any
+//! well-formed, fresh signature is accepted as the administrator's (see
+//! `access/mod.rs` for why; `--secret-key` pins it instead). PubNub itself
+//! has no such mode: a keyset there has its secret from the start.
 //!
 //! **Hot path.** A publish renders its envelope once (without `p` and `b`),
 //! stores an `Arc` of it and wakes only the long-polls registered on its
