@@ -168,3 +168,19 @@ async fn main() -> ExitCode {
     server.shutdown().await;
     ExitCode::SUCCESS
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes_take_binary_suffixes_and_refuse_the_rest() {
+        assert_eq!(parse_bytes("1024"), Ok(1024));
+        assert_eq!(parse_bytes("256MiB"), Ok(256 << 20));
+        assert_eq!(parse_bytes("64 kb"), Ok(64 << 10));
+        assert_eq!(parse_bytes("1G"), Ok(1 << 30));
+        for bad in ["", "MiB", "12 parsecs", "-1", "99999999999999999999"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
+    }
+}
