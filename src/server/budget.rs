@@ -200,36 +200,24 @@ impl StoreBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::message::{MessageKind, NewMessage};
+    use crate::server::message::tests::sample;
+    use crate::server::message::MessageKind;
 
-    fn message(n: u64) -> StoredMessage {
-        NewMessage {
-            channel: Arc::from("ch"),
-            kind: MessageKind::Message,
-            data: serde_json::value::RawValue::from_string(format!("{n}")).unwrap(),
-            meta: None,
-            publisher: None,
-            custom_message_type: None,
-            sequence: None,
-            stored: true,
-            ttl: None,
-            ptto: None,
-        }
-        .prepare("sub-c-1")
-        .finish(n)
+    fn message() -> StoredMessage {
+        sample(MessageKind::Message, None)
     }
 
     #[test]
     fn charges_come_back_on_drop_and_dead_entries_do_not_pile_up() {
         let budget = Arc::new(StoreBudget::new(usize::MAX));
         let keyset = Weak::new();
-        let kept = Arc::new(message(0).charged_to(&budget));
+        let kept = Arc::new(message().charged_to(&budget));
         budget.track(&kept, &keyset);
         let one = budget.held_bytes();
         assert_eq!(one, kept.charged_bytes());
         assert_eq!(one, kept.footprint());
-        for n in 1..10_000 {
-            let msg = Arc::new(message(n).charged_to(&budget));
+        for _ in 1..10_000 {
+            let msg = Arc::new(message().charged_to(&budget));
             budget.track(&msg, &keyset);
             drop(msg);
             assert_eq!(budget.held_bytes(), one, "freed at once");
@@ -245,7 +233,7 @@ mod tests {
     #[test]
     fn eviction_skips_entries_whose_message_or_keyset_is_gone() {
         let budget = Arc::new(StoreBudget::new(0));
-        let held = Arc::new(message(1).charged_to(&budget));
+        let held = Arc::new(message().charged_to(&budget));
         budget.track(&held, &Weak::new());
         assert!(budget.over());
         budget.evict();

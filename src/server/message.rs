@@ -274,10 +274,11 @@ pub(crate) fn raw_of(value: &Value) -> Box<RawValue> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample(kind: MessageKind, meta: Option<&str>) -> StoredMessage {
+    /// A finished message on `ch` (also used by other modules' tests).
+    pub(crate) fn sample(kind: MessageKind, meta: Option<&str>) -> StoredMessage {
         NewMessage {
             channel: Arc::from("ch"),
             kind,
