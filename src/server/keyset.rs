@@ -88,6 +88,14 @@ pub(crate) struct ChannelData {
     pub(crate) history: VecDeque<Arc<StoredMessage>>,
 }
 
+impl ChannelData {
+    /// Whether the channel holds nothing any more (then eviction drops its
+    /// entry). A field added to `ChannelData` must be counted here.
+    fn is_empty(&self) -> bool {
+        self.recent.is_empty() && self.history.is_empty()
+    }
+}
+
 /// Per-keyset message store.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
@@ -129,7 +137,7 @@ impl Store {
                 found = true;
             }
         }
-        if data.recent.is_empty() && data.history.is_empty() {
+        if data.is_empty() {
             self.channels.remove(&msg.channel);
         }
         found
