@@ -10,6 +10,13 @@
 //! `--subscribe-key` and `--publish-key` only that keyset is; adding
 //! `--secret-key` turns Access Manager on for it (signed administration,
 //! v2 grants, v3 tokens, enforcement on every data route).
+//!
+//! Without `--secret-key`, a keyset's first signed administration request
+//! (grant, audit, grant_token, revoke_token) turns Access Manager on for it
+//! by trust on first use (logged at WARN): grants and tokens are enforced
+//! from then on, but signed requests are accepted without verification —
+//! the server has no secret to check them with. `--secret-key` pins the
+//! secret so that a wrong signature is refused.
 
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -47,13 +54,48 @@ struct Args {
     /// The publish key of --subscribe-key.
     #[arg(long, requires = "subscribe_key")]
     publish_key: Option<String>,
-    /// Turns Access Manager on for the keyset (needs --subscribe-key and
-    /// --publish-key: signatures cover the publish key).
+    /// Turns Access Manager on for the keyset and pins its secret: every
+    /// signature is verified (needs --subscribe-key and --publish-key:
+    /// signatures cover the publish key). Without it, a keyset's first signed
+    /// grant / audit / grant_token / revoke_token turns Access Manager on by
+    /// trust on first use, accepting signed requests unverified.
     #[arg(long, requires_all = ["subscribe_key", "publish_key"])]
     secret_key: Option<String>,
     /// Seconds a signed request's timestamp may be off the server clock.
     #[arg(long, default_value_t = 60)]
     signature_window: u64,
+    /// Memory all held messages may take together, over every channel and
+    /// keyset (bytes, or with a KiB / MiB / GiB suffix); past it the oldest
+    /// messages are evicted first.
+    #[arg(long, default_value = "256MiB", value_parser = parse_bytes)]
+    max_store_bytes: usize,
+    /// Seconds a request head may take to arrive once it has started; a
+    /// connection with a half-sent head is closed after it. Idle keep-alive
+    /// connections are kept 300 s regardless.
+    #[arg(long, default_value_t = 30.0)]
+    header_read_timeout: f64,
+}
+
+/// `1024`, `64KiB`, `256MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`, `GB`
+/// as the same binary multiples).
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("unknown unit `{unit}`: use bytes, KiB, MiB or GiB")),
+    };
+    number
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1usize << shift))
+        .ok_or_else(|| format!("`{text}` is not a size: try 268435456 or 256MiB"))
 }
 
 #[tokio::main]
@@ -80,13 +122,25 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let header_read_timeout = match Duration::try_from_secs_f64(args.header_read_timeout) {
+        Ok(timeout) if !timeout.is_zero() => timeout,
+        _ => {
+            eprintln!(
+                "invalid --header-read-timeout {}: give a positive number of seconds, such as 30",
+                args.header_read_timeout
+            );
+            return ExitCode::from(2);
+        }
+    };
     let config = DevServerConfig::default()
         .with_host(args.host)
         .with_port(args.port)
         .with_hold(hold)
         .with_presence_timeout(Duration::from_secs(args.presence_timeout.max(1)))
         .with_queue_size(args.queue_size)
-        .with_signature_window(Duration::from_secs(args.signature_window));
+        .with_signature_window(Duration::from_secs(args.signature_window))
+        .with_max_store_bytes(args.max_store_bytes)
+        .with_header_read_timeout(header_read_timeout);
     let config = match (args.subscribe_key, args.publish_key) {
         (Some(subscribe_key), Some(publish_key)) => {
             let mut keyset = Keyset::new(subscribe_key, publish_key);
@@ -113,4 +167,20 @@ async fn main() -> ExitCode {
     }
     server.shutdown().await;
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes_take_binary_suffixes_and_refuse_the_rest() {
+        assert_eq!(parse_bytes("1024"), Ok(1024));
+        assert_eq!(parse_bytes("256MiB"), Ok(256 << 20));
+        assert_eq!(parse_bytes("64 kb"), Ok(64 << 10));
+        assert_eq!(parse_bytes("1G"), Ok(1 << 30));
+        for bad in ["", "MiB", "12 parsecs", "-1", "99999999999999999999"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -62,7 +62,7 @@ impl App {
         permission: Permission,
         resources: &Resources,
     ) -> Result<(), ApiError> {
-        match &keyset.access {
+        match keyset.access() {
             None => Ok(()),
             Some(access) => access.check(ctx, permission, resources, self.clock.unix_secs()),
         }

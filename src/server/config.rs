@@ -94,6 +94,16 @@ pub struct DevServerConfig {
     /// Largest accepted request body (after decompression as well); larger
     /// ones get 413. Default 1 MiB.
     pub max_body_bytes: usize,
+    /// The memory all held messages may take together, over every channel
+    /// and keyset (recent messages for subscribers and history; payload,
+    /// pre-rendered envelope and bookkeeping). Past it the oldest messages
+    /// are evicted first, server-wide. Default 256 MiB.
+    pub max_store_bytes: usize,
+    /// How long a request head may take to arrive once its first byte has:
+    /// a connection with a half-sent head is closed after it. Idle
+    /// keep-alive connections (no byte of a next request yet) are not
+    /// affected; they are kept 300 s. Default 30 s.
+    pub header_read_timeout: Duration,
     /// How many requests the request log keeps. Default 10 000.
     pub request_log_capacity: usize,
     /// How often presence timeouts and interval events are checked against
@@ -131,6 +141,8 @@ impl Default for DevServerConfig {
             signal_size_limit: 64,
             max_uri_bytes: 32 * 1024,
             max_body_bytes: 1024 * 1024,
+            max_store_bytes: 256 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(30),
             request_log_capacity: 10_000,
             sweep_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(5),
@@ -211,6 +223,27 @@ impl DevServerConfig {
     /// Sets the publish size limit in bytes.
     pub fn with_publish_size_limit(mut self, limit: usize) -> Self {
         self.publish_size_limit = limit;
+        self
+    }
+
+    /// Sets the cap on the memory held by stored messages over all channels
+    /// and keysets; past it the oldest are evicted first (0 keeps none).
+    pub fn with_max_store_bytes(mut self, bytes: usize) -> Self {
+        self.max_store_bytes = bytes;
+        self
+    }
+
+    /// Sets how long a started request head may take to complete before the
+    /// connection is closed (idle keep-alive connections are not affected).
+    pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Sets the largest accepted request body (after decompression as
+    /// well); larger ones get 413.
+    pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
         self
     }
 

@@ -12,11 +12,12 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, Weak};
 
 use tokio::sync::Notify;
 
 use super::access::AccessControl;
+use super::budget::StoreBudget;
 use super::clock::Clock;
 use super::config::{DevServerConfig, Keyset};
 use super::errors::ApiError;
@@ -88,6 +89,14 @@ pub(crate) struct ChannelData {
     pub(crate) history: VecDeque<Arc<StoredMessage>>,
 }
 
+impl ChannelData {
+    /// Whether the channel holds nothing any more (then eviction drops its
+    /// entry). A field added to `ChannelData` must be counted here.
+    fn is_empty(&self) -> bool {
+        self.recent.is_empty() && self.history.is_empty()
+    }
+}
+
 /// Per-keyset message store.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
@@ -113,6 +122,26 @@ impl Store {
                 data.history.pop_front();
             }
         }
+    }
+
+    /// Removes `msg` from its channel (recent messages and history), for the
+    /// global byte cap; `false` if the store no longer holds it. The oldest
+    /// message is normally at the front, so this is O(1) in practice.
+    pub(crate) fn evict(&mut self, msg: &Arc<StoredMessage>) -> bool {
+        let Some(data) = self.channels.get_mut(&msg.channel) else {
+            return false;
+        };
+        let mut found = false;
+        for list in [&mut data.recent, &mut data.history] {
+            if let Some(at) = list.iter().position(|m| Arc::ptr_eq(m, msg)) {
+                list.remove(at);
+                found = true;
+            }
+        }
+        if data.is_empty() {
+            self.channels.remove(&msg.channel);
+        }
+        found
     }
 }
 
@@ -223,18 +252,26 @@ pub(crate) struct KeysetState {
     pub(crate) objects: Objects,
     /// Polls to wake once the lock is released.
     wakes: Vec<Arc<Notify>>,
+    /// The server-wide byte cap every stored message is charged to.
+    budget: Arc<StoreBudget>,
+    /// This state itself, for the budget's eviction order.
+    me: Weak<Mutex<KeysetState>>,
+    /// An insert went over the cap: evict once the lock is released.
+    evict_due: bool,
 }
 
 impl KeysetState {
     /// Gives a prepared message its timetoken, stores it and schedules the
     /// wake-up of every interested poll.
     pub(crate) fn insert(&mut self, prepared: PreparedMessage) -> Arc<StoredMessage> {
-        let msg = Arc::new(prepared.finish(self.clock.tick()));
+        let msg = Arc::new(prepared.finish(self.clock.tick()).charged_to(&self.budget));
         self.store.push(
             &msg,
             self.config.effective_channel_retention(),
             self.config.history_retention,
         );
+        self.budget.track(&msg, &self.me);
+        self.evict_due |= self.budget.over();
         self.waiters
             .collect(&msg.channel, &self.groups, &mut self.wakes);
         msg
@@ -247,14 +284,17 @@ pub(crate) struct KeysetHandle {
     pub(crate) subscribe_key: Arc<str>,
     /// The publish key that must match, for explicit keysets.
     pub(crate) publish_key: Option<String>,
-    /// Access Manager, when the keyset has a secret key.
-    pub(crate) access: Option<AccessControl>,
-    state: Mutex<KeysetState>,
+    /// Access Manager: set from the start when the keyset has a secret key,
+    /// or later by trust on first use ([`KeysetHandle::enable_first_use`]);
+    /// never unset. Read it with [`KeysetHandle::access`].
+    access: OnceLock<AccessControl>,
+    state: Arc<Mutex<KeysetState>>,
     next_poll_id: AtomicU64,
 }
 
 /// Exclusive access to a keyset's state; wakes scheduled polls on drop,
-/// after the lock is released.
+/// after the lock is released, and then enforces the global byte cap if an
+/// insert went over it.
 pub(crate) struct KeysetGuard<'a> {
     guard: Option<MutexGuard<'a, KeysetState>>,
 }
@@ -278,9 +318,13 @@ impl Drop for KeysetGuard<'_> {
     fn drop(&mut self) {
         if let Some(mut guard) = self.guard.take() {
             let wakes = std::mem::take(&mut guard.wakes);
+            let evict = std::mem::take(&mut guard.evict_due).then(|| guard.budget.clone());
             drop(guard);
             for notify in wakes {
                 notify.notify_one();
+            }
+            if let Some(budget) = evict {
+                budget.evict();
             }
         }
     }
@@ -291,23 +335,29 @@ impl KeysetHandle {
         keyset: Keyset,
         config: Arc<DevServerConfig>,
         clock: Arc<Clock>,
+        budget: Arc<StoreBudget>,
         explicit: bool,
     ) -> Self {
         let subscribe_key: Arc<str> = Arc::from(keyset.subscribe_key.as_str());
         Self {
             subscribe_key: subscribe_key.clone(),
-            access: AccessControl::new(&keyset, &config),
+            access: AccessControl::new(&keyset, &config).map_or_else(OnceLock::new, OnceLock::from),
             publish_key: explicit.then_some(keyset.publish_key),
-            state: Mutex::new(KeysetState {
-                subscribe_key,
-                config,
-                clock,
-                store: Store::default(),
-                groups: Groups::default(),
-                presence: Presence::default(),
-                waiters: Waiters::default(),
-                objects: Objects::default(),
-                wakes: Vec::new(),
+            state: Arc::new_cyclic(|me| {
+                Mutex::new(KeysetState {
+                    subscribe_key,
+                    config,
+                    clock,
+                    store: Store::default(),
+                    groups: Groups::default(),
+                    presence: Presence::default(),
+                    waiters: Waiters::default(),
+                    objects: Objects::default(),
+                    wakes: Vec::new(),
+                    budget,
+                    me: me.clone(),
+                    evict_due: false,
+                })
             }),
             next_poll_id: AtomicU64::new(1),
         }
@@ -321,6 +371,32 @@ impl KeysetHandle {
         }
     }
 
+    /// The keyset's Access Manager, `None` while the keyset is open.
+    pub(crate) fn access(&self) -> Option<&AccessControl> {
+        self.access.get()
+    }
+
+    /// Turns Access Manager on for a keyset that has none, by trust on first
+    /// use (see `access/mod.rs`), and logs it at WARN; returns the keyset's
+    /// Access Manager (the existing one if it already had one).
+    pub(crate) fn enable_first_use(&self, config: &DevServerConfig) -> &AccessControl {
+        self.access.get_or_init(|| {
+            tracing::warn!(
+                subscribe_key = %self.subscribe_key,
+                "Access Manager is on for this keyset by trust on first use: a signed \
+                 administration request arrived and the server has no secret key, so signed \
+                 requests are accepted without verifying their signature and every other \
+                 request now needs a grant or a token; start pubnub-dev-server with \
+                 --subscribe-key, --publish-key and --secret-key to verify signatures"
+            );
+            let keyset = Keyset::new(
+                self.subscribe_key.as_ref(),
+                self.publish_key.as_deref().unwrap_or_default(),
+            );
+            AccessControl::first_use(&keyset, config)
+        })
+    }
+
     pub(crate) fn next_poll_id(&self) -> u64 {
         self.next_poll_id.fetch_add(1, Ordering::Relaxed)
     }
@@ -331,11 +407,13 @@ impl KeysetHandle {
 pub(crate) struct Keysets {
     config: Arc<DevServerConfig>,
     clock: Arc<Clock>,
+    budget: Arc<StoreBudget>,
     map: RwLock<HashMap<String, Arc<KeysetHandle>>>,
 }
 
 impl Keysets {
     pub(crate) fn new(config: Arc<DevServerConfig>, clock: Arc<Clock>) -> Self {
+        let budget = Arc::new(StoreBudget::new(config.max_store_bytes));
         let map = config
             .keysets
             .iter()
@@ -346,6 +424,7 @@ impl Keysets {
                         keyset.clone(),
                         config.clone(),
                         clock.clone(),
+                        budget.clone(),
                         true,
                     )),
                 )
@@ -354,6 +433,7 @@ impl Keysets {
         Self {
             config,
             clock,
+            budget,
             map: RwLock::new(map),
         }
     }
@@ -382,10 +462,16 @@ impl Keysets {
                 Keyset::new(subscribe_key, ""),
                 self.config.clone(),
                 self.clock.clone(),
+                self.budget.clone(),
                 false,
             ))
         });
         Ok(handle.clone())
+    }
+
+    /// The global byte cap of stored messages.
+    pub(crate) fn budget(&self) -> &StoreBudget {
+        &self.budget
     }
 
     /// A snapshot of every keyset (for the presence sweep).

@@ -16,6 +16,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::budget::{Charge, StoreBudget};
 use super::errors::json_string;
 
 /// What kind of event a message is (envelope `e`).
@@ -75,6 +76,9 @@ pub(crate) struct StoredMessage {
     envelope_head: Bytes,
     data_value: OnceLock<Value>,
     meta_value: OnceLock<Option<Value>>,
+    /// What this message costs the store's global byte budget; given back
+    /// when the message is dropped.
+    charge: Option<Charge>,
 }
 
 /// The parts of a message known before it gets a timetoken.
@@ -187,11 +191,36 @@ impl PreparedMessage {
             envelope_head: self.head,
             data_value: OnceLock::new(),
             meta_value: OnceLock::new(),
+            charge: None,
         }
     }
 }
 
 impl StoredMessage {
+    /// The heap and struct bytes this message holds: its pre-rendered
+    /// envelope, payload, `meta`, publisher and custom type, the struct
+    /// itself and the two store slots that point at it.
+    pub(crate) fn footprint(&self) -> usize {
+        self.envelope_head.len()
+            + self.data.get().len()
+            + self.meta.as_ref().map_or(0, |m| m.get().len())
+            + self.publisher.as_ref().map_or(0, |p| p.len())
+            + self.custom_message_type.as_ref().map_or(0, String::len)
+            + std::mem::size_of::<Self>()
+            + 4 * std::mem::size_of::<usize>()
+    }
+
+    /// Charges the message's [footprint](Self::footprint) to `budget`.
+    pub(crate) fn charged_to(mut self, budget: &Arc<StoreBudget>) -> Self {
+        self.charge = Some(budget.charge(self.footprint()));
+        self
+    }
+
+    /// The bytes this message is charged (0 when not charged).
+    pub(crate) fn charged_bytes(&self) -> usize {
+        self.charge.as_ref().map_or(0, Charge::bytes)
+    }
+
     /// Appends the full envelope, with `b` when the subscriber matched
     /// through a group, a wildcard or a presence channel.
     pub(crate) fn write_envelope(&self, out: &mut BytesMut, matched_by: Option<&str>) {
@@ -268,10 +297,11 @@ pub(crate) fn raw_of(value: &Value) -> Box<RawValue> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample(kind: MessageKind, meta: Option<&str>) -> StoredMessage {
+    /// A finished message on `ch` (also used by other modules' tests).
+    pub(crate) fn sample(kind: MessageKind, meta: Option<&str>) -> StoredMessage {
         NewMessage {
             channel: Arc::from("ch"),
             kind,

@@ -301,6 +301,32 @@ pub(crate) fn render(app: &App) -> String {
         "Payload bytes of the messages held in history.",
     );
     let _ = writeln!(out, "pubnub_store_bytes {bytes}");
+    let budget = app.keysets.budget();
+    family(
+        &mut out,
+        "store_held_bytes",
+        "gauge",
+        "Memory held by stored messages (recent and history, envelopes included), counted against max_store_bytes.",
+    );
+    let _ = writeln!(out, "pubnub_store_held_bytes {}", budget.held_bytes());
+    family(
+        &mut out,
+        "store_max_bytes",
+        "gauge",
+        "The cap on memory held by stored messages (max_store_bytes).",
+    );
+    let _ = writeln!(out, "pubnub_store_max_bytes {}", budget.cap());
+    family(
+        &mut out,
+        "store_evicted_messages_total",
+        "counter",
+        "Messages evicted, oldest first over all channels and keysets, to stay under max_store_bytes.",
+    );
+    let _ = writeln!(
+        out,
+        "pubnub_store_evicted_messages_total {}",
+        budget.evicted()
+    );
 
     family(
         &mut out,

@@ -9,7 +9,8 @@
 //! `e: 2` events; routes and differences from PubNub in `objects/mod.rs`:
 //! `/v2/objects/{sub}/uuids[/{uuid}[/channels]]` and
 //! `/v2/objects/{sub}/channels[/{channel}[/uuids]]`) and, for
-//! keysets with a secret key, Access Manager (signed requests, v2 grants,
+//! keysets with a secret key (or, by trust on first use, any keyset that
+//! receives a signed administration request), Access Manager (signed requests, v2 grants,
 //! v3 tokens, enforcement on every data route). It is the default backend
 //! of this crate's tests, examples and benchmarks.
 //!
@@ -38,9 +39,10 @@
 //! | `compression.rs` | request bodies sniffed for gzip / zlib / raw deflate (§1.6) |
 //! | `clock.rs` | 17-digit timetokens, strictly increasing across the server; the test clock offset |
 //! | `message.rs` | a stored message and its pre-rendered envelope |
+//! | `budget.rs` | the global cap on held message bytes and its oldest-first eviction |
 //! | `keyset.rs` | keyset registry; per-keyset state (store, groups, presence, parked polls) behind one short-held lock |
 //! | `publish.rs`, `subscribe.rs`, `presence.rs`, `history.rs`, `groups.rs` | the endpoints |
-//! | `access/` | Access Manager: the one authorization seam (signatures, v2 grants, v3 tokens), the grant / audit / grant-token / revoke-token endpoints; keysets without a secret key stay open |
+//! | `access/` | Access Manager: the one authorization seam (signatures, v2 grants, v3 tokens), the grant / audit / grant-token / revoke-token endpoints; keysets without a secret key stay open until trust on first use |
 //! | `hooks.rs` | request log and fault injection |
 //! | `metrics.rs` | atomic counters behind `/metrics`; the dev-server-only routes `/metrics` and `/healthz` |
 //! | `filter.rs` | the `filter-expr` language (also App Context's `filter`) |
@@ -51,7 +53,14 @@
 //! [`DevServerConfig::with_keyset`], unknown subscribe keys are answered 400
 //! `Invalid Subscribe Key` and a wrong publish key 400 `[0,"Invalid Key",tt]`.
 //! A keyset given a secret key ([`Keyset::with_secret_key`]) enforces
-//! Access Manager; the others are open.
+//! Access Manager, verifying every signature. The others are open until
+//! their first signed administration request (grant, audit, grant_token,
+//! revoke_token), which turns Access Manager on for that keyset by trust on
+//! first use, logged at WARN: from then on grants and tokens are enforced,
+//! but signatures cannot be verified without the secret, so any
+//! well-formed, fresh signature is accepted as the administrator's (see
+//! `access/mod.rs` for why; `--secret-key` pins it instead). PubNub itself
+//! has no such mode: a keyset there has its secret from the start.
 //!
 //! **Hot path.** A publish renders its envelope once (without `p` and `b`),
 //! stores an `Arc` of it and wakes only the long-polls registered on its
@@ -60,8 +69,21 @@
 //! for short synchronous sections, never across an `.await`.
 //!
 //! **Bounds.** Per channel: `channel_retention` recent messages for
-//! subscribers and `history_retention` stored ones. Per answer:
-//! `queue_size` messages. Request bodies, decompressed bodies and request
+//! subscribers and `history_retention` stored ones. Server-wide:
+//! `max_store_bytes` (`--max-store-bytes`, default 256 MiB) over every
+//! message held, all channels and keysets together; past it the oldest are
+//! evicted first (from history and from subscriber catch-up alike), counted
+//! in `pubnub_store_evicted_messages_total` and logged at WARN at most every
+//! 10 s (`budget.rs`). PubNub itself keeps history by retention time, not by
+//! a byte budget; this cap is what keeps one local process from growing
+//! without end under a flood. Per answer: `queue_size` messages.
+//! Per connection: a request head that has started must be complete within
+//! `header_read_timeout` (`--header-read-timeout`, default 30 s) or the
+//! connection is closed; an idle keep-alive connection (no byte of a next
+//! request yet) is kept 300 s, longer than clients' pools keep theirs, so
+//! the server never races a client reusing it (`listener.rs`). A request
+//! body past `max_body_bytes` gets PubNub's 413 `Request Entity Too Large.`
+//! whether it declared its length or came chunked. Request bodies, decompressed bodies and request
 //! targets are capped. Parked polls hold no buffers. The request log keeps
 //! `request_log_capacity` entries.
 //!
@@ -82,6 +104,7 @@
 
 mod access;
 mod app;
+mod budget;
 mod clock;
 mod compression;
 mod config;

@@ -14,7 +14,8 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
 use tokio::sync::Notify;
 
 use super::access;
@@ -502,7 +503,11 @@ fn too_large() -> ApiError {
     }
 }
 
-/// Reads the body within the size limit and the read timeout.
+/// Reads the body within the size limit and the read timeout. A body past
+/// the limit gets PubNub's 413 whether it declared its length or came
+/// chunked; a chunked one is read on (and dropped) for up to another
+/// `limit` bytes so that, when it ends there, the client reads the 413
+/// instead of a reset and the connection stays usable.
 async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let limit = app.config.max_body_bytes;
     let declared = headers
@@ -512,12 +517,33 @@ async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, 
     if declared.is_some_and(|len| len > u64::try_from(limit).unwrap_or(u64::MAX)) {
         return Err(too_large());
     }
-    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(_)) => Err(ApiError::bad_request(
-            service::BALANCER,
-            "the request body could not be read completely (truncated, or larger than allowed)",
-        )),
+    let read = async {
+        let mut frames = body.into_data_stream();
+        let mut collected = BytesMut::new();
+        let mut excess = 0usize;
+        while let Some(frame) = frames.next().await {
+            let Ok(chunk) = frame else {
+                return Err(ApiError::bad_request(
+                    service::BALANCER,
+                    "the request body could not be read completely (truncated or malformed)",
+                ));
+            };
+            if excess == 0 && collected.len() + chunk.len() <= limit {
+                collected.extend_from_slice(&chunk);
+            } else {
+                excess += chunk.len();
+                if excess > limit {
+                    break;
+                }
+            }
+        }
+        if excess > 0 {
+            return Err(too_large());
+        }
+        Ok(collected.freeze())
+    };
+    match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
+        Ok(result) => result,
         Err(_) => Err(ApiError::Service {
             status: StatusCode::REQUEST_TIMEOUT,
             service: service::BALANCER,

@@ -7,8 +7,9 @@
 //! * `POST /v3/pam/{sub}/grant`: a v3 token;
 //! * `DELETE /v3/pam/{sub}/grant/{token}`: revokes a token.
 //!
-//! On a keyset without a secret key they answer 403 "Access Manager is not
-//! enabled", since nothing could sign for it.
+//! On a keyset without a secret key, a signed request to any of them turns
+//! Access Manager on by trust on first use (`mod.rs`); an unsigned one is
+//! answered 403 "Access Manager is not enabled".
 
 use std::fmt::Display;
 
@@ -23,7 +24,7 @@ use super::super::errors::{json_string, pam_response, ApiError, PamDetail};
 use super::super::keyset::KeysetHandle;
 use super::super::wire::RequestCtx;
 use super::grants::{Entry, Grant, Scope};
-use super::{lock, tokens, AccessControl};
+use super::{lock, signature, tokens, AccessControl};
 
 /// PubNub's default v2 grant ttl, minutes.
 const DEFAULT_V2_TTL: u32 = 1440;
@@ -131,21 +132,34 @@ fn bad_request_v3(
     }
 }
 
-/// The keyset's Access Manager, or 403 when it has no secret key.
+/// The keyset's Access Manager. A keyset that has none is switched on by
+/// trust on first use when this request carries a signature of the right
+/// shape with a fresh `timestamp` (nothing changes for a malformed one);
+/// an unsigned request gets 403 "Access Manager is not enabled".
 fn enabled<'a>(
+    app: &App,
     keyset: &'a KeysetHandle,
+    ctx: &RequestCtx,
+    now: u64,
     source: &'static str,
 ) -> Result<&'a AccessControl, ApiError> {
-    keyset.access.as_ref().ok_or_else(|| ApiError::AccessManager {
-        status: StatusCode::FORBIDDEN,
-        message: "Access Manager is not enabled".to_owned(),
-        source,
-        details: vec![PamDetail::new(
-            "This keyset has no secret key: start the dev server with --subscribe-key, --publish-key and --secret-key (or give the Keyset a secret key) to use Access Manager.",
-            "subscribe_key",
-            "path",
-        )],
-    })
+    if let Some(access) = keyset.access() {
+        return Ok(access);
+    }
+    let Some(presented) = ctx.query.get("signature") else {
+        return Err(ApiError::AccessManager {
+            status: StatusCode::FORBIDDEN,
+            message: "Access Manager is not enabled".to_owned(),
+            source,
+            details: vec![PamDetail::new(
+                "This keyset has no secret key yet: a request signed with your secret key turns Access Manager on for it (trust on first use), or start the dev server with --subscribe-key, --publish-key and --secret-key (or give the Keyset a secret key).",
+                "subscribe_key",
+                "path",
+            )],
+        });
+    };
+    signature::unverifiable(ctx, presented, now, app.config.signature_window)?;
+    Ok(keyset.enable_first_use(&app.config))
 }
 
 fn v2_permissions(ctx: &RequestCtx) -> Permissions {
@@ -162,7 +176,7 @@ pub(crate) fn grant(
     ctx: &RequestCtx,
 ) -> Result<Response<Body>, ApiError> {
     let now = app.clock.unix_secs();
-    let access = enabled(keyset, "grant")?;
+    let access = enabled(app, keyset, ctx, now, "grant")?;
     access.require_admin(ctx, now, "grant")?;
     let channels = ctx.query.list("channel");
     let groups = ctx.query.list("channel-group");
@@ -330,7 +344,7 @@ pub(crate) fn audit(
     ctx: &RequestCtx,
 ) -> Result<Response<Body>, ApiError> {
     let now = app.clock.unix_secs();
-    let access = enabled(keyset, "audit")?;
+    let access = enabled(app, keyset, ctx, now, "audit")?;
     access.require_admin(ctx, now, "audit")?;
     let channels = ctx.query.list("channel");
     let groups = ctx.query.list("channel-group");
@@ -500,7 +514,7 @@ pub(crate) fn grant_token(
     ctx: &RequestCtx,
 ) -> Result<Response<Body>, ApiError> {
     let now = app.clock.unix_secs();
-    let access = enabled(keyset, "grant")?;
+    let access = enabled(app, keyset, ctx, now, "grant")?;
     access.require_admin(ctx, now, "grant")?;
     let body: Value = serde_json::from_slice(&ctx.body).map_err(|e| {
         bad_request_v3(
@@ -602,7 +616,7 @@ pub(crate) fn revoke_token(
     token_text: &str,
 ) -> Result<Response<Body>, ApiError> {
     let now = app.clock.unix_secs();
-    let access = enabled(keyset, "revoke")?;
+    let access = enabled(app, keyset, ctx, now, "revoke")?;
     access.require_admin(ctx, now, "revoke")?;
     let invalid =
         |detail: String| bad_request_v3("Invalid token", "revoke", detail, "token", "path");

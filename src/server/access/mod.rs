@@ -29,6 +29,42 @@
 //! The administration endpoints (v2 grant/audit, v3 grant/revoke token) are
 //! in `admin.rs`; they accept signed requests only.
 //!
+//! # Zero configuration: trust on first use
+//!
+//! A server-side app signs its administration requests with its secret key
+//! and expects Access Manager to be on; a dev server started with no flags
+//! has no secret key. Taking the secret "from the first signed request" is
+//! not possible: a v2 signature is an HMAC-SHA256 *with* the secret over
+//! the request (PROTOCOL.md §8.3), so nothing about the secret can be
+//! learnt from it, and no later signature can be checked without it. What
+//! can be done soundly, and what this server does:
+//!
+//! * a keyset without a secret key is **open** (every request allowed), as
+//!   before, until it receives a **signed administration request** (grant,
+//!   audit, grant_token, revoke_token) whose signature has the shape of one
+//!   (`v2.` + base64url of 32 bytes, or v1's base64) and whose `timestamp`
+//!   is inside the skew window — a malformed or stale one changes nothing;
+//!   an unsigned one is 403 "Access Manager is not enabled";
+//! * that request turns Access Manager **on for good** for the keyset
+//!   ([`Trust::FirstUse`]), logged once at WARN with the flags that pin a
+//!   secret instead (`--subscribe-key`, `--publish-key`, `--secret-key`);
+//! * from then on the keyset **enforces** exactly as a keyset with a secret
+//!   key does: every unsigned request needs a v2 grant or a token; tokens
+//!   are signed with a random key the server made for the keyset, verified
+//!   over the bytes received, so they cannot be forged or altered (a client
+//!   checking a token's signature with its own secret key will find that it
+//!   does not match: the server never had that key);
+//! * **signed requests are accepted without verifying the signature** — the
+//!   one thing trust on first use cannot give. They still need the shape,
+//!   a fresh `timestamp` and no replay (the canonical request is
+//!   remembered as for a pinned keyset). So on such a keyset anyone who
+//!   adds a signature is an administrator: the mode is for running an
+//!   existing server-side app and its clients unchanged against a local
+//!   server, where the app's own clients (which do not sign) see the grants
+//!   enforced. To refuse forged signatures, pin the secret key with
+//!   `--secret-key` ([`Keyset::with_secret_key`]); then a wrong secret is
+//!   403 "Invalid signature", as on PubNub.
+//!
 //! **Which permission each route needs** follows PubNub's "Operations to
 //! permissions mapping" page
 //! (<https://www.pubnub.com/docs/security/access-control/operations-permissions-mapping>):
@@ -204,6 +240,18 @@ pub(crate) struct AccessControl {
     revoked: Mutex<Revocations>,
     replays: Mutex<ReplayGuard>,
     patterns: Mutex<PatternCache>,
+    trust: Trust,
+}
+
+/// How a keyset came to enforce Access Manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Trust {
+    /// The secret key was configured: every signature is verified with it.
+    Pinned,
+    /// Trust on first use: the first signed administration request turned
+    /// Access Manager on, and the server has no secret key to verify
+    /// signatures with (see the module docs).
+    FirstUse,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -215,7 +263,21 @@ impl AccessControl {
     /// Access Manager for `keyset`, or `None` when it has no secret key.
     pub(crate) fn new(keyset: &Keyset, config: &DevServerConfig) -> Option<Self> {
         let secret = keyset.secret_key.clone()?;
-        Some(Self {
+        Some(Self::with_keys(keyset, secret, Trust::Pinned, config))
+    }
+
+    /// Access Manager turned on by trust on first use for a keyset without
+    /// a secret key. Tokens are signed with a random key of the server's
+    /// own, so that they cannot be forged either.
+    pub(crate) fn first_use(keyset: &Keyset, config: &DevServerConfig) -> Self {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        Self::with_keys(keyset, secret, Trust::FirstUse, config)
+    }
+
+    fn with_keys(keyset: &Keyset, secret: String, trust: Trust, config: &DevServerConfig) -> Self {
+        Self {
             keys: SigningKeys {
                 subscribe_key: keyset.subscribe_key.clone(),
                 publish_key: keyset.publish_key.clone(),
@@ -226,7 +288,8 @@ impl AccessControl {
             revoked: Mutex::new(Revocations::default()),
             replays: Mutex::new(ReplayGuard::new(config.replay_memory)),
             patterns: Mutex::new(PatternCache::default()),
-        })
+            trust,
+        }
     }
 
     /// The caller of `ctx`, worked out on first use and then cached.
@@ -236,7 +299,10 @@ impl AccessControl {
 
     fn identify(&self, ctx: &RequestCtx, now: u64) -> CallerVerdict {
         if let Some(presented) = ctx.query.get("signature") {
-            let verified = signature::verify(ctx, &self.keys, presented, now, self.window)?;
+            let verified = match self.trust {
+                Trust::Pinned => signature::verify(ctx, &self.keys, presented, now, self.window)?,
+                Trust::FirstUse => signature::unverifiable(ctx, presented, now, self.window)?,
+            };
             lock(&self.replays).check_and_remember(
                 &verified,
                 now,

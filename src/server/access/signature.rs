@@ -194,6 +194,60 @@ pub(crate) fn verify(
             "Client and server produced different signatures for the same inputs.",
         ));
     };
+    let timestamp = fresh_timestamp(ctx, source, now, window)?;
+    Ok(Verified {
+        key: request_key(ctx, &canonical_of(ctx), covers_body),
+        timestamp,
+    })
+}
+
+/// The checks a signature gets on a keyset in trust-on-first-use mode,
+/// where there is no secret key to verify it with: it must have the shape
+/// of a signature (`v2.` and, or just, the base64 or base64url of a 32-byte
+/// HMAC-SHA256) and a `timestamp` inside the skew window. The replay key
+/// covers the body of a POST / PATCH.
+pub(crate) fn unverifiable(
+    ctx: &RequestCtx,
+    presented: &str,
+    now: u64,
+    window: Duration,
+) -> Result<Verified, ApiError> {
+    let source = source_of(ctx);
+    if !well_formed(presented) {
+        return Err(invalid_signature(
+            source,
+            "Not a signature: send `v2.` followed by the unpadded base64url HMAC-SHA256 of the request, computed with the secret key.",
+        ));
+    }
+    let timestamp = fresh_timestamp(ctx, source, now, window)?;
+    let has_body = ctx.method == Method::POST || ctx.method == Method::PATCH;
+    Ok(Verified {
+        key: request_key(ctx, &canonical_of(ctx), has_body),
+        timestamp,
+    })
+}
+
+/// Whether `presented` looks like a v2 or v1 signature: 32 bytes of
+/// base64 or base64url, padded or not, after an optional `v2.`.
+fn well_formed(presented: &str) -> bool {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
+    let digest = presented.strip_prefix("v2.").unwrap_or(presented);
+    // A `+` sent unencoded arrives as a space (PROTOCOL.md §1.3).
+    let digest = digest.trim_end_matches('=').replace(' ', "+");
+    [URL_SAFE_NO_PAD, STANDARD_NO_PAD]
+        .iter()
+        .any(|engine| engine.decode(&digest).is_ok_and(|bytes| bytes.len() == 32))
+}
+
+/// The request's `timestamp`, refused with 400 when missing or outside the
+/// skew window around `now`.
+fn fresh_timestamp(
+    ctx: &RequestCtx,
+    source: &'static str,
+    now: u64,
+    window: Duration,
+) -> Result<u64, ApiError> {
     let timestamp = ctx
         .query
         .get("timestamp")
@@ -215,10 +269,7 @@ pub(crate) fn verify(
             ),
         ));
     }
-    Ok(Verified {
-        key: request_key(ctx, &canonical_of(ctx), covers_body),
-        timestamp,
-    })
+    Ok(timestamp)
 }
 
 /// The canonical query of the decoded parameters, `signature` left out.
