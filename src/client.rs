@@ -55,6 +55,10 @@ pub(crate) struct ClientInner {
     /// `set_state`; subscribe and heartbeat requests carry it so the server
     /// keeps it while the user is present.
     pub(crate) presence_state: Mutex<BTreeMap<String, serde_json::Value>>,
+    /// Taken by the request that calls the token refresh hook, so requests
+    /// refused together share one call (an async gate: waiting on it does
+    /// not block a thread).
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for PubNub {
@@ -86,6 +90,7 @@ impl PubNub {
                 token: RwLock::new(None),
                 seqn: AtomicU32::new(1),
                 presence_state: Mutex::new(BTreeMap::new()),
+                refreshing: tokio::sync::Mutex::new(()),
             }),
             subscriber: Arc::new(SubscriberSlot::default()),
         })
@@ -251,8 +256,63 @@ impl ClientInner {
         }
     }
 
-    /// Sends a request; HTTP error statuses become [`Error`]s.
+    /// Sends a request; HTTP error statuses become [`Error`]s. A request
+    /// refused for its token is retried once with a refreshed token when
+    /// the configuration has a refresh hook.
     pub(crate) async fn execute(&self, request: Request) -> Result<TransportResponse, Error> {
+        let token = self.sent_token(&request);
+        let (Some(refresh), Some(used)) = (&self.config.token_refresh, token) else {
+            return self.send(request).await;
+        };
+        let retry = request.clone();
+        match self.send(request).await {
+            Err(denied @ Error::AccessDenied { .. }) => {
+                if !self.refresh_token(refresh, &used).await {
+                    return Err(denied);
+                }
+                self.send(retry).await
+            }
+            other => other,
+        }
+    }
+
+    /// The token a request carries as `auth`, if it carries one.
+    fn sent_token(&self, request: &Request) -> Option<String> {
+        if request.auth && !self.config.disable_token_manager {
+            self.token()
+        } else {
+            None
+        }
+    }
+
+    /// Replaces the refused token `used` with the hook's; `false` when the
+    /// hook failed. When another request refreshed it meanwhile, uses that.
+    async fn refresh_token(&self, refresh: &crate::config::TokenRefresh, used: &str) -> bool {
+        let _gate = self.refreshing.lock().await;
+        if self.token().as_deref() != Some(used) {
+            return true;
+        }
+        match (refresh.0)().await {
+            Ok(token) if !token.is_empty() => {
+                tracing::debug!("access token refreshed after a refusal");
+                *self
+                    .token
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(token);
+                true
+            }
+            Ok(_) => {
+                tracing::warn!("the token refresh hook returned an empty token");
+                false
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the token refresh hook failed");
+                false
+            }
+        }
+    }
+
+    async fn send(&self, request: Request) -> Result<TransportResponse, Error> {
         let prepared = self.prepare(request);
         let length = prepared.url_length();
         if length > crate::error::MAX_URL_LENGTH {
@@ -271,7 +331,7 @@ impl ClientInner {
 }
 
 /// A request under construction by an API builder.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Request {
     pub(crate) method: HttpMethod,
     pub(crate) path: String,

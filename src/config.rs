@@ -2,6 +2,8 @@
 //! [`ConfigBuilder::build`].
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -145,7 +147,15 @@ pub struct Config {
     pub(crate) subscription_queue_capacity: usize,
     pub(crate) transport: Option<Arc<dyn Transport>>,
     pub(crate) tcp_keepalive: Option<Duration>,
+    pub(crate) token_refresh: Option<TokenRefresh>,
 }
+
+/// The future a [`ConfigBuilder::token_refresh`] hook returns.
+pub type TokenFuture = Pin<Box<dyn Future<Output = Result<String, Error>> + Send>>;
+
+/// A token refresh hook (see [`ConfigBuilder::token_refresh`]).
+#[derive(Clone)]
+pub(crate) struct TokenRefresh(pub(crate) Arc<dyn Fn() -> TokenFuture + Send + Sync>);
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -181,6 +191,10 @@ impl fmt::Debug for Config {
             )
             .field("transport", &self.transport)
             .field("tcp_keepalive", &self.tcp_keepalive)
+            .field(
+                "token_refresh",
+                &self.token_refresh.as_ref().map(|_| "<set>"),
+            )
             .finish()
     }
 }
@@ -353,6 +367,7 @@ impl Default for ConfigBuilder {
                 subscription_queue_capacity: 1024,
                 transport: None,
                 tcp_keepalive: Some(DEFAULT_TCP_KEEPALIVE),
+                token_refresh: None,
             },
             cipher_key: None,
         }
@@ -535,6 +550,39 @@ impl ConfigBuilder {
     /// Default capacity of each subscription's queue (default 1024 events).
     pub fn subscription_queue_capacity(mut self, capacity: usize) -> Self {
         self.inner.subscription_queue_capacity = capacity;
+        self
+    }
+
+    /// A hook that fetches a new Access Manager token when the server
+    /// refuses the current one (403, e.g. expired or revoked).
+    ///
+    /// Every request that carried a token set with
+    /// [`PubNub::set_token`](crate::PubNub::set_token) (REST calls, the
+    /// subscribe long-poll, heartbeats and leaves) and got `AccessDenied`
+    /// calls it, sets the token it returns and is retried once with it;
+    /// `AccessDenied` is reported only when that retry is refused too (or
+    /// the hook fails: its error is logged). Requests refused together
+    /// share one call of the hook.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), pubnub_rx::Error> {
+    /// use pubnub_rx::Config;
+    /// let config = Config::builder()
+    ///     .subscribe_key("sub-c-...")
+    ///     .user_id("alice")
+    ///     .token_refresh(|| async {
+    ///         // ask your server for a fresh token
+    ///         Ok::<_, pubnub_rx::Error>("qEF2AkF0...".to_owned())
+    ///     })
+    ///     .build()?;
+    /// # drop(config); Ok(()) }
+    /// ```
+    pub fn token_refresh<F, Fut>(mut self, refresh: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, Error>> + Send + 'static,
+    {
+        self.inner.token_refresh = Some(TokenRefresh(Arc::new(move || Box::pin(refresh()))));
         self
     }
 

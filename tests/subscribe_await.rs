@@ -199,3 +199,115 @@ async fn a_subscription_status_stream_reports_its_own_losses_only() {
         "{seen:?}"
     );
 }
+
+mod token_refresh {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use pubnub_rx::PubNub;
+
+    async fn pam_server() -> pubnub_rx::server::DevServerHandle {
+        // The test moves the server's clock by minutes: the admin's signed
+        // grants (stamped with the real time) must stay inside the window.
+        dev_server_with(
+            DevServerConfig::default()
+                .with_hold(Duration::from_secs(3))
+                .with_signature_window(Duration::from_secs(3600))
+                .with_keyset(Keyset::new("sub-c-test", "pub-c-test").with_secret_key(SECRET)),
+        )
+        .await
+    }
+
+    async fn one_minute_token(admin: &PubNub) -> Result<String, Error> {
+        admin
+            .grant_token()
+            .ttl(1)
+            .authorized_uuid("holder")
+            .channel("room", Permissions::new().read().write())
+            .await
+    }
+
+    /// A client whose hook asks `admin` for a new one-minute token, counting calls.
+    fn holder(
+        server: &pubnub_rx::server::DevServerHandle,
+        admin: &PubNub,
+        calls: &Arc<AtomicUsize>,
+        fail: bool,
+    ) -> PubNub {
+        let (admin, calls) = (admin.clone(), Arc::clone(calls));
+        client_with(server, "holder", move |b| {
+            b.token_refresh(move || {
+                let (admin, calls) = (admin.clone(), Arc::clone(&calls));
+                async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    if fail {
+                        return Err(Error::InvalidArgument {
+                            name: "token",
+                            reason: "the token service is down".into(),
+                        });
+                    }
+                    one_minute_token(&admin).await
+                }
+            })
+        })
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_is_refreshed_once_and_the_call_goes_on() {
+        let server = pam_server().await;
+        let admin = client_with(&server, "admin", |b| b.secret_key(SECRET));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = holder(&server, &admin, &calls, false);
+        let first = one_minute_token(&admin).await.unwrap();
+        c.set_token(first.clone());
+        c.publish()
+            .channel("room")
+            .message(&"before")
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "no refresh while valid");
+
+        server.advance_clock(Duration::from_secs(120));
+        c.publish()
+            .channel("room")
+            .message(&"after")
+            .await
+            .expect("refreshed");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_ne!(c.token().as_deref(), Some(first.as_str()));
+
+        // The subscribe loop refreshes the same way: the handshake refused
+        // for the expired token succeeds with the new one.
+        server.advance_clock(Duration::from_secs(120));
+        let room = c.channel("room").subscription(SubscriptionOptions::new());
+        let mut messages = room.messages();
+        within(room.subscribe())
+            .await
+            .expect("subscribed after a refresh");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        c.publish().channel("room").message(&"live").await.unwrap();
+        assert_eq!(next(&mut messages).await.payload_json(), "\"live\"");
+    }
+
+    #[tokio::test]
+    async fn a_failing_refresh_reports_access_denied() {
+        let server = pam_server().await;
+        let admin = client_with(&server, "admin", |b| b.secret_key(SECRET));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = holder(&server, &admin, &calls, true);
+        c.set_token(one_minute_token(&admin).await.unwrap());
+        server.advance_clock(Duration::from_secs(120));
+        let refused = c.publish().channel("room").message(&"x").await;
+        assert!(
+            matches!(refused, Err(Error::AccessDenied { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "tried once, not in a loop");
+        let room = c.channel("room").subscription(SubscriptionOptions::new());
+        assert!(matches!(
+            within(room.subscribe()).await,
+            Err(Error::AccessDenied { .. })
+        ));
+    }
+}
