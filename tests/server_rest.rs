@@ -85,7 +85,7 @@ async fn presence_here_now_where_now_state_heartbeat_and_leave() {
     watch.subscribe();
     connected(&mut observer_status).await;
     let joined = |who: &'static str| {
-        move |p: std::sync::Arc<pubnub_rx::subscribe::Presence>| match &p.event {
+        move |p: pubnub_rx::subscribe::Presence| match &p.event {
             PresenceEvent::Join {
                 uuid, occupancy, ..
             } if uuid == who => Some(*occupancy),
@@ -93,7 +93,7 @@ async fn presence_here_now_where_now_state_heartbeat_and_leave() {
         }
     };
     let left = |who: &'static str| {
-        move |p: std::sync::Arc<pubnub_rx::subscribe::Presence>| match &p.event {
+        move |p: pubnub_rx::subscribe::Presence| match &p.event {
             PresenceEvent::Leave {
                 uuid, occupancy, ..
             } if uuid == who => Some(*occupancy),

@@ -311,3 +311,41 @@ mod token_refresh {
         ));
     }
 }
+
+#[tokio::test]
+async fn every_stream_item_is_a_shared_handle() {
+    let server = dev_server().await;
+    let watcher = client(&server, "watcher");
+    let a = watcher
+        .channel("lobby")
+        .subscription(SubscriptionOptions::new().with_presence());
+    let b = watcher
+        .channel("lobby")
+        .subscription(SubscriptionOptions::new().with_presence());
+    let (mut pa, mut pb) = (a.presence(), b.presence());
+    within(a.subscribe()).await.unwrap();
+    within(b.subscribe()).await.unwrap();
+    let joiner = client(&server, "joiner");
+    let room = joiner
+        .channel("lobby")
+        .subscription(SubscriptionOptions::new());
+    within(room.subscribe()).await.unwrap();
+    let joined = |p: &pubnub_rx::subscribe::Presence| matches!(&p.event, pubnub_rx::subscribe::PresenceEvent::Join { uuid, .. } if uuid == "joiner");
+    let first = loop {
+        let p = next(&mut pa).await;
+        if joined(&p) {
+            break p;
+        }
+    };
+    let second = loop {
+        let p = next(&mut pb).await;
+        if joined(&p) {
+            break p;
+        }
+    };
+    assert_eq!(first.channel, "lobby");
+    assert!(
+        first.shares_data_with(&second),
+        "one allocation for both subscribers"
+    );
+}

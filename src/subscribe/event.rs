@@ -203,10 +203,10 @@ impl fmt::Debug for Message {
     }
 }
 
-/// A presence event on a channel (someone joined, left, timed out or changed
-/// state; or an interval summary).
+/// What a [`Presence`] event holds: someone joined, left, timed out or
+/// changed state on a channel; or an interval summary.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Presence {
+pub struct PresenceData {
     /// The channel the event is about (without the `-pnpres` suffix).
     pub channel: String,
     /// What it matched through: the channel, or the channel group.
@@ -217,7 +217,7 @@ pub struct Presence {
     pub event: PresenceEvent,
 }
 
-/// What a [`Presence`] event reports.
+/// What happened, in a [`Presence`] event.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum PresenceEvent {
@@ -279,9 +279,10 @@ pub enum PresenceEvent {
     },
 }
 
-/// A message action (reaction, receipt, ...) was added or removed.
+/// What a [`MessageAction`] event holds: an action (reaction, receipt,
+/// ...) was added or removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageAction {
+pub struct MessageActionData {
     /// The channel of the message the action belongs to.
     pub channel: String,
     /// What it matched through.
@@ -313,9 +314,10 @@ pub enum AppContextKind {
     Membership,
 }
 
-/// App Context (objects) metadata was set or deleted.
+/// What an [`AppContextEvent`] holds: App Context (objects) metadata was
+/// set or deleted.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AppContextEvent {
+pub struct AppContextData {
     /// The channel the event arrived on.
     pub channel: String,
     /// What it matched through.
@@ -330,9 +332,9 @@ pub struct AppContextEvent {
     pub data: Value,
 }
 
-/// A file was shared on a channel.
+/// What a [`FileEvent`] holds: a file was shared on a channel.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FileEvent {
+pub struct FileData {
     /// The channel.
     pub channel: String,
     /// What it matched through.
@@ -351,7 +353,67 @@ pub struct FileEvent {
     pub decryption_error: Option<Error>,
 }
 
-/// Any event a subscription delivers.
+/// Defines a cheap-clone event handle over its data, like [`Message`]: every
+/// subscriber of the event shares one allocation, and the handle derefs to
+/// the data (`event.channel`, `event.timetoken`, ...).
+macro_rules! event_handle {
+    ($(#[$doc:meta])* $name:ident => $data:ident) => {
+        $(#[$doc])*
+        ///
+        /// Cheap to clone: a shared reference to the event's data (every
+        /// subscriber and stream of it shares one allocation); it derefs to
+        #[doc = concat!("[`", stringify!($data), "`].")]
+        #[derive(Clone, PartialEq)]
+        pub struct $name(Arc<$data>);
+
+        impl $name {
+            /// A handle owning `data`.
+            pub fn new(data: $data) -> Self {
+                Self(Arc::new(data))
+            }
+
+            /// Whether two handles share one allocation (no copy was made).
+            pub fn shares_data_with(&self, other: &Self) -> bool {
+                Arc::ptr_eq(&self.0, &other.0)
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = $data;
+
+            fn deref(&self) -> &$data {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&*self.0, f)
+            }
+        }
+    };
+}
+
+event_handle!(
+    /// A presence event on a channel.
+    Presence => PresenceData
+);
+event_handle!(
+    /// A message action was added or removed.
+    MessageAction => MessageActionData
+);
+event_handle!(
+    /// App Context metadata was set or deleted.
+    AppContextEvent => AppContextData
+);
+event_handle!(
+    /// A file was shared on a channel.
+    FileEvent => FileData
+);
+
+/// Any event a subscription delivers. Every payload is a cheap-clone
+/// handle ([`Message`], [`Presence`], [`MessageAction`], [`AppContextEvent`],
+/// [`FileEvent`]): cloning an event never copies what it carries.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Event {
@@ -360,13 +422,13 @@ pub enum Event {
     /// A signal.
     Signal(Message),
     /// A presence event.
-    Presence(Arc<Presence>),
+    Presence(Presence),
     /// A message action event.
-    MessageAction(Arc<MessageAction>),
+    MessageAction(MessageAction),
     /// An App Context event.
-    AppContext(Arc<AppContextEvent>),
+    AppContext(AppContextEvent),
     /// A file event.
-    File(Arc<FileEvent>),
+    File(FileEvent),
 }
 
 impl Event {

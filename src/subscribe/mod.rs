@@ -44,8 +44,9 @@ use std::sync::{Arc, Mutex};
 pub use completion::{Subscribing, Unsubscribing};
 pub use envelope::Cursor;
 pub use event::{
-    AppContextEvent, AppContextKind, Event, FileEvent, Message, MessageAction, MessageKind,
-    Presence, PresenceEvent, Status, StatusCategory,
+    AppContextData, AppContextEvent, AppContextKind, Event, FileData, FileEvent, Message,
+    MessageAction, MessageActionData, MessageKind, Presence, PresenceData, PresenceEvent, Status,
+    StatusCategory,
 };
 pub use listener::{Listener, ListenerHandle, ListenerId};
 pub use queue::{OverflowPolicy, StatusStream, SubscriptionStream};

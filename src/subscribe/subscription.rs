@@ -214,7 +214,7 @@ macro_rules! stream_methods {
         }
 
         /// Presence events (subscribe `with_presence` to get them).
-        pub fn presence(&self) -> SubscriptionStream<Arc<Presence>> {
+        pub fn presence(&self) -> SubscriptionStream<Presence> {
             self.core().stream(EventMask::PRESENCE, |e| match e {
                 Event::Presence(p) => Some(p),
                 _ => None,
@@ -222,7 +222,7 @@ macro_rules! stream_methods {
         }
 
         /// Message action events.
-        pub fn message_actions(&self) -> SubscriptionStream<Arc<MessageAction>> {
+        pub fn message_actions(&self) -> SubscriptionStream<MessageAction> {
             self.core().stream(EventMask::MESSAGE_ACTION, |e| match e {
                 Event::MessageAction(a) => Some(a),
                 _ => None,
@@ -230,7 +230,7 @@ macro_rules! stream_methods {
         }
 
         /// App Context events.
-        pub fn app_context(&self) -> SubscriptionStream<Arc<AppContextEvent>> {
+        pub fn app_context(&self) -> SubscriptionStream<AppContextEvent> {
             self.core().stream(EventMask::APP_CONTEXT, |e| match e {
                 Event::AppContext(c) => Some(c),
                 _ => None,
@@ -238,7 +238,7 @@ macro_rules! stream_methods {
         }
 
         /// File events.
-        pub fn files(&self) -> SubscriptionStream<Arc<FileEvent>> {
+        pub fn files(&self) -> SubscriptionStream<FileEvent> {
             self.core().stream(EventMask::FILE, |e| match e {
                 Event::File(f) => Some(f),
                 _ => None,

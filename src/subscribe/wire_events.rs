@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::envelope::Envelope;
 use super::event::{
-    AppContextEvent, AppContextKind, Batch, Event, FileEvent, Message, MessageAction, MessageKind,
-    Presence, PresenceEvent,
+    AppContextData, AppContextEvent, AppContextKind, Batch, Event, FileData, FileEvent, Message,
+    MessageAction, MessageActionData, MessageKind, Presence, PresenceData, PresenceEvent,
 };
 use super::multiplexer::PRESENCE_SUFFIX;
 use crate::api::timetoken_from;
@@ -43,14 +43,15 @@ pub(crate) fn build_event(
     let body = &batch.body;
     let channel = envelope.channel.as_str(body);
     if let Some(stripped) = channel.strip_suffix(PRESENCE_SUFFIX) {
-        return presence_event(body, envelope, stripped).map(|p| Event::Presence(Arc::new(p)));
+        return presence_event(body, envelope, stripped).map(|p| Event::Presence(Presence::new(p)));
     }
     match envelope.message_type {
         0 => Message::new(batch, index, MessageKind::Message).map(Event::Message),
         1 => Message::new(batch, index, MessageKind::Signal).map(Event::Signal),
-        2 => app_context_event(body, envelope).map(|e| Event::AppContext(Arc::new(e))),
-        3 => message_action_event(body, envelope).map(|e| Event::MessageAction(Arc::new(e))),
-        4 => file_event(client, body, envelope).map(|e| Event::File(Arc::new(e))),
+        2 => app_context_event(body, envelope).map(|e| Event::AppContext(AppContextEvent::new(e))),
+        3 => message_action_event(body, envelope)
+            .map(|e| Event::MessageAction(MessageAction::new(e))),
+        4 => file_event(client, body, envelope).map(|e| Event::File(FileEvent::new(e))),
         other => {
             tracing::warn!(
                 channel,
@@ -131,7 +132,7 @@ fn strings(value: &Value, keys: &[&str]) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn presence_event(body: &[u8], envelope: &Envelope, channel: &str) -> Option<Presence> {
+fn presence_event(body: &[u8], envelope: &Envelope, channel: &str) -> Option<PresenceData> {
     let d = parse_payload(body, envelope, "presence")?;
     let action = d.get("action").and_then(Value::as_str).unwrap_or_default();
     let uuid = d
@@ -183,7 +184,7 @@ fn presence_event(body: &[u8], envelope: &Envelope, channel: &str) -> Option<Pre
             return None;
         }
     };
-    Some(Presence {
+    Some(PresenceData {
         channel: channel.to_owned(),
         subscription: subscription_name(body, envelope, channel),
         timetoken: envelope.published.timetoken,
@@ -191,7 +192,7 @@ fn presence_event(body: &[u8], envelope: &Envelope, channel: &str) -> Option<Pre
     })
 }
 
-fn app_context_event(body: &[u8], envelope: &Envelope) -> Option<AppContextEvent> {
+fn app_context_event(body: &[u8], envelope: &Envelope) -> Option<AppContextData> {
     let d = parse_payload(body, envelope, "App Context")?;
     let channel = envelope.channel.as_str(body);
     let kind = match d.get("type").and_then(Value::as_str) {
@@ -203,7 +204,7 @@ fn app_context_event(body: &[u8], envelope: &Envelope) -> Option<AppContextEvent
             return None;
         }
     };
-    Some(AppContextEvent {
+    Some(AppContextData {
         channel: channel.to_owned(),
         subscription: subscription_name(body, envelope, channel),
         timetoken: envelope.published.timetoken,
@@ -213,7 +214,7 @@ fn app_context_event(body: &[u8], envelope: &Envelope) -> Option<AppContextEvent
     })
 }
 
-fn message_action_event(body: &[u8], envelope: &Envelope) -> Option<MessageAction> {
+fn message_action_event(body: &[u8], envelope: &Envelope) -> Option<MessageActionData> {
     let d = parse_payload(body, envelope, "message action")?;
     let channel = envelope.channel.as_str(body);
     let data = d.get("data")?;
@@ -223,7 +224,7 @@ fn message_action_event(body: &[u8], envelope: &Envelope) -> Option<MessageActio
             .unwrap_or_default()
             .to_owned()
     };
-    Some(MessageAction {
+    Some(MessageActionData {
         channel: channel.to_owned(),
         subscription: subscription_name(body, envelope, channel),
         timetoken: envelope.published.timetoken,
@@ -240,7 +241,7 @@ fn message_action_event(body: &[u8], envelope: &Envelope) -> Option<MessageActio
     })
 }
 
-fn file_event(client: &ClientInner, body: &[u8], envelope: &Envelope) -> Option<FileEvent> {
+fn file_event(client: &ClientInner, body: &[u8], envelope: &Envelope) -> Option<FileData> {
     let channel = envelope.channel.as_str(body);
     let raw = envelope.payload.as_str(body);
     let (d, decryption_error) = match decrypt_payload(client, raw) {
@@ -255,7 +256,7 @@ fn file_event(client: &ClientInner, body: &[u8], envelope: &Envelope) -> Option<
             .unwrap_or_default()
             .to_owned()
     };
-    Some(FileEvent {
+    Some(FileData {
         channel: channel.to_owned(),
         subscription: subscription_name(body, envelope, channel),
         timetoken: envelope.published.timetoken,
