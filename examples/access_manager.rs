@@ -17,8 +17,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use pubnub_rx::access::Permissions;
 use pubnub_rx::server::{DevServer, DevServerConfig, Keyset};
-use pubnub_rx::subscribe::StatusStream;
-use pubnub_rx::{Config, ConfigBuilder, PubNub, Status, SubscriptionOptions};
+use pubnub_rx::{Config, ConfigBuilder, PubNub, SubscriptionOptions};
 
 const SUBSCRIBE_KEY: &str = "sub-c-example";
 const PUBLISH_KEY: &str = "pub-c-example";
@@ -46,20 +45,6 @@ fn client(
         .origin(origin)
         .ssl(false);
     Ok(PubNub::new(extra(builder).build()?)?)
-}
-
-async fn connected(status: &mut StatusStream, who: &str) -> Result<(), AnyError> {
-    loop {
-        match within("the subscribe handshake", status.next()).await? {
-            Some(Status::Connected { channels, .. }) => {
-                println!("{who} is subscribed to {channels:?}");
-                return Ok(());
-            }
-            Some(Status::Failed { error, .. }) => return Err(error.into()),
-            Some(_) => {}
-            None => return Err("the status stream ended".into()),
-        }
-    }
 }
 
 #[tokio::main]
@@ -110,11 +95,10 @@ async fn main() -> Result<(), AnyError> {
     let bob = client(&origin, "bob", |b| b.auth_key("bob-auth-key"))?;
 
     // Bob listens on `chat`; Alice writes to it.
-    let mut bob_status = bob.status();
     let bob_chat = bob.channel("chat").subscription(SubscriptionOptions::new());
     let mut bob_messages = bob_chat.messages();
-    bob_chat.subscribe();
-    connected(&mut bob_status, "Bob").await?;
+    within("the subscribe handshake", bob_chat.subscribe()).await??;
+    println!("Bob is subscribed to chat");
 
     alice
         .publish()
@@ -158,7 +142,7 @@ async fn main() -> Result<(), AnyError> {
         Ok(_) => return Err("a revoked token should be refused".into()),
     }
 
-    bob_chat.unsubscribe();
+    bob_chat.unsubscribe().await;
     server.shutdown().await;
     println!("done");
     Ok(())

@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use pubnub_rx::api::objects::MembershipInput;
 use pubnub_rx::server::{DevServer, DevServerConfig};
-use pubnub_rx::subscribe::{StatusCategory, SubscriptionOptions};
+use pubnub_rx::subscribe::SubscriptionOptions;
 use pubnub_rx::{Config, Error, PubNub};
 use serde_json::json;
 
@@ -38,17 +38,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bob = client(&origin, "bob")?;
 
     // Alice watches the lobby's App Context events.
-    let mut status = alice.status();
     let lobby = alice
         .channel_metadata("lobby")
         .subscription(SubscriptionOptions::new());
     let mut events = lobby.app_context();
-    lobby.subscribe();
-    while let Some(s) = status.next().await {
-        if s.category() == StatusCategory::Connected {
-            break;
-        }
-    }
+    lobby.subscribe().await?;
 
     // Users and channels.
     for (id, name, team) in [("alice", "Alice", "red"), ("bob", "Bob", "blue")] {

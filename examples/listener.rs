@@ -61,14 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let subscription = client
         .channel("updates")
         .subscription(SubscriptionOptions::new().with_presence());
-    let mut status = client.status();
-    subscription.subscribe();
-    use futures::StreamExt;
-    while let Some(update) = status.next().await {
-        if matches!(update, Status::Connected { .. }) {
-            break;
-        }
-    }
+    subscription.subscribe().await?;
 
     for n in 1..=3 {
         client
@@ -80,6 +73,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::time::timeout(std::time::Duration::from_secs(10), done.notified()).await?;
 
     client.remove_listener(listener);
-    subscription.unsubscribe();
+    subscription.unsubscribe().await;
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use pubnub_rx::server::{DevServer, DevServerConfig};
-use pubnub_rx::subscribe::{PresenceEvent, StatusCategory, SubscriptionOptions};
+use pubnub_rx::subscribe::{PresenceEvent, SubscriptionOptions};
 use pubnub_rx::{Config, Error, PubNub};
 use serde_json::json;
 
@@ -36,17 +36,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bob = client(&origin, "bob")?;
 
     // Alice watches the lobby, presence events included.
-    let mut status = alice.status();
     let lobby = alice
         .channel("lobby")
         .subscription(SubscriptionOptions::new().with_presence());
     let mut events = lobby.presence();
-    lobby.subscribe();
-    while let Some(s) = status.next().await {
-        if s.category() == StatusCategory::Connected {
-            break;
-        }
-    }
+    lobby.subscribe().await?;
 
     // Bob shows up with a state, without subscribing: a heartbeat is enough.
     bob.set_state()
@@ -109,7 +103,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    lobby.unsubscribe();
+    lobby.unsubscribe().await;
     server.shutdown().await;
     Ok(())
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use pubnub_rx::server::{DevServer, DevServerConfig};
-use pubnub_rx::{Config, PubNub, Status, SubscriptionOptions};
+use pubnub_rx::{Config, PubNub, SubscriptionOptions};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -53,17 +53,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .channel("hello_world")
         .subscription(SubscriptionOptions::new());
     let mut messages = subscription.messages();
-    let mut status = client.status();
-    subscription.subscribe();
-    while let Some(update) = status.next().await {
-        match update {
-            Status::Connected { .. } => break,
-            other if other.error().is_some() => {
-                return Err(format!("could not subscribe: {other:?}").into())
-            }
-            _ => {}
-        }
-    }
+    subscription
+        .subscribe()
+        .await
+        .map_err(|e| format!("could not subscribe: {e}"))?;
 
     let sent = client
         .publish()
@@ -82,6 +75,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         received.timetoken()
     );
 
-    subscription.unsubscribe();
+    subscription.unsubscribe().await;
     Ok(())
 }

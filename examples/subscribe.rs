@@ -66,20 +66,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut headlines = news.messages();
 
     let mut status = alice.status();
-    room.subscribe();
-    news.subscribe();
-    while let Some(update) = status.next().await {
-        if matches!(update, Status::Connected { .. }) {
-            println!("alice connected: {update:?}");
-            break;
-        }
-    }
+    room.subscribe().await?;
+    news.subscribe().await?;
+    println!("alice connected: {:?}", status.next().await);
 
     // Bob joins the room and talks; someone publishes news.
     let bob_in_room = bob
         .channel("room.lobby")
         .subscription(SubscriptionOptions::new());
-    bob_in_room.subscribe();
+    bob_in_room.subscribe().await?;
     for text in ["hi alice", "how are you?", "bye"] {
         let chat = Chat {
             author: "bob".into(),

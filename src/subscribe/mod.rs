@@ -15,7 +15,7 @@
 //!
 //! let subscription = client.channel("chat").subscription(SubscriptionOptions::new().with_presence());
 //! let mut messages = subscription.messages();
-//! subscription.subscribe();
+//! subscription.subscribe().await.expect("subscribed");
 //! while let Some(message) = messages.next().await {
 //!     println!("{} said {}", message.publisher().unwrap_or("?"), message.payload_json());
 //! }
