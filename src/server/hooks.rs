@@ -51,6 +51,8 @@ pub enum RouteKind {
     GrantToken,
     /// Access Manager v3 token revoke: `DELETE /v3/pam/{sub}/grant/{token}`.
     RevokeToken,
+    /// Message actions: add, remove, get (`/v1/message-actions/…`).
+    MessageActions,
     /// CORS preflight.
     Options,
     /// Anything the server does not know.

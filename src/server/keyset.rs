@@ -85,6 +85,8 @@ pub(crate) struct ChannelData {
     pub(crate) recent: VecDeque<Arc<StoredMessage>>,
     /// Stored messages, oldest first, in timetoken order.
     pub(crate) history: VecDeque<Arc<StoredMessage>>,
+    /// Message actions of this channel's messages (`actions.rs`), bounded.
+    pub(crate) actions: super::actions::ChannelActions,
 }
 
 /// Per-keyset message store.

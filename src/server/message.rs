@@ -27,6 +27,8 @@ pub(crate) enum MessageKind {
     Signal,
     /// A presence event on a `-pnpres` channel (no `e`, no `i`).
     Presence,
+    /// A message-action event (`e: 3`, PROTOCOL.md §4.5).
+    Action,
 }
 
 impl MessageKind {
@@ -35,6 +37,7 @@ impl MessageKind {
         match self {
             Self::Message => Some(0),
             Self::Signal => Some(1),
+            Self::Action => Some(3),
             Self::Presence => None,
         }
     }
@@ -116,8 +119,10 @@ impl NewMessage {
         head.put_slice(json_string(&self.channel).as_bytes());
         head.put_slice(br#","d":"#);
         head.put_slice(self.data.get().as_bytes());
-        if self.kind == MessageKind::Signal {
-            head.put_slice(br#","e":1"#);
+        match self.kind {
+            MessageKind::Signal => head.put_slice(br#","e":1"#),
+            MessageKind::Action => head.put_slice(br#","e":3"#),
+            MessageKind::Message | MessageKind::Presence => {}
         }
         if let Some(meta) = &self.meta {
             head.put_slice(br#","u":"#);

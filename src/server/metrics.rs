@@ -17,7 +17,7 @@ use super::app::App;
 use super::hooks::RouteKind;
 
 /// Every route kind with its label, in the order the arrays are indexed.
-const ROUTES: [(RouteKind, &str); 21] = [
+const ROUTES: [(RouteKind, &str); 22] = [
     (RouteKind::Time, "time"),
     (RouteKind::Publish, "publish"),
     (RouteKind::Signal, "signal"),
@@ -37,6 +37,7 @@ const ROUTES: [(RouteKind, &str); 21] = [
     (RouteKind::Audit, "audit"),
     (RouteKind::GrantToken, "grant_token"),
     (RouteKind::RevokeToken, "revoke_token"),
+    (RouteKind::MessageActions, "message_actions"),
     (RouteKind::Options, "options"),
     (RouteKind::Unknown, "unknown"),
 ];

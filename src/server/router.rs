@@ -18,6 +18,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use super::access;
+use super::actions;
 use super::app::App;
 use super::compression::{decode_body, BodyError};
 use super::errors::{pn_response, service, ApiError, PN_CONTENT_TYPE};
@@ -116,6 +117,22 @@ enum Route<'a> {
         subscribe_key: &'a str,
         token: &'a str,
     },
+    // Message actions (`actions.rs`).
+    AddAction {
+        subscribe_key: &'a str,
+        channel: &'a str,
+        message_tt: &'a str,
+    },
+    RemoveAction {
+        subscribe_key: &'a str,
+        channel: &'a str,
+        message_tt: &'a str,
+        action_tt: &'a str,
+    },
+    GetActions {
+        subscribe_key: &'a str,
+        channel: &'a str,
+    },
 }
 
 impl Route<'_> {
@@ -147,6 +164,9 @@ impl Route<'_> {
             Self::Grant { audit: true, .. } => RouteKind::Audit,
             Self::GrantToken { .. } => RouteKind::GrantToken,
             Self::RevokeToken { .. } => RouteKind::RevokeToken,
+            Self::AddAction { .. } | Self::RemoveAction { .. } | Self::GetActions { .. } => {
+                RouteKind::MessageActions
+            }
         }
     }
 }
@@ -346,6 +366,37 @@ fn resolve<'a>(method: &Method, segments: &'a [String]) -> Result<Route<'a>, Api
                 token,
             },
         ),
+        // Message actions (`actions.rs`).
+        ["v1", "message-actions", subscribe_key, "channel", channel, rest @ ..] => match rest {
+            [] => only(
+                method,
+                get,
+                Route::GetActions {
+                    subscribe_key,
+                    channel,
+                },
+            ),
+            ["message", message_tt] => only(
+                method,
+                &[M::POST],
+                Route::AddAction {
+                    subscribe_key,
+                    channel,
+                    message_tt,
+                },
+            ),
+            ["message", message_tt, "action", action_tt] => only(
+                method,
+                &[M::DELETE],
+                Route::RemoveAction {
+                    subscribe_key,
+                    channel,
+                    message_tt,
+                    action_tt,
+                },
+            ),
+            _ => Err(not_found()),
+        },
         _ => Err(not_found()),
     }
 }
@@ -458,6 +509,35 @@ async fn dispatch(
             subscribe_key,
             token,
         } => access::revoke_token(app, &*keysets.resolve(subscribe_key)?, ctx, token),
+        // Message actions (`actions.rs`).
+        Route::AddAction {
+            subscribe_key,
+            channel,
+            message_tt,
+        } => actions::add(
+            app,
+            &keysets.resolve(subscribe_key)?,
+            ctx,
+            channel,
+            message_tt,
+        ),
+        Route::RemoveAction {
+            subscribe_key,
+            channel,
+            message_tt,
+            action_tt,
+        } => actions::remove(
+            app,
+            &keysets.resolve(subscribe_key)?,
+            ctx,
+            channel,
+            message_tt,
+            action_tt,
+        ),
+        Route::GetActions {
+            subscribe_key,
+            channel,
+        } => actions::get(app, &keysets.resolve(subscribe_key)?, ctx, channel),
     }
 }
 
