@@ -132,6 +132,13 @@ pub(crate) enum ApiError {
     /// here): `{"error":true,"status":403,"service":"Access Manager","message":…}`
     /// with `X-Pn-Cause: 4001`, as recorded for a revoked token.
     TokenRefused { message: String },
+    /// The error object of the newer services (message actions, App
+    /// Context): `{"status":…,"error":{"message":…,"source":…}}`.
+    Sourced {
+        status: StatusCode,
+        source: &'static str,
+        message: String,
+    },
     /// A literal answer (fault injection).
     Raw { status: StatusCode, body: String },
 }
@@ -170,6 +177,7 @@ impl ApiError {
             Self::Publish { status, .. }
             | Self::Service { status, .. }
             | Self::History { status, .. }
+            | Self::Sourced { status, .. }
             | Self::Raw { status, .. } => *status,
             Self::AccessManager { status, .. } | Self::AccessManagerFlat { status, .. } => *status,
             Self::Forbidden { .. } | Self::TokenRefused { .. } => StatusCode::FORBIDDEN,
@@ -286,6 +294,17 @@ impl ApiError {
                     .insert("x-pn-cause", HeaderValue::from_static("4001"));
                 response
             }
+            Self::Sourced {
+                source, message, ..
+            } => pn_response(
+                status,
+                PN_CONTENT_TYPE,
+                format!(
+                    r#"{{"status":{code},"error":{{"message":{},"source":{}}}}}"#,
+                    json_string(&message),
+                    json_string(source)
+                ),
+            ),
             Self::Raw { body, .. } => pn_response(status, PN_CONTENT_TYPE, body),
         }
     }

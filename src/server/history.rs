@@ -10,8 +10,9 @@
 //! oldest first. Fetch v3 returns the newest `max` of the range. Delete
 //! removes the range the same way (start exclusive, end inclusive; both
 //! absent = everything). Expired messages (publish `ttl`) are never returned.
-//! Message actions are not stored yet, so history-with-actions answers
-//! `"actions":{}`.
+//! With actions (`/v3/history-with-actions/…`, or `include_message_actions`
+//! on `/v3/history/…`) every item carries the `actions` stored for it
+//! (`actions.rs`).
 //!
 //! Payloads and `meta` are answered **verbatim**: the stored JSON text (as
 //! published, with insignificant whitespace removed, as subscribe delivers
@@ -239,6 +240,7 @@ pub(crate) fn fetch_messages(
             "Invalid Arguments: name at least one channel",
         ));
     }
+    let with_actions = with_actions || ctx.query.flag("include_message_actions", false);
     if with_actions && channels.len() > 1 {
         return Err(ApiError::history(
             "Invalid Arguments: history with actions takes exactly one channel",
@@ -262,17 +264,28 @@ pub(crate) fn fetch_messages(
         &Resources::channels(channels.iter().cloned()),
     )?;
     let now = app.clock.now();
-    let selected: Vec<(String, Vec<Arc<StoredMessage>>, bool)> = {
+    type Selected = (
+        String,
+        Vec<(Arc<StoredMessage>, Option<Map<String, Value>>)>,
+        bool,
+    );
+    let selected: Vec<Selected> = {
         let state = keyset.lock();
         channels
             .iter()
             .map(|channel| {
-                let history = state
-                    .store
-                    .channels
-                    .get(channel.as_str())
-                    .map(|c| &c.history);
-                let (msgs, more) = select(history, range, count, false, now);
+                let data = state.store.channels.get(channel.as_str());
+                let (msgs, more) = select(data.map(|c| &c.history), range, count, false, now);
+                let msgs = msgs
+                    .into_iter()
+                    .map(|m| {
+                        let actions = with_actions.then(|| {
+                            data.map(|c| c.actions.for_message(m.timetoken))
+                                .unwrap_or_default()
+                        });
+                        (m, actions)
+                    })
+                    .collect();
                 (channel.clone(), msgs, more)
             })
             .collect()
@@ -285,7 +298,7 @@ pub(crate) fn fetch_messages(
         }
         let items: Vec<FetchItem<'_>> = msgs
             .iter()
-            .map(|m| FetchItem {
+            .map(|(m, actions)| FetchItem {
                 message: &m.data,
                 timetoken: m.timetoken.to_string(),
                 meta: m.meta.as_deref().filter(|_| include_meta),
@@ -295,11 +308,11 @@ pub(crate) fn fetch_messages(
                     .custom_message_type
                     .as_deref()
                     .filter(|_| include_custom_type),
-                actions: with_actions.then(Map::new),
+                actions: actions.clone(),
             })
             .collect();
         if *truncated && selected.len() == 1 {
-            if let Some(oldest) = msgs.first() {
+            if let Some((oldest, _)) = msgs.first() {
                 let path = if with_actions {
                     "history-with-actions"
                 } else {
@@ -328,7 +341,8 @@ pub(crate) fn fetch_messages(
     })))
 }
 
-fn percent_encode(s: &str) -> String {
+/// `s` percent-encoded for a path segment or query value of a `more` link.
+pub(crate) fn percent_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 

@@ -53,6 +53,8 @@ pub enum RouteKind {
     RevokeToken,
     /// App Context (objects v2): `/v2/objects/…`.
     AppContext,
+    /// Message actions: add, remove, get (`/v1/message-actions/…`).
+    MessageActions,
     /// CORS preflight.
     Options,
     /// Anything the server does not know.

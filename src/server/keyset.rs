@@ -87,13 +87,15 @@ pub(crate) struct ChannelData {
     pub(crate) recent: VecDeque<Arc<StoredMessage>>,
     /// Stored messages, oldest first, in timetoken order.
     pub(crate) history: VecDeque<Arc<StoredMessage>>,
+    /// Message actions of this channel's messages (`actions.rs`), bounded.
+    pub(crate) actions: super::actions::ChannelActions,
 }
 
 impl ChannelData {
     /// Whether the channel holds nothing any more (then eviction drops its
     /// entry). A field added to `ChannelData` must be counted here.
     fn is_empty(&self) -> bool {
-        self.recent.is_empty() && self.history.is_empty()
+        self.recent.is_empty() && self.history.is_empty() && self.actions.is_empty()
     }
 }
 

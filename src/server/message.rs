@@ -30,6 +30,8 @@ pub(crate) enum MessageKind {
     Presence,
     /// An App Context event (`e: 2`).
     AppContext,
+    /// A message-action event (`e: 3`, PROTOCOL.md §4.5).
+    Action,
 }
 
 impl MessageKind {
@@ -39,6 +41,7 @@ impl MessageKind {
             Self::Message => Some(0),
             Self::Signal => Some(1),
             Self::AppContext => Some(2),
+            Self::Action => Some(3),
             Self::Presence => None,
         }
     }
@@ -144,6 +147,7 @@ impl NewMessage {
         match self.kind {
             MessageKind::Signal => head.put_slice(br#","e":1"#),
             MessageKind::AppContext => head.put_slice(br#","e":2"#),
+            MessageKind::Action => head.put_slice(br#","e":3"#),
             MessageKind::Message | MessageKind::Presence => {}
         }
         if let Some(meta) = &self.meta {

@@ -17,7 +17,7 @@ use super::app::App;
 use super::hooks::RouteKind;
 
 /// Every route kind with its label, in the order the arrays are indexed.
-const ROUTES: [(RouteKind, &str); 22] = [
+const ROUTES: [(RouteKind, &str); 23] = [
     (RouteKind::Time, "time"),
     (RouteKind::Publish, "publish"),
     (RouteKind::Signal, "signal"),
@@ -38,6 +38,7 @@ const ROUTES: [(RouteKind, &str); 22] = [
     (RouteKind::GrantToken, "grant_token"),
     (RouteKind::RevokeToken, "revoke_token"),
     (RouteKind::AppContext, "app_context"),
+    (RouteKind::MessageActions, "message_actions"),
     (RouteKind::Options, "options"),
     (RouteKind::Unknown, "unknown"),
 ];

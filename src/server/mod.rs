@@ -96,6 +96,16 @@
 //! counters, so watching the server never changes what it records.
 //! Counters are relaxed atomics: no lock per request.
 //!
+//! **Message actions** (`actions.rs`, PROTOCOL.md §10):
+//! `POST /v1/message-actions/{sub}/channel/{ch}/message/{tt}` (add; 409 on
+//! a duplicate), `DELETE …/message/{tt}/action/{action_tt}` (remove) and
+//! `GET /v1/message-actions/{sub}/channel/{ch}` (`start`/`end`/`limit` ≤ 100,
+//! `more` link). Stored per channel beside its history (at most 10,000 per
+//! channel, oldest dropped), returned by fetch v3 with actions, announced as
+//! `e:3` events; Access Manager: write (add), read (get), delete (remove).
+//! Differences from PubNub: removing an action that does not exist answers
+//! 200 (idempotent), and an action may name a message that is not stored.
+//!
 //! **Test hooks** (on [`DevServerHandle`]): the [request log](RequestLog)
 //! with `wait_for` (no sleeping), [fault injection](Faults) per
 //! [`RouteKind`], [`DevServerHandle::advance_clock`] (presence timeouts,
@@ -103,6 +113,7 @@
 //! down to milliseconds.
 
 mod access;
+mod actions;
 mod app;
 mod budget;
 mod clock;

@@ -19,6 +19,7 @@ use futures::StreamExt;
 use tokio::sync::Notify;
 
 use super::access;
+use super::actions;
 use super::app::App;
 use super::compression::{decode_body, BodyError};
 use super::errors::{pn_response, service, ApiError, PN_CONTENT_TYPE};
@@ -122,6 +123,22 @@ enum Route<'a> {
         subscribe_key: &'a str,
         path: ObjectsPath<'a>,
     },
+    // Message actions (`actions.rs`).
+    AddAction {
+        subscribe_key: &'a str,
+        channel: &'a str,
+        message_tt: &'a str,
+    },
+    RemoveAction {
+        subscribe_key: &'a str,
+        channel: &'a str,
+        message_tt: &'a str,
+        action_tt: &'a str,
+    },
+    GetActions {
+        subscribe_key: &'a str,
+        channel: &'a str,
+    },
 }
 
 impl Route<'_> {
@@ -154,6 +171,9 @@ impl Route<'_> {
             Self::GrantToken { .. } => RouteKind::GrantToken,
             Self::RevokeToken { .. } => RouteKind::RevokeToken,
             Self::AppContext { .. } => RouteKind::AppContext,
+            Self::AddAction { .. } | Self::RemoveAction { .. } | Self::GetActions { .. } => {
+                RouteKind::MessageActions
+            }
         }
     }
 }
@@ -364,6 +384,37 @@ fn resolve<'a>(method: &Method, segments: &'a [String]) -> Result<Route<'a>, Api
             ),
             None => Err(not_found()),
         },
+        // Message actions (`actions.rs`).
+        ["v1", "message-actions", subscribe_key, "channel", channel, rest @ ..] => match rest {
+            [] => only(
+                method,
+                get,
+                Route::GetActions {
+                    subscribe_key,
+                    channel,
+                },
+            ),
+            ["message", message_tt] => only(
+                method,
+                &[M::POST],
+                Route::AddAction {
+                    subscribe_key,
+                    channel,
+                    message_tt,
+                },
+            ),
+            ["message", message_tt, "action", action_tt] => only(
+                method,
+                &[M::DELETE],
+                Route::RemoveAction {
+                    subscribe_key,
+                    channel,
+                    message_tt,
+                    action_tt,
+                },
+            ),
+            _ => Err(not_found()),
+        },
         _ => Err(not_found()),
     }
 }
@@ -480,6 +531,35 @@ async fn dispatch(
             subscribe_key,
             path,
         } => objects::handle(app, &*keysets.resolve(subscribe_key)?, ctx, path),
+        // Message actions (`actions.rs`).
+        Route::AddAction {
+            subscribe_key,
+            channel,
+            message_tt,
+        } => actions::add(
+            app,
+            &keysets.resolve(subscribe_key)?,
+            ctx,
+            channel,
+            message_tt,
+        ),
+        Route::RemoveAction {
+            subscribe_key,
+            channel,
+            message_tt,
+            action_tt,
+        } => actions::remove(
+            app,
+            &keysets.resolve(subscribe_key)?,
+            ctx,
+            channel,
+            message_tt,
+            action_tt,
+        ),
+        Route::GetActions {
+            subscribe_key,
+            channel,
+        } => actions::get(app, &keysets.resolve(subscribe_key)?, ctx, channel),
     }
 }
 

@@ -75,7 +75,8 @@
 //! fetch, message counts → read; delete messages → delete; adding to,
 //! removing from or deleting a group → manage on the group; listing a
 //! group's channels → read on it; listing every group and the global
-//! here_now → the permission at keyset level (v2 subkey grants only).
+//! here_now → the permission at keyset level (v2 subkey grants only);
+//! message actions: add → write, get → read, remove → delete on the channel.
 //! Leave (unsubscribe) and where_now need no permission per that page; they
 //! still refuse a bad signature or an unusable token. App Context
 //! (`g`/`u`/`j` on uuids and channels) is mapped in [`Permission`] for the
