@@ -349,3 +349,38 @@ async fn every_stream_item_is_a_shared_handle() {
         "one allocation for both subscribers"
     );
 }
+
+#[tokio::test]
+async fn a_subscription_set_is_awaitable_and_has_its_own_status() {
+    let server = dev_server().await;
+    let c = client(&server, "set-owner");
+    let set = c.channel("s1").subscription(SubscriptionOptions::new())
+        + c.channel_group("g1")
+            .subscription(SubscriptionOptions::new());
+    let mut status = set.status();
+    let mut messages = set.messages();
+    c.add_channels_to_group()
+        .group("g1")
+        .channels(["in-group"])
+        .await
+        .unwrap();
+    within(set.subscribe()).await.expect("the set connected");
+    match next(&mut status).await {
+        Status::Connected {
+            channels,
+            channel_groups,
+        } => {
+            assert_eq!(channels, ["s1"]);
+            assert_eq!(channel_groups, ["g1"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    c.publish()
+        .channel("in-group")
+        .message(&"via group")
+        .await
+        .unwrap();
+    assert_eq!(next(&mut messages).await.payload_json(), "\"via group\"");
+    within(set.unsubscribe()).await;
+    assert!(!set.is_subscribed());
+}
