@@ -168,6 +168,24 @@ pub enum Error {
         /// What ended it.
         reason: &'static str,
     },
+
+    /// `send_file` uploaded the file but could not publish its file message
+    /// (after retrying what could be retried): subscribers were not told.
+    /// The file is stored; publish its message with
+    /// [`PubNub::publish_file_message`](crate::PubNub::publish_file_message)
+    /// and this id and name.
+    #[error(
+        "the file `{name}` (id {id}) was uploaded, but its file message was not published: \
+         {source}; publish it with `client.publish_file_message()` and this id and name"
+    )]
+    FileMessageNotPublished {
+        /// The stored file's id.
+        id: String,
+        /// The stored file's name.
+        name: String,
+        /// Why the last publish attempt failed.
+        source: Box<Error>,
+    },
 }
 
 /// The longest URL the client sends. PubNub answers 414 to request targets
@@ -225,6 +243,7 @@ impl Error {
         match self {
             Self::Network { .. } | Self::Timeout { .. } => true,
             Self::Http { status, .. } => *status >= 500 || *status == 429,
+            Self::FileMessageNotPublished { source, .. } => source.is_retryable(),
             _ => false,
         }
     }
@@ -237,6 +256,7 @@ impl Error {
             | Self::Http { status, .. } => Some(*status),
             Self::RequestTooLong { status, .. } => *status,
             Self::MessageTooLarge { size: None, .. } => Some(400),
+            Self::FileMessageNotPublished { source, .. } => source.status(),
             _ => None,
         }
     }

@@ -7,6 +7,7 @@ pub mod channel_groups;
 pub mod encryption;
 // How every builder is awaited: build the request, send, read the answer.
 mod endpoint;
+pub mod files;
 pub mod history;
 pub mod message_actions;
 pub mod objects;

@@ -69,6 +69,11 @@ struct Args {
     /// messages are evicted first.
     #[arg(long, default_value = "256MiB", value_parser = parse_bytes)]
     max_store_bytes: usize,
+    /// Memory all uploaded files may take together, over every keyset
+    /// (bytes, or with a KiB / MiB / GiB suffix; at least 5 MiB); past it the
+    /// oldest files are evicted first.
+    #[arg(long, default_value = "128MiB", value_parser = parse_bytes)]
+    max_file_bytes: usize,
     /// Seconds a request head may take to arrive once it has started; a
     /// connection with a half-sent head is closed after it. Idle keep-alive
     /// connections are kept 300 s regardless.
@@ -140,6 +145,7 @@ async fn main() -> ExitCode {
         .with_queue_size(args.queue_size)
         .with_signature_window(Duration::from_secs(args.signature_window))
         .with_max_store_bytes(args.max_store_bytes)
+        .with_max_file_bytes(args.max_file_bytes)
         .with_header_read_timeout(header_read_timeout);
     let config = match (args.subscribe_key, args.publish_key) {
         (Some(subscribe_key), Some(publish_key)) => {

@@ -70,6 +70,10 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 #[derive(Clone)]
 pub struct CryptoModule {
     inner: Arc<Cryptors>,
+    /// What encrypts and decrypts files when it differs from messages: the
+    /// PubNub SDKs always give legacy-encrypted files a random IV, even when
+    /// legacy messages use the static one.
+    files: Option<Arc<CryptoModule>>,
 }
 
 struct Cryptors {
@@ -88,6 +92,7 @@ impl CryptoModule {
                 default: Box::new(default),
                 others,
             }),
+            files: None,
         }
     }
 
@@ -100,10 +105,14 @@ impl CryptoModule {
     /// # Errors
     /// [`CryptoError::EmptyCipherKey`] when `cipher_key` is empty.
     pub fn legacy(cipher_key: &str, use_random_iv: bool) -> Result<Self, CryptoError> {
-        Ok(Self::new(
+        let mut module = Self::new(
             LegacyCryptor::new(cipher_key, use_random_iv)?,
             vec![Box::new(AesCbcCryptor::new(cipher_key)?)],
-        ))
+        );
+        if !use_random_iv {
+            module.files = Some(Arc::new(Self::legacy(cipher_key, true)?));
+        }
+        Ok(module)
     }
 
     /// Encrypts with the [`AesCbcCryptor`] (`ACRH`, the recommended choice) and decrypts `ACRH`
@@ -112,10 +121,35 @@ impl CryptoModule {
     /// # Errors
     /// [`CryptoError::EmptyCipherKey`] when `cipher_key` is empty.
     pub fn aes_cbc(cipher_key: &str, legacy_random_iv: bool) -> Result<Self, CryptoError> {
-        Ok(Self::new(
+        let mut module = Self::new(
             AesCbcCryptor::new(cipher_key)?,
             vec![Box::new(LegacyCryptor::new(cipher_key, legacy_random_iv)?)],
-        ))
+        );
+        if !legacy_random_iv {
+            module.files = Some(Arc::new(Self::aes_cbc(cipher_key, true)?));
+        }
+        Ok(module)
+    }
+
+    /// Encrypts a file's bytes as the PubNub SDKs do (the Files API): like
+    /// [`encrypt`](Self::encrypt), except that legacy encryption always uses
+    /// a random IV (prepended to the ciphertext), whatever the module's IV
+    /// mode for messages.
+    ///
+    /// # Errors
+    /// As [`encrypt`](Self::encrypt).
+    pub fn encrypt_file(&self, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.files.as_deref().unwrap_or(self).encrypt(data)
+    }
+
+    /// Decrypts a file [`encrypt_file`](Self::encrypt_file) (here or in
+    /// another PubNub SDK) produced: `PNED` data by its cryptor, headerless
+    /// data as legacy with a random IV.
+    ///
+    /// # Errors
+    /// As [`decrypt`](Self::decrypt).
+    pub fn decrypt_file(&self, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.files.as_deref().unwrap_or(self).decrypt(data)
     }
 
     /// The id of the cryptor that encrypts.
@@ -242,6 +276,23 @@ mod tests {
             assert_eq!(module.decrypt(&from_legacy).unwrap(), b"m");
             assert_eq!(module.decrypt(&from_acrh).unwrap(), b"m");
         }
+    }
+
+    #[test]
+    fn files_always_use_a_random_legacy_iv() {
+        let static_iv = CryptoModule::legacy("k", false).unwrap();
+        let random_iv = CryptoModule::legacy("k", true).unwrap();
+        let file = static_iv.encrypt_file(b"file bytes").unwrap();
+        // Random IV first, then one block: never the static-IV ciphertext.
+        assert_eq!(file.len(), 32);
+        assert_ne!(file, static_iv.encrypt(b"file bytes").unwrap());
+        assert_eq!(random_iv.decrypt(&file).unwrap(), b"file bytes");
+        assert_eq!(static_iv.decrypt_file(&file).unwrap(), b"file bytes");
+        let acrh = CryptoModule::aes_cbc("k", false).unwrap();
+        assert_eq!(acrh.decrypt_file(&file).unwrap(), b"file bytes");
+        let sealed = acrh.encrypt_file(b"x").unwrap();
+        assert!(sealed.starts_with(b"PNED\x01ACRH"));
+        assert_eq!(static_iv.decrypt_file(&sealed).unwrap(), b"x");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::access::{Permission, Resources};
 use super::clock::Clock;
 use super::config::DevServerConfig;
 use super::errors::ApiError;
+use super::files::FileBudget;
 use super::hooks::{Faults, RequestLog};
 use super::keyset::{KeysetHandle, Keysets};
 use super::metrics::Metrics;
@@ -33,6 +34,8 @@ pub(crate) struct App {
     pub(crate) parked: watch::Sender<usize>,
     /// Counters behind `/metrics`.
     pub(crate) metrics: Metrics,
+    /// The bytes stored files hold, against `max_file_bytes` (`files.rs`).
+    pub(crate) files: FileBudget,
 }
 
 impl App {
@@ -43,6 +46,7 @@ impl App {
             keysets: Keysets::new(config.clone(), clock.clone()),
             log: RequestLog::new(config.request_log_capacity),
             faults: Faults::default(),
+            files: FileBudget::new(config.max_file_bytes),
             clock,
             config,
             shutdown,

@@ -99,6 +99,10 @@ pub struct DevServerConfig {
     /// pre-rendered envelope and bookkeeping). Past it the oldest messages
     /// are evicted first, server-wide. Default 256 MiB.
     pub max_store_bytes: usize,
+    /// The bytes all uploaded files may take together, over every keyset;
+    /// past it the oldest files are evicted first. Never below one file's
+    /// limit (5 MiB). Default 128 MiB.
+    pub max_file_bytes: usize,
     /// How long a request head may take to arrive once its first byte has:
     /// a connection with a half-sent head is closed after it. Idle
     /// keep-alive connections (no byte of a next request yet) are not
@@ -142,6 +146,7 @@ impl Default for DevServerConfig {
             max_uri_bytes: 32 * 1024,
             max_body_bytes: 1024 * 1024,
             max_store_bytes: 256 * 1024 * 1024,
+            max_file_bytes: 128 * 1024 * 1024,
             header_read_timeout: Duration::from_secs(30),
             request_log_capacity: 10_000,
             sweep_interval: Duration::from_secs(1),
@@ -230,6 +235,14 @@ impl DevServerConfig {
     /// and keysets; past it the oldest are evicted first (0 keeps none).
     pub fn with_max_store_bytes(mut self, bytes: usize) -> Self {
         self.max_store_bytes = bytes;
+        self
+    }
+
+    /// Sets the cap on the bytes uploaded files hold over all keysets; past
+    /// it the oldest files are evicted first (at least 5 MiB, one file's
+    /// limit).
+    pub fn with_max_file_bytes(mut self, bytes: usize) -> Self {
+        self.max_file_bytes = bytes;
         self
     }
 

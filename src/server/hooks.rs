@@ -55,6 +55,13 @@ pub enum RouteKind {
     AppContext,
     /// Message actions: add, remove, get (`/v1/message-actions/…`).
     MessageActions,
+    /// Files: generate-upload-url, list, get URL, delete (`/v1/files/…`).
+    Files,
+    /// The file message: `GET /v1/files/publish-file/…`.
+    PublishFile,
+    /// The server's stand-in for the files bucket: form upload and download
+    /// (`/file-store/…`).
+    FileStore,
     /// CORS preflight.
     Options,
     /// Anything the server does not know.

@@ -21,6 +21,7 @@ use super::budget::StoreBudget;
 use super::clock::Clock;
 use super::config::{DevServerConfig, Keyset};
 use super::errors::ApiError;
+use super::files::Files;
 use super::groups::Groups;
 use super::message::{PreparedMessage, StoredMessage};
 use super::objects::Objects;
@@ -252,6 +253,8 @@ pub(crate) struct KeysetState {
     pub(crate) waiters: Waiters,
     /// App Context metadata and memberships.
     pub(crate) objects: Objects,
+    /// Uploaded files and upload forms (`files.rs`).
+    pub(crate) files: Files,
     /// Polls to wake once the lock is released.
     wakes: Vec<Arc<Notify>>,
     /// The server-wide byte cap every stored message is charged to.
@@ -355,6 +358,7 @@ impl KeysetHandle {
                     presence: Presence::default(),
                     waiters: Waiters::default(),
                     objects: Objects::default(),
+                    files: Files::default(),
                     wakes: Vec::new(),
                     budget,
                     me: me.clone(),

@@ -32,6 +32,8 @@ pub(crate) enum MessageKind {
     AppContext,
     /// A message-action event (`e: 3`, PROTOCOL.md §4.5).
     Action,
+    /// A file message (`e: 4`, PROTOCOL.md §12).
+    File,
 }
 
 impl MessageKind {
@@ -42,6 +44,7 @@ impl MessageKind {
             Self::Signal => Some(1),
             Self::AppContext => Some(2),
             Self::Action => Some(3),
+            Self::File => Some(4),
             Self::Presence => None,
         }
     }
@@ -148,6 +151,7 @@ impl NewMessage {
             MessageKind::Signal => head.put_slice(br#","e":1"#),
             MessageKind::AppContext => head.put_slice(br#","e":2"#),
             MessageKind::Action => head.put_slice(br#","e":3"#),
+            MessageKind::File => head.put_slice(br#","e":4"#),
             MessageKind::Message | MessageKind::Presence => {}
         }
         if let Some(meta) = &self.meta {

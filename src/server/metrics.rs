@@ -17,7 +17,7 @@ use super::app::App;
 use super::hooks::RouteKind;
 
 /// Every route kind with its label, in the order the arrays are indexed.
-const ROUTES: [(RouteKind, &str); 23] = [
+const ROUTES: [(RouteKind, &str); 26] = [
     (RouteKind::Time, "time"),
     (RouteKind::Publish, "publish"),
     (RouteKind::Signal, "signal"),
@@ -39,6 +39,9 @@ const ROUTES: [(RouteKind, &str); 23] = [
     (RouteKind::RevokeToken, "revoke_token"),
     (RouteKind::AppContext, "app_context"),
     (RouteKind::MessageActions, "message_actions"),
+    (RouteKind::Files, "files"),
+    (RouteKind::PublishFile, "publish_file"),
+    (RouteKind::FileStore, "file_store"),
     (RouteKind::Options, "options"),
     (RouteKind::Unknown, "unknown"),
 ];
@@ -65,6 +68,7 @@ pub(crate) enum Published {
     Message,
     Signal,
     Fire,
+    File,
 }
 
 #[derive(Debug)]
@@ -93,7 +97,7 @@ pub(crate) struct Metrics {
     routes: Vec<RouteStats>,
     connections: AtomicI64,
     connections_total: AtomicU64,
-    published: [AtomicU64; 3],
+    published: [AtomicU64; 4],
     deliveries: AtomicU64,
     losses: AtomicU64,
     bytes_in: AtomicU64,
@@ -230,12 +234,13 @@ pub(crate) fn render(app: &App) -> String {
         &mut out,
         "publishes_total",
         "counter",
-        "Accepted publishes by kind (message, signal, fire).",
+        "Accepted publishes by kind (message, signal, fire, file).",
     );
     for (label, index) in [
         ("message", Published::Message),
         ("signal", Published::Signal),
         ("fire", Published::Fire),
+        ("file", Published::File),
     ] {
         let _ = writeln!(
             out,
@@ -328,6 +333,21 @@ pub(crate) fn render(app: &App) -> String {
         "pubnub_store_evicted_messages_total {}",
         budget.evicted()
     );
+
+    family(
+        &mut out,
+        "file_held_bytes",
+        "gauge",
+        "Bytes of the stored files over all keysets, counted against max_file_bytes.",
+    );
+    let _ = writeln!(out, "pubnub_file_held_bytes {}", app.files.held());
+    family(
+        &mut out,
+        "file_evicted_total",
+        "counter",
+        "Files evicted, oldest first, to stay under max_file_bytes and the per-keyset file count.",
+    );
+    let _ = writeln!(out, "pubnub_file_evicted_total {}", app.files.evicted());
 
     family(
         &mut out,

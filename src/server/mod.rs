@@ -120,6 +120,7 @@ mod clock;
 mod compression;
 mod config;
 mod errors;
+mod files;
 pub mod filter;
 mod groups;
 mod history;

@@ -49,6 +49,9 @@ fn sent(timetoken: u64) -> Response<Body> {
 pub(crate) enum PublishKind {
     Publish,
     Signal,
+    /// A file message (`/v1/files/publish-file/…`, `files.rs`): a publish
+    /// stored and delivered as message type 4.
+    File,
 }
 
 /// `/publish/{pub}/{sub}/0/{ch}/0[/{msg}]` and `/signal/…`.
@@ -78,7 +81,7 @@ pub(crate) fn publish(
     };
     let data = compact_json(text).ok_or_else(|| reject("Invalid JSON"))?;
     match kind {
-        PublishKind::Publish => {
+        PublishKind::Publish | PublishKind::File => {
             let size = uri_component_len(channel) + uri_component_len(text) + PUBLISH_OVERHEAD;
             if size > app.config.publish_size_limit {
                 return Err(reject("Message Too Large"));
@@ -96,7 +99,7 @@ pub(crate) fn publish(
     };
     app.authorize(keyset, ctx, Permission::Write, &Resources::channel(channel))?;
 
-    let store = kind == PublishKind::Publish && ctx.query.flag("store", true);
+    let store = kind != PublishKind::Signal && ctx.query.flag("store", true);
     let norep = ctx.query.flag("norep", false);
     if kind == PublishKind::Publish && !store && norep {
         // Fire: for Functions only; nothing to store or deliver here.
@@ -115,6 +118,7 @@ pub(crate) fn publish(
         kind: match kind {
             PublishKind::Publish => MessageKind::Message,
             PublishKind::Signal => MessageKind::Signal,
+            PublishKind::File => MessageKind::File,
         },
         data,
         meta,
@@ -138,6 +142,7 @@ pub(crate) fn publish(
     app.metrics.publish(match kind {
         PublishKind::Publish => Published::Message,
         PublishKind::Signal => Published::Signal,
+        PublishKind::File => Published::File,
     });
     Ok(sent(timetoken))
 }

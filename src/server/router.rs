@@ -23,6 +23,7 @@ use super::actions;
 use super::app::App;
 use super::compression::{decode_body, BodyError};
 use super::errors::{pn_response, service, ApiError, PN_CONTENT_TYPE};
+use super::files;
 use super::groups::{channel_registration, GroupOp};
 use super::history;
 use super::hooks::{Fault, LoggedRequest, RouteKind};
@@ -139,6 +140,34 @@ enum Route<'a> {
         subscribe_key: &'a str,
         channel: &'a str,
     },
+    // Files (`files.rs`).
+    GenerateUploadUrl {
+        subscribe_key: &'a str,
+        channel: &'a str,
+    },
+    ListFiles {
+        subscribe_key: &'a str,
+        channel: &'a str,
+    },
+    FileUrl {
+        subscribe_key: &'a str,
+        channel: &'a str,
+        id: &'a str,
+        name: &'a str,
+    },
+    DeleteFile {
+        subscribe_key: &'a str,
+        channel: &'a str,
+        id: &'a str,
+        name: &'a str,
+    },
+    FileUpload,
+    FileDownload {
+        subscribe_key: &'a str,
+        token: &'a str,
+        id: &'a str,
+        name: &'a str,
+    },
 }
 
 impl Route<'_> {
@@ -154,6 +183,15 @@ impl Route<'_> {
                 kind: PublishKind::Signal,
                 ..
             } => RouteKind::Signal,
+            Self::Publish {
+                kind: PublishKind::File,
+                ..
+            } => RouteKind::PublishFile,
+            Self::GenerateUploadUrl { .. }
+            | Self::ListFiles { .. }
+            | Self::FileUrl { .. }
+            | Self::DeleteFile { .. } => RouteKind::Files,
+            Self::FileUpload | Self::FileDownload { .. } => RouteKind::FileStore,
             Self::Subscribe { .. } => RouteKind::Subscribe,
             Self::Heartbeat { .. } => RouteKind::Heartbeat,
             Self::Leave { .. } => RouteKind::Leave,
@@ -415,6 +453,69 @@ fn resolve<'a>(method: &Method, segments: &'a [String]) -> Result<Route<'a>, Api
             ),
             _ => Err(not_found()),
         },
+        // Files (`files.rs`).
+        ["v1", "files", "publish-file", publish_key, subscribe_key, _, channel, _, rest @ ..] => {
+            let message = (!rest.is_empty()).then(|| rest.join("/"));
+            only(
+                method,
+                get,
+                Route::Publish {
+                    kind: PublishKind::File,
+                    publish_key,
+                    subscribe_key,
+                    channel,
+                    message,
+                },
+            )
+        }
+        ["v1", "files", subscribe_key, "channels", channel, rest @ ..] => match rest {
+            ["generate-upload-url"] => only(
+                method,
+                &[M::POST],
+                Route::GenerateUploadUrl {
+                    subscribe_key,
+                    channel,
+                },
+            ),
+            ["files"] => only(
+                method,
+                get,
+                Route::ListFiles {
+                    subscribe_key,
+                    channel,
+                },
+            ),
+            ["files", id, name] if *method == M::DELETE => Ok(Route::DeleteFile {
+                subscribe_key,
+                channel,
+                id,
+                name,
+            }),
+            ["files", id, name] => only(
+                method,
+                get,
+                Route::FileUrl {
+                    subscribe_key,
+                    channel,
+                    id,
+                    name,
+                },
+            ),
+            _ => Err(not_found()),
+        },
+        [files::STORE_SEGMENT] | [files::STORE_SEGMENT, ""] => {
+            only(method, &[M::POST], Route::FileUpload)
+        }
+        [files::STORE_SEGMENT, subscribe_key, token, id, name] => only(
+            method,
+            get,
+            Route::FileDownload {
+                subscribe_key,
+                token,
+                id,
+                name,
+            },
+        ),
         _ => Err(not_found()),
     }
 }
@@ -560,6 +661,48 @@ async fn dispatch(
             subscribe_key,
             channel,
         } => actions::get(app, &keysets.resolve(subscribe_key)?, ctx, channel),
+        // Files (`files.rs`).
+        Route::GenerateUploadUrl {
+            subscribe_key,
+            channel,
+        } => files::generate_upload_url(app, &*keysets.resolve(subscribe_key)?, ctx, channel),
+        Route::ListFiles {
+            subscribe_key,
+            channel,
+        } => files::list(app, &*keysets.resolve(subscribe_key)?, ctx, channel),
+        Route::FileUrl {
+            subscribe_key,
+            channel,
+            id,
+            name,
+        } => files::get_url(
+            app,
+            &*keysets.resolve(subscribe_key)?,
+            ctx,
+            channel,
+            id,
+            name,
+        ),
+        Route::DeleteFile {
+            subscribe_key,
+            channel,
+            id,
+            name,
+        } => files::delete(
+            app,
+            &*keysets.resolve(subscribe_key)?,
+            ctx,
+            channel,
+            id,
+            name,
+        ),
+        Route::FileUpload => files::upload(app, ctx).await,
+        Route::FileDownload {
+            subscribe_key,
+            token,
+            id,
+            name,
+        } => Ok(files::download(app, subscribe_key, token, id, name)),
     }
 }
 
@@ -588,8 +731,7 @@ fn too_large() -> ApiError {
 /// chunked; a chunked one is read on (and dropped) for up to another
 /// `limit` bytes so that, when it ends there, the client reads the 413
 /// instead of a reset and the connection stays usable.
-async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
-    let limit = app.config.max_body_bytes;
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -644,7 +786,15 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
     let raw_query = parts.uri.query().map(str::to_owned);
     let target_len = raw_path.len() + raw_query.as_ref().map_or(0, |q| q.len() + 1);
 
-    let body = read_body(&app, &parts.headers, body).await;
+    // A file upload may carry a whole file (5 MiB) and its form.
+    let limit = if raw_path.trim_matches('/') == files::STORE_SEGMENT {
+        app.config
+            .max_body_bytes
+            .max(files::MAX_FILE_SIZE + files::UPLOAD_FORM_OVERHEAD)
+    } else {
+        app.config.max_body_bytes
+    };
+    let body = read_body(&parts.headers, body, limit).await;
     let body_len = body.as_ref().map(Bytes::len).ok();
     let segments = decode_path(&raw_path);
     let query = raw_query.as_deref().map(decode_query).transpose();
@@ -705,10 +855,11 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
         }
         let query = query.map_err(|e| ApiError::bad_request(service::BALANCER, e.what))?;
         let route = route?;
-        let body = if raw_body.is_empty() {
+        // The bucket stores upload bodies as sent (S3 does not sniff them).
+        let body = if raw_body.is_empty() || matches!(route, Route::FileUpload) {
             raw_body
         } else {
-            match decode_body(&raw_body, app.config.max_body_bytes) {
+            match decode_body(&raw_body, limit) {
                 Ok(decoded) => Bytes::copy_from_slice(&decoded),
                 Err(BodyError::TooLarge) => return Err(too_large()),
                 Err(BodyError::Corrupt(what)) => {

@@ -48,6 +48,8 @@
 mod query;
 mod store;
 
+pub(crate) use store::iso8601;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
