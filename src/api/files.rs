@@ -318,7 +318,11 @@ impl SendFileBuilder {
             });
         }
 
-        let form = upload_form(&client, &channel, &name).await?;
+        let form = client
+            .generate_file_upload_url()
+            .channel(channel.clone())
+            .name(name.clone())
+            .await?;
         upload(&client, &form, &name, data).await?;
 
         let mut attempt = 1;
@@ -380,44 +384,87 @@ async fn read_file(path: &std::path::Path) -> Result<Bytes, Error> {
         .map_err(unreadable)
 }
 
-/// What `generate-upload-url` handed out.
-#[derive(Debug)]
-struct UploadForm {
-    id: String,
-    name: String,
-    url: String,
-    fields: Vec<(String, String)>,
+/// What `generate-upload-url` hands out: where and how to upload one file.
+/// [`PubNub::send_file`] asks for it and uses it; ask for one yourself with
+/// [`PubNub::generate_file_upload_url`] to upload another way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileUploadForm {
+    /// The id the file will have.
+    pub id: String,
+    /// The file's name as PubNub will store it.
+    pub name: String,
+    /// Where to POST the multipart form.
+    pub url: String,
+    /// The form fields to send before the file, in this order.
+    pub form_fields: Vec<(String, String)>,
+    /// Until when the form is valid (`2024-12-03T14:52:04Z`).
+    pub expiration_date: Option<String>,
 }
 
-async fn upload_form(client: &PubNub, channel: &str, name: &str) -> Result<UploadForm, Error> {
-    let path = format!(
-        "/v1/files/{}/channels/{}/generate-upload-url",
-        encode(&client.inner.config.subscribe_key),
-        encode(channel)
-    );
-    let body = to_json("file name", &json!({ "name": name }))?;
-    let request = client.request(HttpMethod::Post, path).json_body(body);
-    let response = client.execute(request).await?;
-    let what = "the generate-upload-url response";
-    let value = parse_reply(what, &response.body)?;
-    let bad = |reason: &str| Error::deserialization(what, reason, &response.body);
-    let text = |v: &Value| v.as_str().map(str::to_owned);
-    let id = text(&value["data"]["id"]).ok_or_else(|| bad("no data.id"))?;
-    let stored_name = text(&value["data"]["name"]).unwrap_or_else(|| name.to_owned());
-    let request = &value["file_upload_request"];
-    let url = text(&request["url"]).ok_or_else(|| bad("no file_upload_request.url"))?;
-    let fields = request["form_fields"]
-        .as_array()
-        .ok_or_else(|| bad("no file_upload_request.form_fields"))?
-        .iter()
-        .filter_map(|field| Some((text(&field["key"])?, text(&field["value"])?)))
-        .collect();
-    Ok(UploadForm {
-        id,
-        name: stored_name,
-        url,
-        fields,
-    })
+/// Builder of an upload form request; await it. Created by
+/// [`PubNub::generate_file_upload_url`].
+#[must_use = "no upload form is requested until the builder is awaited"]
+#[derive(Debug, Clone)]
+pub struct GenerateFileUploadUrlBuilder {
+    client: PubNub,
+    channel: String,
+    name: String,
+}
+
+impl GenerateFileUploadUrlBuilder {
+    setters! {
+        /// The channel the file will be shared on (required).
+        channel(channel: String);
+        /// The file's name (required).
+        name(name: String);
+    }
+}
+
+impl Endpoint for GenerateFileUploadUrlBuilder {
+    type Output = FileUploadForm;
+    type Context = String;
+
+    fn build(self) -> Result<Call<String>, Error> {
+        validate_channel("channel", &self.channel)?;
+        require_name(&self.name)?;
+        let path = format!(
+            "/v1/files/{}/channels/{}/generate-upload-url",
+            encode(&self.client.inner.config.subscribe_key),
+            encode(&self.channel)
+        );
+        let body = to_json("file name", &json!({ "name": self.name }))?;
+        let request = self.client.request(HttpMethod::Post, path).json_body(body);
+        Ok(Call {
+            client: self.client,
+            request,
+            context: self.name,
+        })
+    }
+
+    fn parse(answer: Answer<String>) -> Result<FileUploadForm, Error> {
+        let what = "the generate-upload-url response";
+        let body = &answer.response.body[..];
+        let value = parse_reply(what, body)?;
+        let bad = |reason: &str| Error::deserialization(what, reason, body);
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        let id = text(&value["data"]["id"]).ok_or_else(|| bad("no data.id"))?;
+        let name = text(&value["data"]["name"]).unwrap_or_else(|| answer.context.clone());
+        let request = &value["file_upload_request"];
+        let url = text(&request["url"]).ok_or_else(|| bad("no file_upload_request.url"))?;
+        let form_fields = request["form_fields"]
+            .as_array()
+            .ok_or_else(|| bad("no file_upload_request.form_fields"))?
+            .iter()
+            .filter_map(|field| Some((text(&field["key"])?, text(&field["value"])?)))
+            .collect();
+        Ok(FileUploadForm {
+            id,
+            name,
+            url,
+            form_fields,
+            expiration_date: text(&request["expiration_date"]),
+        })
+    }
 }
 
 /// A multipart form: the fields in order, then the file.
@@ -479,7 +526,12 @@ fn split_url(url: &str) -> Option<(String, String)> {
 
 /// The form upload to the storage URL (no PubNub parameters: it is not a
 /// PubNub API).
-async fn upload(client: &PubNub, form: &UploadForm, name: &str, data: Bytes) -> Result<(), Error> {
+async fn upload(
+    client: &PubNub,
+    form: &FileUploadForm,
+    name: &str,
+    data: Bytes,
+) -> Result<(), Error> {
     let (base_url, path) = split_url(&form.url).ok_or_else(|| {
         Error::deserialization(
             "the generate-upload-url response",
@@ -487,7 +539,7 @@ async fn upload(client: &PubNub, form: &UploadForm, name: &str, data: Bytes) -> 
             form.url.as_bytes(),
         )
     })?;
-    let (boundary, body) = multipart_body(&form.fields, name, &data);
+    let (boundary, body) = multipart_body(&form.form_fields, name, &data);
     let request = TransportRequest {
         method: HttpMethod::Post,
         base_url: base_url.into(),
@@ -818,6 +870,7 @@ impl Endpoint for DeleteFileBuilder {
 }
 
 awaitable!(
+    GenerateFileUploadUrlBuilder => FileUploadForm,
     PublishFileMessageBuilder => PublishResult,
     ListFilesBuilder => ListFilesResult,
     DownloadFileBuilder => Bytes,
@@ -834,6 +887,16 @@ impl PubNub {
             data: None,
             path: None,
             options: MessageOptions::default(),
+        }
+    }
+
+    /// Asks PubNub for the form that uploads one file (what
+    /// [`send_file`](Self::send_file) does first).
+    pub fn generate_file_upload_url(&self) -> GenerateFileUploadUrlBuilder {
+        GenerateFileUploadUrlBuilder {
+            client: self.clone(),
+            channel: String::new(),
+            name: String::new(),
         }
     }
 
