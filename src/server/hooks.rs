@@ -55,6 +55,8 @@ pub enum RouteKind {
     AppContext,
     /// Message actions: add, remove, get (`/v1/message-actions/…`).
     MessageActions,
+    /// Mobile Push registrations (`/v1/push/…`, `/v2/push/…`).
+    Push,
     /// CORS preflight.
     Options,
     /// Anything the server does not know.

@@ -25,6 +25,7 @@ use super::groups::Groups;
 use super::message::{PreparedMessage, StoredMessage};
 use super::objects::Objects;
 use super::presence::Presence;
+use super::push::PushRegistry;
 
 /// The `-pnpres` suffix of presence channels and groups.
 pub(crate) const PRESENCE_SUFFIX: &str = "-pnpres";
@@ -252,6 +253,8 @@ pub(crate) struct KeysetState {
     pub(crate) waiters: Waiters,
     /// App Context metadata and memberships.
     pub(crate) objects: Objects,
+    /// Mobile Push registrations and recorded notifications (`push.rs`).
+    pub(crate) push: PushRegistry,
     /// Polls to wake once the lock is released.
     wakes: Vec<Arc<Notify>>,
     /// The server-wide byte cap every stored message is charged to.
@@ -355,6 +358,7 @@ impl KeysetHandle {
                     presence: Presence::default(),
                     waiters: Waiters::default(),
                     objects: Objects::default(),
+                    push: PushRegistry::default(),
                     wakes: Vec::new(),
                     budget,
                     me: me.clone(),
@@ -469,6 +473,15 @@ impl Keysets {
             ))
         });
         Ok(handle.clone())
+    }
+
+    /// The keyset of `subscribe_key` if it exists, without creating one.
+    pub(crate) fn find(&self, subscribe_key: &str) -> Option<Arc<KeysetHandle>> {
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(subscribe_key)
+            .cloned()
     }
 
     /// The global byte cap of stored messages.

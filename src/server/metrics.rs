@@ -17,7 +17,7 @@ use super::app::App;
 use super::hooks::RouteKind;
 
 /// Every route kind with its label, in the order the arrays are indexed.
-const ROUTES: [(RouteKind, &str); 23] = [
+const ROUTES: [(RouteKind, &str); 24] = [
     (RouteKind::Time, "time"),
     (RouteKind::Publish, "publish"),
     (RouteKind::Signal, "signal"),
@@ -39,6 +39,7 @@ const ROUTES: [(RouteKind, &str); 23] = [
     (RouteKind::RevokeToken, "revoke_token"),
     (RouteKind::AppContext, "app_context"),
     (RouteKind::MessageActions, "message_actions"),
+    (RouteKind::Push, "push"),
     (RouteKind::Options, "options"),
     (RouteKind::Unknown, "unknown"),
 ];
@@ -391,6 +392,9 @@ fn text(body: String, content_type: &'static str) -> Response<Body> {
 pub(crate) fn dev_route(app: &App, method: &Method, path: &str) -> Option<Response<Body>> {
     if *method != Method::GET {
         return None;
+    }
+    if let Some(response) = super::push::dev_route(app, path) {
+        return Some(response);
     }
     match path {
         "/metrics" => Some(text(
