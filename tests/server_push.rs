@@ -9,7 +9,9 @@ mod common;
 mod dev_server;
 
 use dev_server::{test_config, TestServer, PUB, SUB};
-use pubnub_rx::api::push::{ApnsEnvironment, PushType};
+use pubnub_rx::api::push::{
+    Apns2Target, ApnsEnvironment, ApnsPayload, FcmPayload, PushPayload, PushType,
+};
 use pubnub_rx::server::{Keyset, PushService, RouteKind, MAX_CHANNELS_PER_DEVICE};
 use pubnub_rx::{Config, Error, PubNub};
 use serde_json::json;
@@ -545,4 +547,45 @@ async fn every_recorded_exchange_gets_the_recorded_answer() {
         }
     }
     assert_eq!(exchanges, 140);
+}
+
+/// The client's payload builder and the server's delivery rules agree:
+/// its APNs2 target reaches exactly the device it names.
+#[tokio::test]
+async fn the_payload_builder_reaches_the_devices_it_targets() {
+    let t = TestServer::start().await;
+    let c = client(&t, "phone");
+    let prod = Device::apns2(TOKEN, TOPIC, ApnsEnvironment::Production);
+    let excluded = Device::apns2(OTHER, TOPIC, ApnsEnvironment::Production);
+    let fcm = Device::new(OTHER, PushType::Fcm);
+    for d in [prod, excluded, fcm] {
+        add(&c, d, &["news"]).await.unwrap();
+    }
+    let payload = PushPayload::new()
+        .message(&json!({"headline": "Rust 2.0"}))
+        .apns(
+            ApnsPayload::new().alert("News", "Rust 2.0").target(
+                Apns2Target::new(TOPIC)
+                    .environment(ApnsEnvironment::Production)
+                    .exclude_devices([OTHER]),
+            ),
+        )
+        .fcm(FcmPayload::new().notification("News", "Rust 2.0"));
+    let published = c.publish().channel("news").message(&payload).await.unwrap();
+    let mut got = t.server.push_notifications(SUB);
+    got.sort_by_key(|n| n.push_type);
+    let reached: Vec<_> = got
+        .iter()
+        .map(|n| (n.push_type, n.device.as_str()))
+        .collect();
+    assert_eq!(
+        reached,
+        [(PushService::Fcm, OTHER), (PushService::Apns2, TOKEN)]
+    );
+    let sent = payload.to_value();
+    assert_eq!(got[0].payload, sent["pn_fcm"]);
+    assert_eq!(got[1].payload, sent["pn_apns"]);
+    assert!(got
+        .iter()
+        .all(|n| n.timetoken == published.timetoken && !n.debug));
 }
