@@ -5,8 +5,31 @@
 //! `/v1/push/sub-key/{sub}/devices/{token}` with `type=`; APNs HTTP/2
 //! (token auth) devices under `/v2/push/sub-key/{sub}/devices-apns2/{token}`
 //! with `environment=` and `topic=` instead of `type=`.
+//!
+//! A notification is sent by publishing an ordinary message that carries
+//! `pn_apns` / `pn_fcm` / `pn_gcm` keys on a channel with registered
+//! devices; [`PushPayload`] builds such a message:
+//!
+//! ```no_run
+//! # async fn run(client: pubnub_rx::PubNub) -> Result<(), pubnub_rx::Error> {
+//! use pubnub_rx::api::push::{Apns2Target, ApnsEnvironment, ApnsPayload, FcmPayload, PushPayload};
+//! use serde_json::json;
+//!
+//! let payload = PushPayload::new()
+//!     .apns(
+//!         ApnsPayload::new()
+//!             .alert("Game on", "Portugal vs Denmark starts now")
+//!             .sound("default")
+//!             .target(Apns2Target::new("com.example.app").environment(ApnsEnvironment::Production)),
+//!     )
+//!     .fcm(FcmPayload::new().notification("Game on", "Portugal vs Denmark starts now"))
+//!     .message(&json!({"text": "kick-off"}));
+//! client.publish().channel("matches").message(&payload).await?;
+//! # Ok(()) }
+//! ```
 
-use serde_json::Value;
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
 
 use crate::api::endpoint::{awaitable, Answer, Call, Endpoint};
 use crate::api::parse_json;
@@ -283,9 +306,377 @@ fn parse_list(body: &[u8]) -> Result<Vec<String>, Error> {
     })
 }
 
+/// An APNs2 recipient of a [`ApnsPayload`]: the app's topic (bundle id)
+/// and APNs environment, as `pn_push` names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Apns2Target {
+    topic: String,
+    environment: ApnsEnvironment,
+    excluded_devices: Vec<String>,
+}
+
+impl Apns2Target {
+    /// Devices registered for `topic` (environment development unless set).
+    pub fn new(topic: impl Into<String>) -> Self {
+        Self {
+            topic: topic.into(),
+            environment: ApnsEnvironment::Development,
+            excluded_devices: Vec::new(),
+        }
+    }
+
+    /// The APNs environment of the devices to reach.
+    pub fn environment(mut self, environment: ApnsEnvironment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// Device tokens that must not get this notification (e.g. the
+    /// sender's own device): `excluded_devices`.
+    pub fn exclude_devices<I, S>(mut self, tokens: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.excluded_devices
+            .extend(tokens.into_iter().map(Into::into));
+        self
+    }
+
+    fn to_value(&self) -> Value {
+        let mut target = Map::new();
+        target.insert("environment".into(), self.environment.as_str().into());
+        target.insert("topic".into(), self.topic.clone().into());
+        if !self.excluded_devices.is_empty() {
+            target.insert(
+                "excluded_devices".into(),
+                self.excluded_devices.clone().into(),
+            );
+        }
+        Value::Object(target)
+    }
+}
+
+/// The `pn_apns` part of a [`PushPayload`]: Apple's `aps` dictionary, any
+/// custom keys, and the APNs2 targets (`pn_push`).
+///
+/// Devices registered with [`PushType::Apns2`] get the notification only
+/// when a [target](Self::target) names their topic and environment; devices
+/// registered with [`PushType::Apns`] get it regardless.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApnsPayload {
+    aps: Map<String, Value>,
+    custom: Map<String, Value>,
+    targets: Vec<Apns2Target>,
+}
+
+impl ApnsPayload {
+    /// An empty payload.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `aps.alert` as a title and a body.
+    pub fn alert(mut self, title: impl Into<String>, body: impl Into<String>) -> Self {
+        let alert = serde_json::json!({"title": title.into(), "body": body.into()});
+        self.aps.insert("alert".into(), alert);
+        self
+    }
+
+    /// `aps.alert` as one line of text.
+    pub fn alert_text(mut self, text: impl Into<String>) -> Self {
+        self.aps.insert("alert".into(), text.into().into());
+        self
+    }
+
+    /// `aps.badge`: the number on the app icon.
+    pub fn badge(mut self, badge: u32) -> Self {
+        self.aps.insert("badge".into(), badge.into());
+        self
+    }
+
+    /// `aps.sound`: a sound file of the app bundle, or `"default"`.
+    pub fn sound(mut self, sound: impl Into<String>) -> Self {
+        self.aps.insert("sound".into(), sound.into().into());
+        self
+    }
+
+    /// `aps.content-available: 1`: a silent (background) notification.
+    pub fn content_available(mut self) -> Self {
+        self.aps.insert("content-available".into(), 1.into());
+        self
+    }
+
+    /// Any other `aps` key (e.g. `category`, `thread-id`).
+    pub fn aps_field(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.aps.insert(key.into(), value.into());
+        self
+    }
+
+    /// A custom key beside `aps`, delivered to the app.
+    pub fn field(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.custom.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds an APNs2 recipient (`pn_push` with `"version": "v2"`).
+    pub fn target(mut self, target: Apns2Target) -> Self {
+        self.targets.push(target);
+        self
+    }
+
+    fn to_value(&self) -> Value {
+        let mut apns = self.custom.clone();
+        apns.insert("aps".into(), Value::Object(self.aps.clone()));
+        if !self.targets.is_empty() {
+            let targets: Vec<Value> = self.targets.iter().map(Apns2Target::to_value).collect();
+            apns.insert(
+                "pn_push".into(),
+                serde_json::json!([{"targets": targets, "version": "v2"}]),
+            );
+        }
+        Value::Object(apns)
+    }
+}
+
+/// The `pn_fcm` (or `pn_gcm`) part of a [`PushPayload`]: Firebase's
+/// `notification` and `data` objects and any other key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FcmPayload {
+    notification: Map<String, Value>,
+    data: Map<String, Value>,
+    custom: Map<String, Value>,
+}
+
+impl FcmPayload {
+    /// An empty payload.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `notification.title` and `notification.body`: shown by the system.
+    pub fn notification(mut self, title: impl Into<String>, body: impl Into<String>) -> Self {
+        self.notification
+            .insert("title".into(), title.into().into());
+        self.notification.insert("body".into(), body.into().into());
+        self
+    }
+
+    /// A key of `data`, handed to the app. Firebase wants string values.
+    pub fn data(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.data.insert(key.into(), Value::String(value.into()));
+        self
+    }
+
+    /// Any other key of the payload (e.g. `android`).
+    pub fn field(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.custom.insert(key.into(), value.into());
+        self
+    }
+
+    fn to_value(&self) -> Value {
+        let mut fcm = self.custom.clone();
+        if !self.notification.is_empty() {
+            fcm.insert(
+                "notification".into(),
+                Value::Object(self.notification.clone()),
+            );
+        }
+        if !self.data.is_empty() {
+            fcm.insert("data".into(), Value::Object(self.data.clone()));
+        }
+        Value::Object(fcm)
+    }
+}
+
+/// A message that also sends mobile push notifications: publish it with
+/// [`PubNub::publish`] on a channel with registered devices. Subscribers
+/// get the whole message; APNs and FCM devices get their part.
+///
+/// It serializes to one JSON object: the [`message`](Self::message) keys
+/// beside `pn_apns`, `pn_fcm`, `pn_gcm` and `pn_debug` as set (the
+/// builder's keys win over message keys of the same name).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PushPayload {
+    message: Map<String, Value>,
+    apns: Option<ApnsPayload>,
+    fcm: Option<FcmPayload>,
+    gcm: Option<FcmPayload>,
+    debug: bool,
+}
+
+impl PushPayload {
+    /// A payload with no notification yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The notification for APNs and APNs2 devices (`pn_apns`).
+    pub fn apns(mut self, apns: ApnsPayload) -> Self {
+        self.apns = Some(apns);
+        self
+    }
+
+    /// The notification for FCM devices (`pn_fcm`).
+    pub fn fcm(mut self, fcm: FcmPayload) -> Self {
+        self.fcm = Some(fcm);
+        self
+    }
+
+    /// The same for clients still sending the older `pn_gcm` key.
+    pub fn gcm(mut self, gcm: FcmPayload) -> Self {
+        self.gcm = Some(gcm);
+        self
+    }
+
+    /// `pn_debug: true`: PubNub reports how the push went on
+    /// `{channel}-pndebug`.
+    pub fn debug(mut self, debug: bool) -> Self {
+        self.debug = debug;
+        self
+    }
+
+    /// What real-time subscribers read. A JSON object's keys sit beside the
+    /// `pn_*` keys; any other value (a string, a number, an array) is kept
+    /// under `"message"`.
+    pub fn message<T: Serialize + ?Sized>(mut self, message: &T) -> Self {
+        self.message = match serde_json::to_value(message) {
+            Ok(Value::Object(map)) => map,
+            Ok(Value::Null) | Err(_) => Map::new(),
+            Ok(other) => Map::from_iter([("message".to_owned(), other)]),
+        };
+        self
+    }
+
+    /// The message as JSON.
+    pub fn to_value(&self) -> Value {
+        let mut out = self.message.clone();
+        if let Some(apns) = &self.apns {
+            out.insert("pn_apns".into(), apns.to_value());
+        }
+        if let Some(fcm) = &self.fcm {
+            out.insert("pn_fcm".into(), fcm.to_value());
+        }
+        if let Some(gcm) = &self.gcm {
+            out.insert("pn_gcm".into(), gcm.to_value());
+        }
+        if self.debug {
+            out.insert("pn_debug".into(), true.into());
+        }
+        Value::Object(out)
+    }
+}
+
+impl Serialize for PushPayload {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_value().serialize(serializer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn apns2_payload_has_the_documented_pn_push_shape() {
+        let payload = PushPayload::new().apns(
+            ApnsPayload::new()
+                .alert_text("hello world")
+                .target(Apns2Target::new("BUNDLE_ID").environment(ApnsEnvironment::Production)),
+        );
+        assert_eq!(
+            serde_json::to_value(&payload).unwrap(),
+            json!({"pn_apns": {
+                "aps": {"alert": "hello world"},
+                "pn_push": [{"targets": [{"environment": "production", "topic": "BUNDLE_ID"}], "version": "v2"}]
+            }})
+        );
+    }
+
+    #[test]
+    fn every_part_lands_in_its_key() {
+        let payload = PushPayload::new()
+            .message(&json!({"text": "kick-off", "room": 7}))
+            .apns(
+                ApnsPayload::new()
+                    .alert("Title", "Body")
+                    .badge(2)
+                    .sound("melody")
+                    .content_available()
+                    .aps_field("category", "MATCH")
+                    .field("match_id", 42)
+                    .target(Apns2Target::new("com.a").exclude_devices(["tok1"]))
+                    .target(Apns2Target::new("com.b").environment(ApnsEnvironment::Production)),
+            )
+            .fcm(
+                FcmPayload::new()
+                    .notification("Title", "Body")
+                    .data("room", "7")
+                    .field("android", json!({"priority": "high"})),
+            )
+            .gcm(FcmPayload::new().data("legacy", "yes"))
+            .debug(true);
+        assert_eq!(
+            payload.to_value(),
+            json!({
+                "text": "kick-off",
+                "room": 7,
+                "pn_apns": {
+                    "aps": {
+                        "alert": {"title": "Title", "body": "Body"},
+                        "badge": 2,
+                        "sound": "melody",
+                        "content-available": 1,
+                        "category": "MATCH"
+                    },
+                    "match_id": 42,
+                    "pn_push": [{
+                        "targets": [
+                            {"environment": "development", "topic": "com.a", "excluded_devices": ["tok1"]},
+                            {"environment": "production", "topic": "com.b"}
+                        ],
+                        "version": "v2"
+                    }]
+                },
+                "pn_fcm": {
+                    "notification": {"title": "Title", "body": "Body"},
+                    "data": {"room": "7"},
+                    "android": {"priority": "high"}
+                },
+                "pn_gcm": {"data": {"legacy": "yes"}},
+                "pn_debug": true
+            })
+        );
+    }
+
+    #[test]
+    fn minimal_payloads_and_non_object_messages() {
+        assert_eq!(PushPayload::new().to_value(), json!({}));
+        // No targets: no `pn_push` (APNs certificate devices only).
+        assert_eq!(
+            PushPayload::new()
+                .apns(ApnsPayload::new().badge(1))
+                .message("hi")
+                .to_value(),
+            json!({"message": "hi", "pn_apns": {"aps": {"badge": 1}}})
+        );
+        assert_eq!(
+            PushPayload::new()
+                .fcm(FcmPayload::new())
+                .debug(false)
+                .to_value(),
+            json!({"pn_fcm": {}})
+        );
+        // The builder's keys win over a message key of the same name.
+        assert_eq!(
+            PushPayload::new()
+                .message(&json!({"pn_fcm": "mine"}))
+                .fcm(FcmPayload::new().data("k", "v"))
+                .to_value(),
+            json!({"pn_fcm": {"data": {"k": "v"}}})
+        );
+    }
 
     #[test]
     fn responses() {

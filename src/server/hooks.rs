@@ -62,6 +62,8 @@ pub enum RouteKind {
     /// The server's stand-in for the files bucket: form upload and download
     /// (`/file-store/…`).
     FileStore,
+    /// Mobile Push registrations (`/v1/push/…`, `/v2/push/…`).
+    Push,
     /// CORS preflight.
     Options,
     /// Anything the server does not know.

@@ -26,6 +26,7 @@ use super::groups::Groups;
 use super::message::{PreparedMessage, StoredMessage};
 use super::objects::Objects;
 use super::presence::Presence;
+use super::push::PushRegistry;
 
 /// The `-pnpres` suffix of presence channels and groups.
 pub(crate) const PRESENCE_SUFFIX: &str = "-pnpres";
@@ -255,6 +256,8 @@ pub(crate) struct KeysetState {
     pub(crate) objects: Objects,
     /// Uploaded files and upload forms (`files.rs`).
     pub(crate) files: Files,
+    /// Mobile Push registrations and recorded notifications (`push.rs`).
+    pub(crate) push: PushRegistry,
     /// Polls to wake once the lock is released.
     wakes: Vec<Arc<Notify>>,
     /// The server-wide byte cap every stored message is charged to.
@@ -359,6 +362,7 @@ impl KeysetHandle {
                     waiters: Waiters::default(),
                     objects: Objects::default(),
                     files: Files::default(),
+                    push: PushRegistry::default(),
                     wakes: Vec::new(),
                     budget,
                     me: me.clone(),
@@ -473,6 +477,15 @@ impl Keysets {
             ))
         });
         Ok(handle.clone())
+    }
+
+    /// The keyset of `subscribe_key` if it exists, without creating one.
+    pub(crate) fn find(&self, subscribe_key: &str) -> Option<Arc<KeysetHandle>> {
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(subscribe_key)
+            .cloned()
     }
 
     /// The global byte cap of stored messages.

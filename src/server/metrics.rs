@@ -17,7 +17,7 @@ use super::app::App;
 use super::hooks::RouteKind;
 
 /// Every route kind with its label, in the order the arrays are indexed.
-const ROUTES: [(RouteKind, &str); 26] = [
+const ROUTES: [(RouteKind, &str); 27] = [
     (RouteKind::Time, "time"),
     (RouteKind::Publish, "publish"),
     (RouteKind::Signal, "signal"),
@@ -42,6 +42,7 @@ const ROUTES: [(RouteKind, &str); 26] = [
     (RouteKind::Files, "files"),
     (RouteKind::PublishFile, "publish_file"),
     (RouteKind::FileStore, "file_store"),
+    (RouteKind::Push, "push"),
     (RouteKind::Options, "options"),
     (RouteKind::Unknown, "unknown"),
 ];
@@ -411,6 +412,9 @@ fn text(body: String, content_type: &'static str) -> Response<Body> {
 pub(crate) fn dev_route(app: &App, method: &Method, path: &str) -> Option<Response<Body>> {
     if *method != Method::GET {
         return None;
+    }
+    if let Some(response) = super::push::dev_route(app, path) {
+        return Some(response);
     }
     match path {
         "/metrics" => Some(text(

@@ -47,6 +47,7 @@
 //! | `metrics.rs` | atomic counters behind `/metrics`; the dev-server-only routes `/metrics` and `/healthz` |
 //! | `filter.rs` | the `filter-expr` language (also App Context's `filter`) |
 //! | `objects/` | App Context v2: routes and events (`mod.rs`), list options (`query.rs`), the bounded store with verbatim JSON (`store.rs`) |
+//! | `push.rs` | Mobile Push: device registrations, the notifications a publish would send, `/dev/push/{sub}/notifications` |
 //!
 //! **Keys.** Without explicit keysets any subscribe key is accepted and gets
 //! its own state, created on first use (like PubNub's `demo` keys). With
@@ -92,8 +93,10 @@
 //! polls, open connections, publishes by kind, deliveries, bytes in / out,
 //! queue-overflow losses, store size, requests by route and status, a
 //! request latency histogram by [`RouteKind`]); `GET /healthz` answers 200
-//! `ok`. They are answered before the request log, fault injection and the
-//! counters, so watching the server never changes what it records.
+//! `ok`; `GET /dev/push/{sub}/notifications` answers the Mobile Push
+//! notifications recorded for a keyset (JSON, `push.rs`). They are
+//! answered before the request log, fault injection and the counters, so
+//! watching the server never changes what it records.
 //! Counters are relaxed atomics: no lock per request.
 //!
 //! **Message actions** (`actions.rs`, PROTOCOL.md §10):
@@ -105,6 +108,16 @@
 //! `e:3` events; Access Manager: write (add), read (get), delete (remove).
 //! Differences from PubNub: removing an action that does not exist answers
 //! 200 (idempotent), and an action may name a message that is not stored.
+//!
+//! **Mobile Push** (`push.rs`, PROTOCOL.md §12): device registrations
+//! under `/v1/push/sub-key/{sub}/devices/{token}[/remove]` (`type=fcm|gcm|
+//! apns|mpns`) and `/v2/push/sub-key/{sub}/devices-apns2/{token}[/remove]`
+//! (`topic`, `environment`), answered byte for byte as recorded and bounded
+//! per keyset; Access Manager: read on the channels touched. A publish with
+//! `pn_apns` / `pn_fcm` / `pn_gcm` on a channel with devices records the
+//! notifications that would be sent (INFO log, the last 1,000 per keyset at
+//! the dev-server-only `GET /dev/push/{sub}/notifications` and
+//! [`DevServerHandle::push_notifications`]); nothing leaves the machine.
 //!
 //! **Test hooks** (on [`DevServerHandle`]): the [request log](RequestLog)
 //! with `wait_for` (no sleeping), [fault injection](Faults) per
@@ -132,6 +145,7 @@ mod metrics;
 mod objects;
 mod presence;
 mod publish;
+mod push;
 mod router;
 mod subscribe;
 mod wire;
@@ -146,6 +160,10 @@ use tokio::task::JoinHandle;
 
 pub use config::{DevServerConfig, Keyset};
 pub use hooks::{Fault, Faults, LoggedRequest, RequestLog, RouteKind};
+pub use push::{
+    PushNotification, PushService, MAX_CHANNELS_PER_DEVICE, MAX_DEVICES, MAX_NOTIFICATIONS,
+    MAX_REGISTRATIONS,
+};
 
 use app::App;
 
@@ -269,6 +287,19 @@ impl DevServerHandle {
         let mut parked = self.app.parked.subscribe();
         // The sender lives in `app`, which `self` keeps alive.
         let _ = parked.wait_for(|n| *n >= count).await;
+    }
+
+    /// The Mobile Push notifications recorded for `subscribe_key` (the
+    /// last [`MAX_NOTIFICATIONS`], oldest first): what a publish with
+    /// `pn_apns` / `pn_fcm` / `pn_gcm` would have sent to the devices
+    /// registered on its channel. Recorded before the publish is answered,
+    /// so there is nothing to wait for. Empty for an unknown keyset.
+    pub fn push_notifications(&self, subscribe_key: &str) -> Vec<PushNotification> {
+        self.app
+            .keysets
+            .find(subscribe_key)
+            .map(|keyset| keyset.lock().push.notifications())
+            .unwrap_or_default()
     }
 
     /// The configuration the server runs with.

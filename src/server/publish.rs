@@ -16,6 +16,10 @@
 //!   the SDKs send for fire, and indistinguishable from it on the wire. With
 //!   no Functions to run it is answered `Sent` and neither stored nor
 //!   delivered, as PubNub documents for fire.
+//! * **Mobile Push**: a publish on a channel with registered devices hands
+//!   the stored message to `push.rs`, which records the notifications its
+//!   `pn_apns` / `pn_fcm` / `pn_gcm` keys would send; other channels cost
+//!   one hash lookup under the lock already taken.
 //! * Message JSON that does not parse → 400 `[0,"Invalid JSON",tt]` (meta too).
 //!   `custom_message_type` is passed through unchecked; the SDKs validate it.
 
@@ -138,7 +142,20 @@ pub(crate) fn publish(
             .filter(|tt| *tt > 0),
     }
     .prepare(&keyset.subscribe_key);
-    let timetoken = keyset.lock().insert(message).timetoken;
+    let (stored, push_devices) = {
+        let mut state = keyset.lock();
+        let stored = state.insert(message);
+        // Mobile Push: one lookup; the message is read only when the
+        // channel has registered devices (`push.rs`).
+        let devices = (kind == PublishKind::Publish)
+            .then(|| state.push.devices_on(channel))
+            .flatten();
+        (stored, devices)
+    };
+    if let Some(devices) = push_devices {
+        super::push::on_publish(keyset, &stored, devices);
+    }
+    let timetoken = stored.timetoken;
     app.metrics.publish(match kind {
         PublishKind::Publish => Published::Message,
         PublishKind::Signal => Published::Signal,

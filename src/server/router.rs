@@ -30,6 +30,7 @@ use super::hooks::{Fault, LoggedRequest, RouteKind};
 use super::objects::{self, ObjectsPath};
 use super::presence;
 use super::publish::{publish, time, PublishKind};
+use super::push::{self, PushPath};
 use super::subscribe::subscribe;
 use super::wire::{decode_path, decode_query, Query, RequestCtx};
 
@@ -168,6 +169,11 @@ enum Route<'a> {
         id: &'a str,
         name: &'a str,
     },
+    // Mobile Push (`push.rs`).
+    Push {
+        subscribe_key: &'a str,
+        path: PushPath<'a>,
+    },
 }
 
 impl Route<'_> {
@@ -212,6 +218,8 @@ impl Route<'_> {
             Self::AddAction { .. } | Self::RemoveAction { .. } | Self::GetActions { .. } => {
                 RouteKind::MessageActions
             }
+            // Mobile Push (`push.rs`).
+            Self::Push { .. } => RouteKind::Push,
         }
     }
 }
@@ -516,6 +524,20 @@ fn resolve<'a>(method: &Method, segments: &'a [String]) -> Result<Route<'a>, Api
                 name,
             },
         ),
+        // Mobile Push (`push.rs`).
+        [version @ ("v1" | "v2"), "push", "sub-key", subscribe_key, rest @ ..] => {
+            match PushPath::resolve(version, rest) {
+                Some(path) => only(
+                    method,
+                    get,
+                    Route::Push {
+                        subscribe_key,
+                        path,
+                    },
+                ),
+                None => Err(not_found()),
+            }
+        }
         _ => Err(not_found()),
     }
 }
@@ -703,6 +725,11 @@ async fn dispatch(
             id,
             name,
         } => Ok(files::download(app, subscribe_key, token, id, name)),
+        // Mobile Push (`push.rs`).
+        Route::Push {
+            subscribe_key,
+            path,
+        } => push::handle(app, &keysets.resolve(subscribe_key)?, ctx, path),
     }
 }
 

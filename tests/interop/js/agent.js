@@ -381,6 +381,38 @@ class Agent {
     return {};
   }
 
+  // --- Mobile Push: `device`, `push_type` (gcm | apns | apns2 | mpns),
+  // `channels`, and for apns2 `topic` and `environment` ------------------
+
+  pushParams(args) {
+    const params = { device: args.device, pushGateway: args.push_type };
+    if (args.push_type === 'apns2') {
+      params.topic = args.topic;
+      params.environment = args.environment || 'development';
+    }
+    return params;
+  }
+
+  async op_push_add(args) {
+    await this.call(this.pubnub.push.addChannels({ ...this.pushParams(args), channels: args.channels }));
+    return {};
+  }
+
+  async op_push_list(args) {
+    const result = await this.call(this.pubnub.push.listChannels(this.pushParams(args)));
+    return { channels: result.channels };
+  }
+
+  async op_push_remove(args) {
+    await this.call(this.pubnub.push.removeChannels({ ...this.pushParams(args), channels: args.channels }));
+    return {};
+  }
+
+  async op_push_remove_device(args) {
+    await this.call(this.pubnub.push.deleteDevice(this.pushParams(args)));
+    return {};
+  }
+
   /** Decrypts a legacy-cryptor ciphertext with this client's cipher key. */
   async op_decrypt(args) {
     return { message: this.pubnub.decrypt(args.ciphertext) };

@@ -35,7 +35,7 @@ import json
 import sys
 import traceback
 
-from pubnub.enums import PNOperationType, PNStatusCategory
+from pubnub.enums import PNOperationType, PNPushEnvironment, PNPushType, PNStatusCategory
 from pubnub.callbacks import SubscribeCallback
 from pubnub.endpoints.objects_v2.objects_endpoint import ChannelIncludeEndpoint, UUIDIncludeEndpoint
 from pubnub.models.consumer.objects_v2.memberships import PNChannelMembership
@@ -462,6 +462,36 @@ class Agent:
 
     async def op_cg_delete(self, args):
         await self.call(self.pubnub.remove_channel_group().channel_group(args["group"]))
+        return {}
+
+    # --- Mobile Push: `device`, `push_type` (gcm | apns | apns2 | mpns),
+    # `channels`, and for apns2 `topic` and `environment` -----------------
+
+    PUSH_TYPES = {"gcm": PNPushType.GCM, "apns": PNPushType.APNS, "apns2": PNPushType.APNS2,
+                  "mpns": PNPushType.MPNS}
+
+    def push_device(self, builder, args):
+        builder = builder.device_id(args["device"]).push_type(self.PUSH_TYPES[args["push_type"]])
+        if args["push_type"] == "apns2":
+            environment = (PNPushEnvironment.PRODUCTION if args.get("environment") == "production"
+                           else PNPushEnvironment.DEVELOPMENT)
+            builder = builder.topic(args["topic"]).environment(environment)
+        return builder
+
+    async def op_push_add(self, args):
+        await self.call(self.push_device(self.pubnub.add_channels_to_push(), args).channels(args["channels"]))
+        return {}
+
+    async def op_push_list(self, args):
+        result = await self.call(self.push_device(self.pubnub.list_push_channels(), args))
+        return {"channels": list(result.channels)}
+
+    async def op_push_remove(self, args):
+        await self.call(self.push_device(self.pubnub.remove_channels_from_push(), args).channels(args["channels"]))
+        return {}
+
+    async def op_push_remove_device(self, args):
+        await self.call(self.push_device(self.pubnub.remove_device_from_push(), args))
         return {}
 
     async def op_decrypt(self, args):
