@@ -39,7 +39,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bob = client(&origin, "bob", |b| b)?;
 
     // Bob watches the room's file events.
-    let room = bob.channel("room.files").subscription(SubscriptionOptions::new());
+    let room = bob
+        .channel("room.files")
+        .subscription(SubscriptionOptions::new());
     let mut files = room.files();
     room.subscribe().await?;
 
@@ -100,7 +102,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listed = bob.list_files().channel("room.files").await?;
     for file in &listed.files {
-        println!("listed {} {} ({} bytes, {})", file.id, file.name, file.size, file.created);
+        println!(
+            "listed {} {} ({} bytes, {})",
+            file.id, file.name, file.size, file.created
+        );
     }
     for file in listed.files {
         bob.delete_file()

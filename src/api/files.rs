@@ -176,9 +176,23 @@ impl MessageOptions {
             Some(message) => message.clone()?,
             None => Value::Null,
         };
+        // `message` first, as the official SDKs write it.
+        #[derive(Serialize)]
+        struct FileMessage<'a> {
+            message: &'a Value,
+            file: FileId<'a>,
+        }
+        #[derive(Serialize)]
+        struct FileId<'a> {
+            id: &'a str,
+            name: &'a str,
+        }
         let body = to_json(
             "file message",
-            &json!({"message": message, "file": {"id": id, "name": name}}),
+            &FileMessage {
+                message: &message,
+                file: FileId { id, name },
+            },
         )?;
         let payload = match &config.crypto {
             Some(crypto) => to_json("file message", &crypto.encrypt_to_base64(body.as_bytes())?)?,

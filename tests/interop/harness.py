@@ -15,6 +15,7 @@ Environment (set by tests/interop/run.sh):
                    (`h.pam_agent(...)`)
   INTEROP_PYTHON   the Python of the venv that has freenub installed
   INTEROP_NODE     node; NODE_PATH must reach the installed `pubnub`
+  INTEROP_RS_AGENT the built pubnub-rx agent (tests/interop/rs/agent.rs)
   INTEROP_LOG_DIR  where agent logs go
 """
 
@@ -30,7 +31,7 @@ import uuid as uuid_module
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ANSWER_PREFIX = "@@interop "
-LANGUAGES = ("py", "js")
+LANGUAGES = ("py", "js", "rs")
 
 
 class InteropFailure(AssertionError):
@@ -55,6 +56,8 @@ class Agent:
         self.uuid = settings["uuid"]
         if lang == "py":
             command = [_env("INTEROP_PYTHON"), os.path.join(HERE, "py", "agent.py")]
+        elif lang == "rs":
+            command = [_env("INTEROP_RS_AGENT")]
         else:
             command = [_env("INTEROP_NODE"), os.path.join(HERE, "js", "agent.js")]
         self.log_path = os.path.join(log_dir, f"{name}.log")

@@ -141,6 +141,22 @@ for line in open(sys.argv[1]):
         print(msg["executable"])
 ' "$LOGS/cargo-build.log")"
 [[ -x "$SERVER_BIN" ]] || setup_failed "cargo did not report the pubnub-dev-server executable" "$LOGS/cargo-build.log"
+# pubnub-rx's own agent (tests/interop/rs/agent.rs), for the cases where our
+# client and the official ones exchange data (files).
+step cargo-build-agent "cargo build --example interop_agent" \
+    cargo build --manifest-path "$ROOT/Cargo.toml" --example interop_agent \
+    --message-format=json-render-diagnostics
+RS_AGENT_BIN="$("$PYTHON" -c '
+import json, sys
+for line in open(sys.argv[1]):
+    if not line.startswith("{"):
+        continue
+    msg = json.loads(line)
+    if msg.get("reason") == "compiler-artifact" and msg.get("executable") \
+            and msg["target"]["name"] == "interop_agent":
+        print(msg["executable"])
+' "$LOGS/cargo-build-agent.log")"
+[[ -x "$RS_AGENT_BIN" ]] || setup_failed "cargo did not report the interop_agent executable" "$LOGS/cargo-build-agent.log"
 
 start_server() {
     # start_server LOG [OPTION...]: starts the binary on a free port in the
@@ -220,7 +236,7 @@ for case_file in "${CASES[@]}"; do
     # (bash defers traps while a foreground command runs); cleanup stops it.
     env INTEROP_ORIGIN="$ORIGIN" INTEROP_PAM_ORIGIN="$PAM_ORIGIN" INTEROP_PAM_SUBSCRIBE_KEY="$PAM_SUBSCRIBE_KEY" \
         INTEROP_PAM_PUBLISH_KEY="$PAM_PUBLISH_KEY" INTEROP_PAM_SECRET_KEY="$PAM_SECRET_KEY" \
-        PYTHONDONTWRITEBYTECODE=1 INTEROP_PYTHON="$PYTHON" INTEROP_NODE="$NODE" \
+        PYTHONDONTWRITEBYTECODE=1 INTEROP_PYTHON="$PYTHON" INTEROP_NODE="$NODE" INTEROP_RS_AGENT="$RS_AGENT_BIN" \
         INTEROP_LOG_DIR="$LOGS/agents" NODE_PATH="$NODE_DIR/node_modules" PYTHONPATH="$HERE" \
         timeout --kill-after=5 "$CASE_TIMEOUT" "$PYTHON" -P "$case_file" >"$case_log" 2>&1 &
     CASE_PID=$!

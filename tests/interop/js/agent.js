@@ -553,6 +553,39 @@ class Agent {
     return pageOf(await this.call(this.pubnub.objects.getChannelMembers(params)));
   }
 
+  // Files: contents travel as base64 (`data_b64`); encrypted with the
+  // client's cipher key when it has one, as pubnub-js does by default.
+  async op_send_file(args) {
+    const params = {
+      channel: args.channel,
+      file: { data: Buffer.from(args.data_b64, 'base64'), name: args.name, mimeType: 'application/octet-stream' },
+    };
+    if (args.message !== undefined && args.message !== null) params.message = args.message;
+    const result = await this.call(this.pubnub.sendFile(params));
+    return { id: result.id, name: result.name, timetoken: tt(result.timetoken) };
+  }
+
+  async op_list_files(args) {
+    const params = { channel: args.channel };
+    if (args.limit !== undefined) params.limit = args.limit;
+    const result = await this.call(this.pubnub.listFiles(params));
+    return {
+      files: result.data.map((f) => ({ id: f.id, name: f.name, size: f.size })),
+      next: result.next || null,
+    };
+  }
+
+  async op_download_file(args) {
+    const file = await this.call(this.pubnub.downloadFile({ channel: args.channel, id: args.id, name: args.name }));
+    const data = await file.toBuffer();
+    return { data_b64: data.toString('base64') };
+  }
+
+  async op_delete_file(args) {
+    await this.call(this.pubnub.deleteFile({ channel: args.channel, id: args.id, name: args.name }));
+    return {};
+  }
+
   async op_exit() {
     this.pubnub.stop();
     return {};

@@ -31,6 +31,7 @@ reported, which carries the server's error body).
 """
 
 import asyncio
+import base64
 import json
 import sys
 import traceback
@@ -661,6 +662,37 @@ class Agent:
             .include_uuid(UUIDIncludeEndpoint.UUID_WITH_CUSTOM)
         )
         return page_of(await self.call(builder))
+
+    # Files: contents travel as base64 (`data_b64`); encrypted with the
+    # client's cipher key when it has one, as freenub does by default.
+    async def op_send_file(self, args):
+        builder = (
+            self.pubnub.send_file()
+            .channel(args["channel"])
+            .file_name(args["name"])
+            .file_object(base64.b64decode(args["data_b64"]))
+        )
+        if args.get("message") is not None:
+            builder = builder.message(args["message"])
+        result = await self.call(builder)
+        return {"id": result.file_id, "name": result.name, "timetoken": tt(result.timestamp)}
+
+    async def op_list_files(self, args):
+        result = await self.call(self.pubnub.list_files().channel(args["channel"]))
+        files = [{"id": f["id"], "name": f["name"], "size": f["size"]} for f in result.data]
+        return {"files": files, "next": result.next}
+
+    async def op_download_file(self, args):
+        result = await self.call(
+            self.pubnub.download_file().channel(args["channel"]).file_id(args["id"]).file_name(args["name"])
+        )
+        return {"data_b64": base64.b64encode(result.data).decode()}
+
+    async def op_delete_file(self, args):
+        await self.call(
+            self.pubnub.delete_file().channel(args["channel"]).file_id(args["id"]).file_name(args["name"])
+        )
+        return {}
 
     async def op_exit(self, args):
         await self.pubnub.stop()

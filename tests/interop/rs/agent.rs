@@ -79,7 +79,9 @@ async fn run(client: &PubNub, op: &str, args: &Value) -> Result<Value, (String, 
             Ok(json!({"id": sent.id, "name": sent.name, "timetoken": sent.timetoken.to_string()}))
         }
         "list_files" => {
-            let mut builder = client.list_files().channel(text(args, "channel").map_err(bad)?);
+            let mut builder = client
+                .list_files()
+                .channel(text(args, "channel").map_err(bad)?);
             if let Some(limit) = args["limit"].as_u64() {
                 builder = builder.limit(u32::try_from(limit).unwrap_or(100));
             }
