@@ -30,7 +30,7 @@ const readline = require('readline');
 const PubNub = require('pubnub');
 
 const ANSWER_PREFIX = '@@interop ';
-const EVENT_KINDS = ['message', 'signal', 'presence', 'status', 'objects'];
+const EVENT_KINDS = ['message', 'signal', 'presence', 'status', 'objects', 'message_action'];
 // Access Manager: the resource types of a token and the permission names.
 const TOKEN_RESOURCE_TYPES = ['channels', 'groups', 'uuids'];
 const PERMISSIONS = ['read', 'write', 'manage', 'delete', 'get', 'update', 'join'];
@@ -76,6 +76,17 @@ function orNull(value) {
 
 function tt(value) {
   return value === undefined || value === null ? null : String(value);
+}
+
+/** A message action in the shape both agents report. */
+function actionOf(action) {
+  return {
+    type: action.type,
+    value: action.value,
+    uuid: action.uuid,
+    action_timetoken: tt(action.actionTimetoken),
+    message_timetoken: tt(action.messageTimetoken),
+  };
 }
 
 /** An unbounded FIFO of events with a `next(timeoutMs)` that waits. */
@@ -173,6 +184,8 @@ class Agent {
           timetoken: tt(event.timetoken),
         }),
       // App Context events: `message` is `{event, type, data}` as sent.
+      // The event's `event` (added / removed) is left out: freenub does not report it.
+      messageAction: (event) => this.queues.message_action.push(actionOf(event.data)),
       objects: (event) =>
         this.queues.objects.push({
           type: event.message.type,
@@ -551,6 +564,34 @@ class Agent {
       include: { customFields: true, UUIDFields: true, customUUIDFields: true },
     };
     return pageOf(await this.call(this.pubnub.objects.getChannelMembers(params)));
+  }
+
+  // Message actions.
+  async op_add_message_action(args) {
+    const result = await this.call(
+      this.pubnub.addMessageAction({
+        channel: args.channel,
+        messageTimetoken: args.message_timetoken,
+        action: { type: args.type, value: args.value },
+      }),
+    );
+    return actionOf(result.data);
+  }
+
+  async op_get_message_actions(args) {
+    const result = await this.call(this.pubnub.getMessageActions({ channel: args.channel }));
+    return { actions: result.data.map(actionOf) };
+  }
+
+  async op_remove_message_action(args) {
+    await this.call(
+      this.pubnub.removeMessageAction({
+        channel: args.channel,
+        messageTimetoken: args.message_timetoken,
+        actionTimetoken: args.action_timetoken,
+      }),
+    );
+    return {};
   }
 
   // Files: contents travel as base64 (`data_b64`); encrypted with the

@@ -39,6 +39,7 @@ import traceback
 from pubnub.enums import PNOperationType, PNPushEnvironment, PNPushType, PNStatusCategory
 from pubnub.callbacks import SubscribeCallback
 from pubnub.endpoints.objects_v2.objects_endpoint import ChannelIncludeEndpoint, UUIDIncludeEndpoint
+from pubnub.models.consumer.message_actions import PNMessageAction
 from pubnub.models.consumer.objects_v2.memberships import PNChannelMembership
 from pubnub.models.consumer.objects_v2.page import Next
 from pubnub.models.consumer.v3.channel import Channel
@@ -48,7 +49,7 @@ from pubnub.pnconfiguration import PNConfiguration
 from pubnub.pubnub_asyncio import PubNubAsyncio
 
 ANSWER_PREFIX = "@@interop "
-EVENT_KINDS = ("message", "signal", "presence", "status", "objects")
+EVENT_KINDS = ("message", "signal", "presence", "status", "objects", "message_action")
 # Access Manager: the resource types of a token and the permission names, in
 # the JSON shape pubnub-js takes and both agents report.
 TOKEN_RESOURCE_TYPES = {"channels": Channel, "groups": Group, "uuids": UUID}
@@ -103,6 +104,17 @@ def tt(value):
     return None if value is None else str(value)
 
 
+def action_of(action):
+    """A message action in the shape both agents report."""
+    return {
+        "type": action.type,
+        "value": action.value,
+        "uuid": action.uuid,
+        "action_timetoken": tt(action.action_timetoken),
+        "message_timetoken": tt(action.message_timetoken),
+    }
+
+
 def reported(callback):
     """freenub swallows exceptions raised in listener callbacks: log them."""
 
@@ -142,6 +154,11 @@ class Listener(SubscribeCallback):
                 "timetoken": tt(message.timetoken),
             }
         )
+
+    @reported
+    def message_action(self, pubnub, message_action):
+        # freenub does not say whether the action was added or removed.
+        self.queues["message_action"].put_nowait(action_of(message_action))
 
     @reported
     def signal(self, pubnub, signal):
@@ -662,6 +679,28 @@ class Agent:
             .include_uuid(UUIDIncludeEndpoint.UUID_WITH_CUSTOM)
         )
         return page_of(await self.call(builder))
+
+    # Message actions.
+    async def op_add_message_action(self, args):
+        action = PNMessageAction()
+        action.type = args["type"]
+        action.value = args["value"]
+        action.message_timetoken = args["message_timetoken"]
+        result = await self.call(self.pubnub.add_message_action().channel(args["channel"]).message_action(action))
+        return action_of(result)
+
+    async def op_get_message_actions(self, args):
+        result = await self.call(self.pubnub.get_message_actions().channel(args["channel"]))
+        return {"actions": [action_of(a) for a in result.actions]}
+
+    async def op_remove_message_action(self, args):
+        await self.call(
+            self.pubnub.remove_message_action()
+            .channel(args["channel"])
+            .message_timetoken(args["message_timetoken"])
+            .action_timetoken(args["action_timetoken"])
+        )
+        return {}
 
     # Files: contents travel as base64 (`data_b64`); encrypted with the
     # client's cipher key when it has one, as freenub does by default.
