@@ -8,7 +8,8 @@
 //! Context (uuid and channel metadata, memberships and members, with their
 //! `e: 2` events; routes and differences from PubNub in `objects/mod.rs`:
 //! `/v2/objects/{sub}/uuids[/{uuid}[/channels]]` and
-//! `/v2/objects/{sub}/channels[/{channel}[/uuids]]`) and, for
+//! `/v2/objects/{sub}/channels[/{channel}[/uuids]]`), message actions,
+//! files, Mobile Push and, for
 //! keysets with a secret key (or, by trust on first use, any keyset that
 //! receives a signed administration request), Access Manager (signed requests, v2 grants,
 //! v3 tokens, enforcement on every data route). It is the default backend
@@ -48,6 +49,8 @@
 //! | `filter.rs` | the `filter-expr` language (also App Context's `filter`) |
 //! | `objects/` | App Context v2: routes and events (`mod.rs`), list options (`query.rs`), the bounded store with verbatim JSON (`store.rs`) |
 //! | `push.rs` | Mobile Push: device registrations, the notifications a publish would send, `/dev/push/{sub}/notifications` |
+//! | `files.rs` | Files: upload forms, the in-memory bucket (`/file-store/`), list, redirect, delete |
+//! | `actions.rs` | message actions, stored beside their channel's history |
 //!
 //! **Keys.** Without explicit keysets any subscribe key is accepted and gets
 //! its own state, created on first use (like PubNub's `demo` keys). With
@@ -118,6 +121,53 @@
 //! notifications that would be sent (INFO log, the last 1,000 per keyset at
 //! the dev-server-only `GET /dev/push/{sub}/notifications` and
 //! [`DevServerHandle::push_notifications`]); nothing leaves the machine.
+//!
+//! **Files** (`files.rs`, PROTOCOL.md §12): `POST /v1/files/{sub}/channels/{ch}/generate-upload-url`
+//! hands out an S3-style form whose URL is this server's own `/file-store/`
+//! (valid 60 s); the multipart upload is stored in memory (5 MiB per file as
+//! PubNub's, at most 10,000 files per keyset and `max_file_bytes` —
+//! `--max-file-bytes`, default 128 MiB — server-wide, oldest evicted first)
+//! and answered as S3 answers (204, or its XML errors `EntityTooLarge`,
+//! `AccessDenied`, `InvalidArgument`). The file message
+//! (`/v1/files/publish-file/…`) is a publish stored and delivered as type 4
+//! (`e: 4`); list orders by file id with a `next` cursor; the get-URL route
+//! answers 307 to `/file-store/{sub}/{token}/{id}/{name}`; delete is
+//! idempotent. Access Manager: write to send, read to list and download,
+//! delete to delete. Differences from PubNub: files do not expire (PubNub's
+//! retention is a keyset setting) and the `X-Amz-*` form fields are
+//! placeholders; the upload is authorized by the pending form only this
+//! server issued.
+//!
+//! # Routes
+//!
+//! Every route the server answers (anything else is PubNub's 404 body):
+//!
+//! | method | path | family |
+//! | --- | --- | --- |
+//! | GET | `/time/0` | time |
+//! | GET, POST | `/publish/{pub}/{sub}/0/{ch}/0[/{msg}]` | publish, fire (`store=0&norep=true`) |
+//! | GET | `/signal/{pub}/{sub}/0/{ch}/0/{msg}` | signal |
+//! | GET | `/v2/subscribe/{sub}/{chs}/0` | subscribe (handshake, receive) |
+//! | GET | `/v2/presence/sub-key/{sub}/channel/{chs}/heartbeat`, `…/leave` | presence |
+//! | GET | `/v2/presence/sub-key/{sub}[/channel/{chs}]` | here_now |
+//! | GET | `/v2/presence/sub-key/{sub}/uuid/{uuid}` | where_now |
+//! | GET | `/v2/presence/sub-key/{sub}/channel/{chs}/uuid/{uuid}[/data]` | get / set state |
+//! | GET | `/v2/history/sub-key/{sub}/channel/{ch}` | history v2 |
+//! | GET, DELETE | `/v3/history/sub-key/{sub}/channel/{chs}` | fetch v3, delete |
+//! | GET | `/v3/history-with-actions/sub-key/{sub}/channel/{ch}` | fetch v3 with actions |
+//! | GET | `/v3/history/sub-key/{sub}/message-counts/{chs}` | message counts |
+//! | GET | `/v1/channel-registration/sub-key/{sub}/channel-group[/{g}[/remove]]` | channel groups |
+//! | GET | `/v2/auth/grant/sub-key/{sub}`, `/v2/auth/audit/sub-key/{sub}` | Access Manager v2 |
+//! | POST, DELETE | `/v3/pam/{sub}/grant[/{token}]` | Access Manager v3 |
+//! | GET, PATCH, DELETE | `/v2/objects/{sub}/uuids[/{uuid}[/channels]]`, `/v2/objects/{sub}/channels[/{ch}[/uuids]]` | App Context |
+//! | GET, POST, DELETE | `/v1/message-actions/{sub}/channel/{ch}[/message/{tt}[/action/{tt}]]` | message actions |
+//! | POST | `/v1/files/{sub}/channels/{ch}/generate-upload-url` | files |
+//! | GET | `/v1/files/publish-file/{pub}/{sub}/0/{ch}/0/{msg}` | file message |
+//! | GET, DELETE | `/v1/files/{sub}/channels/{ch}/files[/{id}/{name}]` | list, get URL (307), delete |
+//! | POST, GET | `/file-store/`, `/file-store/{sub}/{token}/{id}/{name}` | the bucket (upload, download) |
+//! | GET | `/v1/push/sub-key/{sub}/devices/{token}[/remove]`, `/v2/push/sub-key/{sub}/devices-apns2/{token}[/remove]` | Mobile Push |
+//! | OPTIONS | any | CORS preflight |
+//! | GET | `/metrics`, `/healthz`, `/dev/push/{sub}/notifications` | dev server only |
 //!
 //! **Test hooks** (on [`DevServerHandle`]): the [request log](RequestLog)
 //! with `wait_for` (no sleeping), [fault injection](Faults) per
