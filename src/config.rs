@@ -29,6 +29,33 @@ pub enum HeartbeatNotifications {
     All,
 }
 
+/// What the subscribe loop does when a receive comes back full — as many
+/// messages as the server's queue holds
+/// ([`request_message_count_threshold`](ConfigBuilder::request_message_count_threshold),
+/// 100 on PubNub): older messages may have been dropped by the server (after
+/// a backpressure pause, an outage, a `disconnect()`/`reconnect()`, or a
+/// burst).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum GapRecovery {
+    /// Fetch the range between the previous cursor and the batch from
+    /// Message Persistence (history) and deliver what was missed first, in
+    /// timetoken order, marked [`Message::recovered`](crate::subscribe::Message::recovered),
+    /// then the batch; [`Status::GapRecovered`](crate::Status::GapRecovered)
+    /// says what came back, [`Status::PotentialLoss`](crate::Status::PotentialLoss)
+    /// what could not be checked. The default. With a
+    /// [`filter_expression`](ConfigBuilder::filter_expression) gaps are
+    /// reported instead (as with `Report`): history would return messages
+    /// the server's filter kept from this client.
+    #[default]
+    FromHistory,
+    /// Do not fetch; report the possible gap as
+    /// [`Status::PotentialLoss`](crate::Status::PotentialLoss).
+    Report,
+    /// Neither fetch nor report (the behaviour of the official SDKs).
+    Off,
+}
+
 /// How the subscribe loop recovers from network errors, timeouts, HTTP 5xx
 /// and 429. HTTP 400 and 403 are never retried.
 ///
@@ -148,6 +175,8 @@ pub struct Config {
     pub(crate) transport: Option<Arc<dyn Transport>>,
     pub(crate) tcp_keepalive: Option<Duration>,
     pub(crate) token_refresh: Option<TokenRefresh>,
+    pub(crate) gap_recovery: GapRecovery,
+    pub(crate) request_message_count_threshold: usize,
 }
 
 /// The future a [`ConfigBuilder::token_refresh`] hook returns.
@@ -194,6 +223,11 @@ impl fmt::Debug for Config {
             .field(
                 "token_refresh",
                 &self.token_refresh.as_ref().map(|_| "<set>"),
+            )
+            .field("gap_recovery", &self.gap_recovery)
+            .field(
+                "request_message_count_threshold",
+                &self.request_message_count_threshold,
             )
             .finish()
     }
@@ -314,6 +348,16 @@ impl Config {
     pub fn subscription_queue_capacity(&self) -> usize {
         self.subscription_queue_capacity
     }
+
+    /// What the subscribe loop does about a full receive (see [`GapRecovery`]).
+    pub fn gap_recovery(&self) -> GapRecovery {
+        self.gap_recovery
+    }
+
+    /// How many messages in one receive mean the server's queue was full.
+    pub fn request_message_count_threshold(&self) -> usize {
+        self.request_message_count_threshold
+    }
 }
 
 impl Config {
@@ -368,6 +412,8 @@ impl Default for ConfigBuilder {
                 transport: None,
                 tcp_keepalive: Some(DEFAULT_TCP_KEEPALIVE),
                 token_refresh: None,
+                gap_recovery: GapRecovery::default(),
+                request_message_count_threshold: 100,
             },
             cipher_key: None,
         }
@@ -553,6 +599,21 @@ impl ConfigBuilder {
         self
     }
 
+    /// What to do when a receive comes back full and older messages may have
+    /// been dropped by the server (default [`GapRecovery::FromHistory`]).
+    pub fn gap_recovery(mut self, recovery: GapRecovery) -> Self {
+        self.inner.gap_recovery = recovery;
+        self
+    }
+
+    /// How many messages in one receive mean the server's subscribe queue was
+    /// full (default 100, PubNub's queue; the JS SDK's name). 0 is refused by
+    /// [`build`](Self::build).
+    pub fn request_message_count_threshold(mut self, count: usize) -> Self {
+        self.inner.request_message_count_threshold = count;
+        self
+    }
+
     /// A hook that fetches a new Access Manager token when the server
     /// refuses the current one (403, e.g. expired or revoked).
     ///
@@ -641,6 +702,12 @@ impl ConfigBuilder {
             if value.is_zero() {
                 return Err(invalid(field, "must be greater than zero"));
             }
+        }
+        if config.request_message_count_threshold == 0 {
+            return Err(invalid(
+                "request_message_count_threshold",
+                "must be at least 1: it is the size of the server's subscribe queue (100 on PubNub)",
+            ));
         }
         if config.presence_timeout == 0 {
             return Err(invalid(

@@ -52,7 +52,9 @@ pub use api::objects::{
 pub use api::presence::{HereNowResult, WhereNowResult};
 pub use api::publish::{PublishBuilder, PublishResult, SignalBuilder};
 pub use client::PubNub;
-pub use config::{Config, ConfigBuilder, HeartbeatNotifications, ReconnectPolicy, TokenFuture};
+pub use config::{
+    Config, ConfigBuilder, GapRecovery, HeartbeatNotifications, ReconnectPolicy, TokenFuture,
+};
 pub use entity::{Channel, ChannelGroup, ChannelMetadata, UserMetadata};
 pub use error::{Error, Result};
 pub use subscribe::{

@@ -23,6 +23,11 @@ impl Dedupe {
         }
     }
 
+    /// Whether the id was seen (without recording it).
+    pub(crate) fn seen(&self, timetoken: u64, channel: &str) -> bool {
+        self.capacity > 0 && self.seen.contains(&(timetoken, hash_str(channel)))
+    }
+
     /// Records the id; returns `false` when it was already seen.
     pub(crate) fn first_time(&mut self, timetoken: u64, channel: &str) -> bool {
         if self.capacity == 0 {

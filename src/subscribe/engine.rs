@@ -20,13 +20,35 @@
 //! (`SubscriptionChanged`, what an awaited `subscribe()` waits for); its
 //! failure says why not (a 403 names the denied channels). Receiving then
 //! continues from the kept cursor, so nothing published meanwhile is missed.
+//!
+//! **Gaps.** A receive that holds as many messages as the server's queue
+//! (the threshold, 100 on PubNub) may follow messages the server dropped:
+//! its cursor was too old (a backpressure pause, an outage, a
+//! `disconnect`/`reconnect`) or a burst outran the poll. With
+//! [`GapRecovery::FromHistory`] the batch is held (state `Recovering`) while
+//! the actor fetches the [`Gap`] — newer than the previous cursor, older than
+//! the batch — from history (`FetchGap`); then the recovered messages are
+//! delivered first (`DeliverRecovered`), the batch after them, and receiving
+//! goes on. What history could not answer is reported (`PotentialLoss`);
+//! after a refusal that cannot succeed (no storage, 403) history is not
+//! asked again and gaps are only reported, as with [`GapRecovery::Report`].
 
 use std::time::Duration;
 
 use super::envelope::Cursor;
 use super::event::{category_of, StatusCategory};
-use crate::config::ReconnectPolicy;
+use crate::config::{GapRecovery, ReconnectPolicy};
 use crate::Error;
+
+/// Timetokens a full receive may have skipped: messages newer than `after`
+/// (the previous cursor) and older than `before` (the batch's oldest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Gap {
+    /// The previous cursor: messages after it.
+    pub after: u64,
+    /// The batch's oldest timetoken: messages before it.
+    pub before: u64,
+}
 
 /// Where the subscribe loop is.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +87,17 @@ pub enum State {
     Receiving {
         /// The cursor of the poll in flight.
         cursor: Cursor,
+    },
+    /// A full receive is held while its gap is fetched from history.
+    Recovering {
+        /// The cursor after the held batch.
+        cursor: Cursor,
+        /// The cursor before it (to poll again from after a disconnect).
+        resume: Cursor,
+        /// What is being fetched.
+        gap: Gap,
+        /// The channel mix changed meanwhile: join it once the gap is filled.
+        rejoin: bool,
     },
     /// Retrying a failed receive from the same cursor.
     ReceiveReconnecting {
@@ -116,6 +149,26 @@ pub enum Event {
     ReceiveSuccess {
         /// The next cursor.
         cursor: Cursor,
+        /// How many messages it holds.
+        messages: usize,
+        /// The oldest timetoken among them.
+        oldest: Option<u64>,
+    },
+    /// The gap fetch answered; the recovered messages are pending delivery.
+    /// `complete` is false when history could not cover the whole gap (a
+    /// page limit, a channel it could not ask about).
+    GapFilled {
+        /// Whether the whole gap was covered.
+        complete: bool,
+        /// How many of the fetched messages were not delivered yet. None
+        /// means history held nothing the full receive had skipped, so
+        /// whatever the server dropped was not stored: a potential loss.
+        recovered: usize,
+    },
+    /// The gap fetch failed.
+    GapFailed {
+        /// Why.
+        reason: Error,
     },
     /// A receive failed.
     ReceiveFailure {
@@ -148,8 +201,13 @@ pub enum Effect {
     },
     /// Cancel the request in flight; send nothing.
     Cancel,
-    /// Deliver the messages of the receive that just succeeded.
+    /// Deliver the messages of the receive that just succeeded (or the one
+    /// held while its gap was fetched).
     Deliver,
+    /// Hold the receive that just succeeded and fetch `gap` from history.
+    FetchGap(Gap),
+    /// Deliver the messages the gap fetch recovered (before the batch).
+    DeliverRecovered,
     /// Report a status.
     Emit(StatusKind),
 }
@@ -170,6 +228,16 @@ pub enum StatusKind {
     UnexpectedDisconnect(Error),
     /// `Status::Failed`.
     Failed(StatusCategory, Error),
+    /// `Status::GapRecovered`.
+    GapRecovered,
+    /// `Status::PotentialLoss`: `gap` could not be (fully) checked; `reason`
+    /// when history refused or failed.
+    PotentialLoss {
+        /// The unchecked range.
+        gap: Gap,
+        /// Why history could not answer, when it failed.
+        reason: Option<Error>,
+    },
 }
 
 /// The state machine plus the little memory it needs across states.
@@ -180,16 +248,39 @@ pub struct Engine {
     /// Whether this session was connected before (then a recovery is a
     /// "reconnect", not a first "connect").
     was_connected: bool,
+    gap_recovery: GapRecovery,
+    /// Messages in one receive that mean the server's queue was full.
+    threshold: usize,
+    /// History refused in a way that cannot succeed: report gaps only.
+    history_unavailable: bool,
 }
 
 impl Engine {
-    /// A new engine, unsubscribed.
+    /// A new engine, unsubscribed, recovering gaps from history with the
+    /// PubNub threshold (100).
     pub fn new(policy: ReconnectPolicy) -> Self {
         Self {
             state: State::Unsubscribed,
             policy,
             was_connected: false,
+            gap_recovery: GapRecovery::FromHistory,
+            threshold: 100,
+            history_unavailable: false,
         }
+    }
+
+    /// Sets what a full receive leads to, and the message count that makes
+    /// a receive full.
+    pub fn with_gap_recovery(mut self, recovery: GapRecovery, threshold: usize) -> Self {
+        self.gap_recovery = recovery;
+        self.threshold = threshold.max(1);
+        self
+    }
+
+    /// Whether history refused a gap fetch in a way that cannot succeed, so
+    /// gaps are only reported from now on.
+    pub fn history_unavailable(&self) -> bool {
+        self.history_unavailable
     }
 
     /// The current state.
@@ -341,30 +432,91 @@ impl Engine {
             ) => self.handshake_failed(restore, attempts + 1, reason, false),
 
             // Receive outcomes.
-            (S::Receiving { .. }, Ev::ReceiveSuccess { cursor }) => (
-                Some(S::Receiving { cursor }),
-                vec![
-                    E::Deliver,
-                    E::Receive {
-                        cursor,
-                        delay: None,
-                    },
-                ],
-            ),
-            (S::ReceiveReconnecting { .. }, Ev::ReceiveSuccess { cursor }) => {
+            (
+                S::Receiving { cursor: previous },
+                Ev::ReceiveSuccess {
+                    cursor,
+                    messages,
+                    oldest,
+                },
+            ) => self.received(previous, cursor, messages, oldest, Vec::new()),
+            (
+                S::ReceiveReconnecting {
+                    cursor: previous, ..
+                },
+                Ev::ReceiveSuccess {
+                    cursor,
+                    messages,
+                    oldest,
+                },
+            ) => {
                 let status = self.connected_status();
-                (
-                    Some(S::Receiving { cursor }),
-                    vec![
-                        status,
-                        E::Deliver,
-                        E::Receive {
-                            cursor,
-                            delay: None,
-                        },
-                    ],
-                )
+                self.received(previous, cursor, messages, oldest, vec![status])
             }
+
+            // Gap outcomes: the recovered messages first, then the batch.
+            (
+                S::Recovering {
+                    cursor,
+                    gap,
+                    rejoin,
+                    ..
+                },
+                Ev::GapFilled {
+                    complete,
+                    recovered,
+                },
+            ) => {
+                let mut effects = vec![E::DeliverRecovered, E::Deliver];
+                if recovered > 0 {
+                    effects.push(E::Emit(StatusKind::GapRecovered));
+                }
+                if !complete || recovered == 0 {
+                    effects.push(E::Emit(StatusKind::PotentialLoss { gap, reason: None }));
+                }
+                self.after_gap(cursor, rejoin, effects)
+            }
+            (
+                S::Recovering {
+                    cursor,
+                    gap,
+                    rejoin,
+                    ..
+                },
+                Ev::GapFailed { reason },
+            ) => {
+                if !reason.is_retryable() {
+                    // No storage, no read permission, a request that cannot
+                    // be built: asking again cannot help.
+                    self.history_unavailable = true;
+                }
+                let effects = vec![
+                    E::Emit(StatusKind::PotentialLoss {
+                        gap,
+                        reason: Some(reason),
+                    }),
+                    E::Deliver,
+                ];
+                self.after_gap(cursor, rejoin, effects)
+            }
+            // A new channel mix while the gap is fetched: join it after.
+            (
+                S::Recovering {
+                    cursor,
+                    resume,
+                    gap,
+                    ..
+                },
+                Ev::SubscriptionChanged { empty: false },
+            ) => (
+                Some(S::Recovering {
+                    cursor,
+                    resume,
+                    gap,
+                    rejoin: true,
+                }),
+                vec![],
+            ),
             (S::Receiving { cursor }, Ev::ReceiveFailure { reason }) => {
                 self.receive_failed(cursor, 0, reason, true)
             }
@@ -379,6 +531,8 @@ impl Engine {
             (S::Unsubscribed | S::Stopped { .. }, Ev::Disconnect) => (None, vec![]),
             (state, Ev::Disconnect) => {
                 let cursor = match state {
+                    // The held batch is dropped: poll it again after a reconnect.
+                    S::Recovering { resume, .. } => Some(resume),
                     S::Receiving { cursor }
                     | S::Joining { cursor }
                     | S::ReceiveReconnecting { cursor, .. }
@@ -424,6 +578,74 @@ impl Engine {
             // Anything else is a stale outcome (of a cancelled request) or a
             // no-op in this state.
             _ => (None, vec![]),
+        }
+    }
+
+    /// A receive answered while receiving from `previous`: deliver and poll
+    /// on, or hold the batch and fetch (or report) its gap first.
+    fn received(
+        &mut self,
+        previous: Cursor,
+        cursor: Cursor,
+        messages: usize,
+        oldest: Option<u64>,
+        mut effects: Vec<Effect>,
+    ) -> (Option<State>, Vec<Effect>) {
+        let gap = oldest
+            .filter(|_| self.gap_recovery != GapRecovery::Off && messages >= self.threshold)
+            .filter(|oldest| *oldest > previous.timetoken.saturating_add(1))
+            .map(|before| Gap {
+                after: previous.timetoken,
+                before,
+            });
+        match gap {
+            Some(gap)
+                if self.gap_recovery == GapRecovery::FromHistory && !self.history_unavailable =>
+            {
+                effects.push(Effect::FetchGap(gap));
+                (
+                    Some(State::Recovering {
+                        cursor,
+                        resume: previous,
+                        gap,
+                        rejoin: false,
+                    }),
+                    effects,
+                )
+            }
+            gap => {
+                if let Some(gap) = gap {
+                    effects.push(Effect::Emit(StatusKind::PotentialLoss {
+                        gap,
+                        reason: None,
+                    }));
+                }
+                effects.push(Effect::Deliver);
+                effects.push(Effect::Receive {
+                    cursor,
+                    delay: None,
+                });
+                (Some(State::Receiving { cursor }), effects)
+            }
+        }
+    }
+
+    /// After a gap fetch: poll on from `cursor`, or join the changed mix.
+    fn after_gap(
+        &mut self,
+        cursor: Cursor,
+        rejoin: bool,
+        mut effects: Vec<Effect>,
+    ) -> (Option<State>, Vec<Effect>) {
+        if rejoin {
+            effects.push(Effect::Handshake { delay: None });
+            (Some(State::Joining { cursor }), effects)
+        } else {
+            effects.push(Effect::Receive {
+                cursor,
+                delay: None,
+            });
+            (Some(State::Receiving { cursor }), effects)
         }
     }
 
@@ -582,7 +804,11 @@ mod tests {
             ]
         );
         assert_eq!(
-            e.handle(Event::ReceiveSuccess { cursor: C2 }),
+            e.handle(Event::ReceiveSuccess {
+                cursor: C2,
+                messages: 1,
+                oldest: None,
+            }),
             [
                 Effect::Deliver,
                 Effect::Receive {
@@ -809,7 +1035,11 @@ mod tests {
             State::ReceiveReconnecting { attempts: 1, .. }
         ));
         assert_eq!(
-            e.handle(Event::ReceiveSuccess { cursor: C2 }),
+            e.handle(Event::ReceiveSuccess {
+                cursor: C2,
+                messages: 1,
+                oldest: None,
+            }),
             [
                 Effect::Emit(StatusKind::Reconnected),
                 Effect::Deliver,
@@ -1034,7 +1264,11 @@ mod tests {
         let stale = [
             Event::HandshakeSuccess { cursor: C2 },
             Event::HandshakeFailure { reason: net() },
-            Event::ReceiveSuccess { cursor: C2 },
+            Event::ReceiveSuccess {
+                cursor: C2,
+                messages: 1,
+                oldest: None,
+            },
             Event::ReceiveFailure { reason: net() },
         ];
         for state in [
@@ -1067,5 +1301,198 @@ mod tests {
             e.handle(Event::HandshakeSuccess { cursor: C2 })[0],
             Effect::Emit(StatusKind::Connected)
         );
+    }
+
+    fn full(cursor: Cursor, oldest: u64) -> Event {
+        Event::ReceiveSuccess {
+            cursor,
+            messages: 100,
+            oldest: Some(oldest),
+        }
+    }
+    const GAP: Gap = Gap {
+        after: 100,
+        before: 150,
+    };
+    fn recovering(rejoin: bool) -> State {
+        State::Recovering {
+            cursor: C2,
+            resume: C1,
+            gap: GAP,
+            rejoin,
+        }
+    }
+
+    #[test]
+    fn a_full_receive_is_held_while_its_gap_is_fetched() {
+        let mut e = engine_in(State::Receiving { cursor: C1 });
+        assert_eq!(e.handle(full(C2, 150)), [Effect::FetchGap(GAP)]);
+        assert_eq!(e.state(), &recovering(false));
+        // Recovered first, then the batch, then the report, then polling on.
+        assert_eq!(
+            e.handle(Event::GapFilled {
+                complete: true,
+                recovered: 3
+            }),
+            [
+                Effect::DeliverRecovered,
+                Effect::Deliver,
+                Effect::Emit(StatusKind::GapRecovered),
+                Effect::Receive {
+                    cursor: C2,
+                    delay: None
+                }
+            ]
+        );
+        assert_eq!(e.state(), &State::Receiving { cursor: C2 });
+    }
+
+    #[test]
+    fn an_incomplete_or_empty_fill_reports_a_potential_loss() {
+        let loss = Effect::Emit(StatusKind::PotentialLoss {
+            gap: GAP,
+            reason: None,
+        });
+        let mut e = engine_in(recovering(false));
+        let effects = e.handle(Event::GapFilled {
+            complete: false,
+            recovered: 5,
+        });
+        assert!(effects.contains(&loss));
+        assert!(effects.contains(&Effect::Emit(StatusKind::GapRecovered)));
+        assert_eq!(effects.first(), Some(&Effect::DeliverRecovered));
+        // History had none of what the server dropped: not stored, say so.
+        let mut e = engine_in(recovering(false));
+        let effects = e.handle(Event::GapFilled {
+            complete: true,
+            recovered: 0,
+        });
+        assert!(effects.contains(&loss));
+        assert!(!effects.contains(&Effect::Emit(StatusKind::GapRecovered)));
+    }
+
+    #[test]
+    fn no_gap_below_the_threshold_or_when_contiguous_or_off() {
+        // Fewer messages than the queue holds: nothing was dropped.
+        let mut e = engine_in(State::Receiving { cursor: C1 });
+        let partial = Event::ReceiveSuccess {
+            cursor: C2,
+            messages: 99,
+            oldest: Some(150),
+        };
+        assert_eq!(e.handle(partial)[0], Effect::Deliver);
+        // A full batch that starts right after the cursor skipped nothing.
+        let mut e = engine_in(State::Receiving { cursor: C1 });
+        assert_eq!(e.handle(full(C2, 101))[0], Effect::Deliver);
+        // Off: neither fetched nor reported.
+        let mut e = Engine::new(policy()).with_gap_recovery(GapRecovery::Off, 100);
+        e.state = State::Receiving { cursor: C1 };
+        assert_eq!(e.handle(full(C2, 150))[0], Effect::Deliver);
+    }
+
+    #[test]
+    fn report_mode_reports_and_delivers_without_fetching() {
+        let mut e = Engine::new(policy()).with_gap_recovery(GapRecovery::Report, 10);
+        e.state = State::Receiving { cursor: C1 };
+        let effects = e.handle(Event::ReceiveSuccess {
+            cursor: C2,
+            messages: 10,
+            oldest: Some(150),
+        });
+        assert_eq!(
+            effects,
+            [
+                Effect::Emit(StatusKind::PotentialLoss {
+                    gap: GAP,
+                    reason: None
+                }),
+                Effect::Deliver,
+                Effect::Receive {
+                    cursor: C2,
+                    delay: None
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refusing_history_is_not_asked_again() {
+        let mut e = engine_in(recovering(false));
+        let effects = e.handle(Event::GapFailed { reason: denied() });
+        assert_eq!(
+            effects[0],
+            Effect::Emit(StatusKind::PotentialLoss {
+                gap: GAP,
+                reason: Some(denied())
+            })
+        );
+        assert_eq!(effects[1], Effect::Deliver);
+        assert!(e.history_unavailable());
+        // The next full batch is reported, not fetched.
+        let effects = e.handle(full(
+            Cursor {
+                timetoken: 300,
+                region: 1,
+            },
+            250,
+        ));
+        assert!(
+            !effects.iter().any(|x| matches!(x, Effect::FetchGap(_))),
+            "{effects:?}"
+        );
+        assert!(matches!(
+            effects[0],
+            Effect::Emit(StatusKind::PotentialLoss { .. })
+        ));
+        // A failure that can succeed later (network) keeps history in use.
+        let mut e = engine_in(recovering(false));
+        e.handle(Event::GapFailed { reason: net() });
+        assert!(!e.history_unavailable());
+    }
+
+    #[test]
+    fn a_reconnecting_receive_reports_reconnected_before_the_fetch() {
+        let mut e = engine_in(State::ReceiveReconnecting {
+            cursor: C1,
+            attempts: 1,
+            reason: net(),
+        });
+        e.was_connected = true;
+        assert_eq!(
+            e.handle(full(C2, 150)),
+            [Effect::Emit(StatusKind::Reconnected), Effect::FetchGap(GAP)]
+        );
+    }
+
+    #[test]
+    fn changes_while_recovering() {
+        // A new mix waits for the fill, then joins with a handshake.
+        let mut e = engine_in(recovering(false));
+        assert!(e
+            .handle(Event::SubscriptionChanged { empty: false })
+            .is_empty());
+        assert_eq!(e.state(), &recovering(true));
+        let effects = e.handle(Event::GapFilled {
+            complete: true,
+            recovered: 1,
+        });
+        assert_eq!(effects.last(), Some(&Effect::Handshake { delay: None }));
+        assert_eq!(e.state(), &State::Joining { cursor: C2 });
+        // A disconnect drops the held batch and resumes from before it.
+        let mut e = engine_in(recovering(false));
+        assert_eq!(
+            e.handle(Event::Disconnect),
+            [Effect::Cancel, Effect::Emit(StatusKind::Disconnected)]
+        );
+        assert_eq!(e.state(), &State::Stopped { cursor: Some(C1) });
+        // Unsubscribing everything cancels the fetch.
+        let mut e = engine_in(recovering(false));
+        assert_eq!(e.handle(Event::UnsubscribeAll)[0], Effect::Cancel);
+        assert_eq!(e.state(), &State::Unsubscribed);
+        // Stale receive outcomes are ignored.
+        let mut e = engine_in(recovering(false));
+        assert!(e.handle(full(C2, 150)).is_empty());
+        assert!(e.handle(Event::ReceiveFailure { reason: net() }).is_empty());
+        assert_eq!(e.state(), &recovering(false));
     }
 }

@@ -44,6 +44,9 @@ pub(crate) struct Batch {
     /// module and the envelope is a message with a string payload; empty
     /// without a crypto module.
     pub(crate) decrypted: Vec<Option<Result<Bytes, Error>>>,
+    /// Whether these messages were recovered from history (a gap), not
+    /// received live.
+    pub(crate) recovered: bool,
 }
 
 impl Message {
@@ -184,6 +187,14 @@ impl Message {
     /// The envelope flags (`f`) as the server sent them.
     pub fn flags(&self) -> u32 {
         self.envelope().flags
+    }
+
+    /// Whether this message was recovered from history after a full receive
+    /// (see [`GapRecovery`](crate::GapRecovery)) rather than received live;
+    /// recovered messages arrive before the receive that revealed the gap,
+    /// in timetoken order, and never twice.
+    pub fn recovered(&self) -> bool {
+        self.batch.recovered
     }
 }
 
@@ -517,6 +528,10 @@ pub enum StatusCategory {
     ListenerFailed,
     /// Channels or groups joined the connected long-poll.
     SubscriptionChanged,
+    /// Messages a full receive had skipped were recovered from history.
+    GapRecovered,
+    /// Messages may have been lost and history could not tell.
+    PotentialLoss,
 }
 
 /// A connection-status event on [`PubNub::status`](crate::PubNub::status).
@@ -571,6 +586,34 @@ pub enum Status {
         /// `None` when it succeeded.
         error: Option<Error>,
     },
+    /// A receive came back full (the server's queue may have dropped older
+    /// messages) and the messages it had skipped were fetched from history
+    /// and delivered before it, each marked [`Message::recovered`]
+    /// ([`GapRecovery::FromHistory`](crate::GapRecovery::FromHistory)).
+    GapRecovered {
+        /// The channels history was asked about.
+        channels: Vec<String>,
+        /// How many messages were recovered (new ones only: duplicates of
+        /// what was already delivered are not counted).
+        count: usize,
+    },
+    /// Messages newer than `after` and older than `before` may have been
+    /// lost — a receive came back full — and history could not (fully) tell:
+    /// [`GapRecovery::Report`](crate::GapRecovery::Report), storage off or
+    /// refused (`reason`), a wildcard whose channels were never seen, a
+    /// group whose channels could not be listed, or the page limit reached.
+    PotentialLoss {
+        /// The channels concerned (wildcard patterns included).
+        channels: Vec<String>,
+        /// The channel groups concerned.
+        channel_groups: Vec<String>,
+        /// Messages after this timetoken …
+        after: u64,
+        /// … and before this one may be missing.
+        before: u64,
+        /// Why history could not answer, when it failed or refused.
+        reason: Option<Error>,
+    },
     /// A [`Listener`](crate::subscribe::Listener) callback panicked on an
     /// event. The panic was caught; the listener gets the events that follow.
     ListenerFailed {
@@ -599,6 +642,8 @@ impl Status {
             Self::MessagesLost { .. } => StatusCategory::MessagesLost,
             Self::Heartbeat { .. } => StatusCategory::Heartbeat,
             Self::ListenerFailed { .. } => StatusCategory::ListenerFailed,
+            Self::GapRecovered { .. } => StatusCategory::GapRecovered,
+            Self::PotentialLoss { .. } => StatusCategory::PotentialLoss,
         }
     }
 
@@ -606,7 +651,7 @@ impl Status {
     pub fn error(&self) -> Option<&Error> {
         match self {
             Self::UnexpectedDisconnect { error } | Self::Failed { error, .. } => Some(error),
-            Self::Heartbeat { error } => error.as_ref(),
+            Self::Heartbeat { error } | Self::PotentialLoss { reason: error, .. } => error.as_ref(),
             _ => None,
         }
     }

@@ -27,6 +27,7 @@ mod dedupe;
 pub mod engine;
 pub(crate) mod envelope;
 mod event;
+mod gap;
 mod hash;
 pub(crate) mod heartbeat;
 mod listener;

@@ -20,9 +20,10 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 
 use super::dedupe::Dedupe;
-use super::engine::{Effect, Engine, Event as EngineEvent, StatusKind};
+use super::engine::{Effect, Engine, Event as EngineEvent, Gap, StatusKind};
 use super::envelope::{Cursor, SubscribeResponse};
 use super::event::{Batch, Event, MessageKind, Status};
+use super::gap::{self, GapFill, GapQuery};
 use super::hash::FastMap;
 use super::heartbeat::{self, PresenceUpdate};
 use super::router::{Blocked, Outlet, Router, SubscriberId};
@@ -42,6 +43,9 @@ const COMMAND_BATCH: usize = 4096;
 /// Extra time the watchdog allows beyond the subscribe timeout before it
 /// abandons a long-poll (the transport's own timeout should fire first).
 const WATCHDOG_GRACE: Duration = Duration::from_secs(5);
+
+/// Channels remembered per wildcard subscription, for gap recovery.
+const SEEN_PER_WILDCARD: usize = 1000;
 
 /// Shortest time between two `MessagesLost` reports of one subscription
 /// (losses in between are summed into the next report).
@@ -121,7 +125,10 @@ pub(crate) fn spawn(
     let (tx, rx) = mpsc::unbounded_channel();
     let (presence, presence_task) = heartbeat::spawn(Arc::clone(&client), Arc::clone(&status));
     let actor = Multiplexer {
-        engine: Engine::new(client.config.reconnect_policy),
+        engine: Engine::new(client.config.reconnect_policy).with_gap_recovery(
+            gap_mode(&client.config),
+            client.config.request_message_count_threshold,
+        ),
         dedupe: Dedupe::new(client.config.maximum_message_cache),
         client,
         status,
@@ -141,6 +148,10 @@ pub(crate) fn spawn(
         loss_deadline: None,
         joining: Vec::new(),
         leaving: Vec::new(),
+        held: None,
+        recovered: None,
+        recovered_count: 0,
+        seen: FastMap::default(),
     };
     runtime.spawn(actor.run(rx));
     Ok(MuxHandle { commands: tx })
@@ -151,6 +162,7 @@ type Inflight = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 enum Outcome {
     Handshake(Result<SubscribeResponse, Error>),
     Receive(Result<SubscribeResponse, Error>),
+    Gap(Result<GapFill, Error>),
 }
 
 struct Multiplexer {
@@ -187,6 +199,14 @@ struct Multiplexer {
     joining: Vec<(SubscriberId, oneshot::Sender<Result<(), Error>>)>,
     /// Awaited `unsubscribe()`s whose leave is not sent yet.
     leaving: Vec<oneshot::Sender<()>>,
+    /// A full receive held while its gap is fetched (engine `Recovering`).
+    held: Option<SubscribeResponse>,
+    /// What the gap fetch found, until the engine delivers it.
+    recovered: Option<GapFill>,
+    /// How many recovered messages the last gap delivered.
+    recovered_count: usize,
+    /// Channels seen through each wildcard subscription (bounded).
+    seen: FastMap<String, BTreeSet<String>>,
 }
 
 impl Multiplexer {
@@ -431,10 +451,48 @@ impl Multiplexer {
             Outcome::Handshake(Err(reason)) => EngineEvent::HandshakeFailure { reason },
             Outcome::Receive(Ok(response)) => {
                 let cursor = response.cursor;
+                let messages = response.envelopes.len();
+                let oldest = response
+                    .envelopes
+                    .iter()
+                    .map(|e| e.published.timetoken)
+                    .min();
                 self.pending = Some(response);
-                EngineEvent::ReceiveSuccess { cursor }
+                EngineEvent::ReceiveSuccess {
+                    cursor,
+                    messages,
+                    oldest,
+                }
             }
             Outcome::Receive(Err(reason)) => EngineEvent::ReceiveFailure { reason },
+            Outcome::Gap(Ok(fill)) => {
+                let complete = fill.complete;
+                // New to this client: neither delivered already nor in the
+                // held batch (which overlaps the gap when ptto reorders).
+                let held = self.held.as_ref();
+                let recovered = fill.response.as_ref().map_or(0, |r| {
+                    r.envelopes
+                        .iter()
+                        .filter(|e| {
+                            let channel = e.channel.as_str(&r.body);
+                            let tt = e.published.timetoken;
+                            !self.dedupe.seen(tt, channel)
+                                && !held.is_some_and(|h| {
+                                    h.envelopes.iter().any(|x| {
+                                        x.published.timetoken == tt
+                                            && x.channel.as_str(&h.body) == channel
+                                    })
+                                })
+                        })
+                        .count()
+                });
+                self.recovered = Some(fill);
+                EngineEvent::GapFilled {
+                    complete,
+                    recovered,
+                }
+            }
+            Outcome::Gap(Err(reason)) => EngineEvent::GapFailed { reason },
         };
         self.apply(event, inflight);
     }
@@ -463,14 +521,69 @@ impl Multiplexer {
                     self.pending = None;
                 }
                 Effect::Deliver => {
-                    if let Some(response) = self.pending.take() {
-                        self.dispatch(response);
+                    if let Some(response) = self.pending.take().or_else(|| self.held.take()) {
+                        self.dispatch(response, false);
                     }
+                }
+                Effect::FetchGap(gap) => {
+                    self.held = self.pending.take();
+                    *inflight = Some(self.gap_request(gap));
+                }
+                Effect::DeliverRecovered => {
+                    self.recovered_count =
+                        match self.recovered.as_mut().and_then(|f| f.response.take()) {
+                            Some(response) => self.dispatch(response, true),
+                            None => 0,
+                        };
                 }
                 Effect::Emit(kind) => self.emit(kind),
             }
         }
         self.pending = None;
+        if !matches!(self.engine.state(), super::engine::State::Recovering { .. }) {
+            // Left without delivering (a disconnect, a restore): the held
+            // batch is polled again from the cursor before it.
+            self.held = None;
+            self.recovered = None;
+        }
+    }
+
+    /// What a gap fetch must cover for the current subscriptions.
+    fn gap_query(&self, gap: Gap) -> GapQuery {
+        let live = |name: &&str| !name.ends_with(PRESENCE_SUFFIX);
+        let mut channels = Vec::new();
+        let mut wildcards = Vec::new();
+        for name in self.router.channels().into_iter().filter(live) {
+            if name.ends_with(".*") {
+                let seen = self
+                    .seen
+                    .get(name)
+                    .map(|set| set.iter().cloned().collect())
+                    .unwrap_or_default();
+                wildcards.push((name.to_owned(), seen));
+            } else {
+                channels.push(name.to_owned());
+            }
+        }
+        GapQuery {
+            gap,
+            channels,
+            groups: self
+                .router
+                .groups()
+                .into_iter()
+                .filter(live)
+                .map(str::to_owned)
+                .collect(),
+            wildcards,
+        }
+    }
+
+    /// The future that fetches a gap from history.
+    fn gap_request(&self, gap: Gap) -> Inflight {
+        let query = self.gap_query(gap);
+        let client = Arc::clone(&self.client);
+        Box::pin(async move { Outcome::Gap(gap::fill(client, query).await) })
     }
 
     fn emit(&mut self, kind: StatusKind) {
@@ -495,6 +608,36 @@ impl Multiplexer {
             StatusKind::Disconnected => Status::Disconnected,
             StatusKind::UnexpectedDisconnect(error) => Status::UnexpectedDisconnect { error },
             StatusKind::Failed(category, error) => Status::Failed { category, error },
+            StatusKind::GapRecovered => Status::GapRecovered {
+                channels: self
+                    .recovered
+                    .take()
+                    .map(|fill| fill.channels)
+                    .unwrap_or_default(),
+                count: std::mem::take(&mut self.recovered_count),
+            },
+            StatusKind::PotentialLoss { gap, reason } => {
+                let live = |name: &&str| !name.ends_with(PRESENCE_SUFFIX);
+                Status::PotentialLoss {
+                    channels: self
+                        .router
+                        .channels()
+                        .into_iter()
+                        .filter(live)
+                        .map(str::to_owned)
+                        .collect(),
+                    channel_groups: self
+                        .router
+                        .groups()
+                        .into_iter()
+                        .filter(live)
+                        .map(str::to_owned)
+                        .collect(),
+                    after: gap.after,
+                    before: gap.before,
+                    reason,
+                }
+            }
         };
         // Every subscriber in the long-poll is concerned by its state.
         let concerned = self.router.ids();
@@ -559,8 +702,9 @@ impl Multiplexer {
         })
     }
 
-    /// Routes a receive's envelopes to the subscribers' queues, once each.
-    fn dispatch(&mut self, response: SubscribeResponse) {
+    /// Routes a receive's envelopes to the subscribers' queues, once each;
+    /// returns how many were new (not duplicates).
+    fn dispatch(&mut self, response: SubscribeResponse, recovered: bool) -> usize {
         let SubscribeResponse {
             body, envelopes, ..
         } = response;
@@ -593,8 +737,10 @@ impl Multiplexer {
             body,
             envelopes,
             decrypted,
+            recovered,
         });
         let body = &batch.body;
+        let mut fresh = 0;
         for (index, envelope) in batch.envelopes.iter().enumerate() {
             let channel = envelope.channel.as_str(body);
             if !self
@@ -608,7 +754,14 @@ impl Multiplexer {
                 );
                 continue;
             }
+            fresh += 1;
             let subscription = envelope.subscription.as_ref().map(|s| s.as_str(body));
+            if let Some(pattern) = subscription.filter(|s| s.ends_with(".*")) {
+                let seen = self.seen.entry(pattern.to_owned()).or_default();
+                if seen.len() < SEEN_PER_WILDCARD && !seen.contains(channel) {
+                    seen.insert(channel.to_owned());
+                }
+            }
             let mut targets = self.router.route(channel, subscription).peekable();
             if targets.peek().is_none() && self.globals.is_empty() {
                 tracing::debug!(
@@ -656,6 +809,7 @@ impl Multiplexer {
         // for subscribers that still exist.
         staging.retain(|id, _| *id == GLOBAL || self.router.outlet(*id).is_some());
         self.staging = staging;
+        fresh
     }
 
     /// Counts a loss and reports it at once, unless this subscriber was
@@ -760,6 +914,19 @@ fn answer_joining(
         } else {
             joining.push((id, ack));
         }
+    }
+}
+
+/// The gap recovery the engine runs: from history only without a filter
+/// expression, since history would return messages the server's filter
+/// kept from this subscriber (the filter cannot be evaluated here); with
+/// one, gaps are reported.
+fn gap_mode(config: &crate::Config) -> crate::GapRecovery {
+    match config.gap_recovery {
+        crate::GapRecovery::FromHistory if config.filter_expression.is_some() => {
+            crate::GapRecovery::Report
+        }
+        mode => mode,
     }
 }
 
