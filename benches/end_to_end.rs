@@ -44,7 +44,7 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use pubnub_rx::server::{DevServer, DevServerConfig, DevServerHandle};
 use pubnub_rx::subscribe::{OverflowPolicy, SubscriptionStream};
-use pubnub_rx::{Config, Message, PubNub, Subscription, SubscriptionOptions};
+use pubnub_rx::{Config, GapRecovery, Message, PubNub, Subscription, SubscriptionOptions};
 use support::{borrowed, envelopes, Mix};
 use tokio::sync::Notify;
 
@@ -55,7 +55,7 @@ struct FirehoseState {
     next: AtomicUsize,
     /// Receives each reader may still get answered (by [`Reader`]), so that
     /// a long-poll one of them left parked never takes another's answers.
-    budget: [AtomicU64; 3],
+    budget: [AtomicU64; 5],
     more: Notify,
 }
 
@@ -65,7 +65,19 @@ enum Reader {
     Raw = 0,
     CurrentThread = 1,
     MultiThread = 2,
+    /// Current-thread, gap recovery off.
+    GapOff = 3,
+    /// Current-thread, history refuses (storage off).
+    NoStorage = 4,
 }
+
+const READERS: [Reader; 5] = [
+    Reader::Raw,
+    Reader::CurrentThread,
+    Reader::MultiThread,
+    Reader::GapOff,
+    Reader::NoStorage,
+];
 
 impl Reader {
     fn uuid(self) -> &'static str {
@@ -73,6 +85,8 @@ impl Reader {
             Self::Raw => "raw",
             Self::CurrentThread => "current",
             Self::MultiThread => "multi",
+            Self::GapOff => "gapoff",
+            Self::NoStorage => "nostore",
         }
     }
 }
@@ -85,7 +99,7 @@ async fn subscribe(
 ) -> impl IntoResponse {
     let query = query.as_deref().unwrap_or("");
     let handshake = query.split('&').any(|pair| pair == "tt=0");
-    let reader = [Reader::Raw, Reader::CurrentThread, Reader::MultiThread]
+    let reader = READERS
         .into_iter()
         .find(|reader| {
             query
@@ -111,6 +125,31 @@ async fn subscribe(
         state.bodies[index].clone()
     };
     ([(header::CONTENT_TYPE, "application/json")], body)
+}
+
+/// Fetch v3 for the gap checks: every batch of the firehose is full (100
+/// messages), so with gap recovery on each one asks history for the range
+/// before it. History has nothing there; for the `nostore` reader it
+/// refuses (storage off), which stops the asking after the first time.
+async fn history(RawQuery(query): RawQuery) -> impl IntoResponse {
+    let nostore = query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .any(|pair| pair == "uuid=nostore");
+    if nostore {
+        (
+            axum::http::StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"status":403,"error":true,"error_message":"Storage is not enabled for this subscribe key","channels":{}}"#,
+        )
+    } else {
+        (
+            axum::http::StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"status":200,"error":false,"error_message":"","channels":{}}"#,
+        )
+    }
 }
 
 async fn other() -> impl IntoResponse {
@@ -140,11 +179,12 @@ impl FirehoseServer {
                 .map(Bytes::from)
                 .collect(),
             next: AtomicUsize::new(0),
-            budget: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+            budget: std::array::from_fn(|_| AtomicU64::new(0)),
             more: Notify::new(),
         });
         let app = axum::Router::new()
             .route("/v2/subscribe/{*rest}", get(subscribe))
+            .route("/v3/history/{*rest}", get(history))
             .fallback(other)
             .with_state(Arc::clone(&state));
         let listener = runtime
@@ -252,17 +292,27 @@ struct Client {
 
 impl Client {
     fn start(server: &FirehoseServer, flavor: Flavor) -> Self {
-        let runtime = runtime(flavor);
         let reader = match flavor {
             Flavor::CurrentThread => Reader::CurrentThread,
             Flavor::MultiThread => Reader::MultiThread,
         };
+        Self::start_as(server, flavor, reader, GapRecovery::FromHistory)
+    }
+
+    fn start_as(
+        server: &FirehoseServer,
+        flavor: Flavor,
+        reader: Reader,
+        recovery: GapRecovery,
+    ) -> Self {
+        let runtime = runtime(flavor);
         let origin = server.base.trim_start_matches("http://");
         let config = Config::builder()
             .subscribe_key("sub-c-bench")
             .user_id(reader.uuid())
             .origin(origin)
             .ssl(false)
+            .gap_recovery(recovery)
             .build()
             .unwrap();
         let (client, subscription, messages) = runtime.block_on(async {
@@ -335,9 +385,22 @@ fn firehose_side_by_side() {
     let mut raw = RawLoop::new(&server);
     let mut current = Client::start(&server, Flavor::CurrentThread);
     let mut multi = Client::start(&server, Flavor::MultiThread);
+    let mut gap_off = Client::start_as(
+        &server,
+        Flavor::CurrentThread,
+        Reader::GapOff,
+        GapRecovery::Off,
+    );
+    let mut no_storage = Client::start_as(
+        &server,
+        Flavor::CurrentThread,
+        Reader::NoStorage,
+        GapRecovery::FromHistory,
+    );
     // Warm up, then read the resident memory around the measured rounds.
-    current.run(&server, 50.min(envelopes * 10));
-    multi.run(&server, 50.min(envelopes * 10));
+    for client in [&mut current, &mut multi, &mut gap_off, &mut no_storage] {
+        client.run(&server, 50.min(envelopes * 10));
+    }
     let rss_before = support::rss_kib();
     let times = support::interleaved(
         rounds,
@@ -345,6 +408,8 @@ fn firehose_side_by_side() {
             &mut || raw.run(&server, envelopes),
             &mut || current.run(&server, envelopes),
             &mut || multi.run(&server, envelopes),
+            &mut || gap_off.run(&server, envelopes),
+            &mut || no_storage.run(&server, envelopes),
         ],
     );
     let rss_after = support::rss_kib();
@@ -362,8 +427,10 @@ fn firehose_side_by_side() {
     );
     let names = [
         "raw reqwest loop + borrowed decode (current-thread runtime)",
-        "pubnub-rx messages stream, current-thread runtime",
-        "pubnub-rx messages stream, 2-worker runtime",
+        "pubnub-rx, current-thread, gap recovery on (history asked per batch)",
+        "pubnub-rx, 2-worker runtime, gap recovery on",
+        "pubnub-rx, current-thread, gap recovery off",
+        "pubnub-rx, current-thread, gap recovery on, storage off",
     ];
     for (index, (name, us)) in names.iter().zip(&times).enumerate() {
         let r = rate(us);
@@ -385,7 +452,7 @@ fn firehose_side_by_side() {
     }
     println!(
         "resident memory over {} messages: {:?} KiB -> {:?} KiB",
-        rounds as u64 * 3 * envelopes * 100,
+        rounds as u64 * 5 * envelopes * 100,
         rss_before,
         rss_after
     );
