@@ -29,6 +29,9 @@ pub enum HeartbeatNotifications {
     All,
 }
 
+/// Default [`ConfigBuilder::max_subscribe_list_bytes`].
+const DEFAULT_MAX_SUBSCRIBE_LIST_BYTES: usize = 8 * 1024;
+
 /// What the subscribe loop does when a receive comes back full — as many
 /// messages as the server's queue holds
 /// ([`request_message_count_threshold`](ConfigBuilder::request_message_count_threshold),
@@ -177,6 +180,7 @@ pub struct Config {
     pub(crate) token_refresh: Option<TokenRefresh>,
     pub(crate) gap_recovery: GapRecovery,
     pub(crate) request_message_count_threshold: usize,
+    pub(crate) max_subscribe_list_bytes: usize,
 }
 
 /// The future a [`ConfigBuilder::token_refresh`] hook returns.
@@ -229,6 +233,7 @@ impl fmt::Debug for Config {
                 "request_message_count_threshold",
                 &self.request_message_count_threshold,
             )
+            .field("max_subscribe_list_bytes", &self.max_subscribe_list_bytes)
             .finish()
     }
 }
@@ -358,6 +363,12 @@ impl Config {
     pub fn request_message_count_threshold(&self) -> usize {
         self.request_message_count_threshold
     }
+
+    /// The most bytes of encoded channel and group names one long-poll (or
+    /// heartbeat, or leave) carries before the union is split.
+    pub fn max_subscribe_list_bytes(&self) -> usize {
+        self.max_subscribe_list_bytes
+    }
 }
 
 impl Config {
@@ -414,6 +425,7 @@ impl Default for ConfigBuilder {
                 token_refresh: None,
                 gap_recovery: GapRecovery::default(),
                 request_message_count_threshold: 100,
+                max_subscribe_list_bytes: DEFAULT_MAX_SUBSCRIBE_LIST_BYTES,
             },
             cipher_key: None,
         }
@@ -606,6 +618,18 @@ impl ConfigBuilder {
         self
     }
 
+    /// The most bytes of percent-encoded channel and group names (separators
+    /// included) one subscribe long-poll carries; a larger union is split
+    /// into several long-polls, each with its own cursor, sharing one
+    /// duplicate filter and one status stream (`Connected` once all are).
+    /// Heartbeats and leaves split the same way. Default 8 KiB, well under
+    /// PubNub's 32 KiB limit on a request target (the rest of the URL —
+    /// token, state, filter — needs room too). At least 256.
+    pub fn max_subscribe_list_bytes(mut self, bytes: usize) -> Self {
+        self.inner.max_subscribe_list_bytes = bytes;
+        self
+    }
+
     /// How many messages in one receive mean the server's subscribe queue was
     /// full (default 100, PubNub's queue; the JS SDK's name). 0 is refused by
     /// [`build`](Self::build).
@@ -702,6 +726,12 @@ impl ConfigBuilder {
             if value.is_zero() {
                 return Err(invalid(field, "must be greater than zero"));
             }
+        }
+        if config.max_subscribe_list_bytes < 256 {
+            return Err(invalid(
+                "max_subscribe_list_bytes",
+                "must be at least 256: one long-poll must carry at least a few channel names",
+            ));
         }
         if config.request_message_count_threshold == 0 {
             return Err(invalid(

@@ -54,7 +54,12 @@ async fn a_414_or_413_on_subscribe_fails_as_too_long_without_retrying() {
 #[tokio::test]
 async fn a_url_over_the_limit_is_never_sent_nor_retried() {
     let server = dev_server().await;
-    let c = client_with(&server, "many", |b| b.reconnect_policy(fast_retry()));
+    // A budget that lets the whole union into one long-poll (the default
+    // splits it into several, see tests/subscribe_shards.rs).
+    let c = client_with(&server, "many", |b| {
+        b.reconnect_policy(fast_retry())
+            .max_subscribe_list_bytes(1 << 20)
+    });
     let mut status = c.status();
     let names: Vec<String> = (0..2000)
         .map(|i| format!("a-rather-long-channel-name-number-{i:06}"))

@@ -21,6 +21,11 @@
 //! failure says why not (a 403 names the denied channels). Receiving then
 //! continues from the kept cursor, so nothing published meanwhile is missed.
 //!
+//! **Shards.** One engine runs one long-poll. When the channel union does not
+//! fit one subscribe URL the actor runs several engines side by side, one per
+//! shard of the union (`shards.rs`), each with its own cursor; a channel
+//! stays in its shard, so the transitions here are the same for each.
+//!
 //! **Gaps.** A receive that holds as many messages as the server's queue
 //! (the threshold, 100 on PubNub) may follow messages the server dropped:
 //! its cursor was too old (a backpressure pause, an outage, a

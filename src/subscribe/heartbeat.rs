@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use super::event::Status;
+use super::shards::chunks;
 use super::status::StatusHub;
 use crate::client::{ClientInner, Request};
 use crate::config::HeartbeatNotifications;
@@ -56,6 +57,7 @@ async fn run(
     mut updates: mpsc::UnboundedReceiver<PresenceUpdate>,
 ) {
     let interval = client.config.heartbeat_interval;
+    let budget = client.config.max_subscribe_list_bytes;
     let mut channels: Vec<String> = Vec::new();
     let mut groups: Vec<String> = Vec::new();
     let mut next_beat: Option<Instant> = None;
@@ -73,9 +75,13 @@ async fn run(
                 let Some(update) = update else { break };
                 let anything_left = !update.left_channels.is_empty() || !update.left_groups.is_empty();
                 if anything_left && !client.config.suppress_leave_events {
-                    let request = leave_request(&client, &update.left_channels, &update.left_groups);
-                    if let Err(error) = client.execute(request).await {
-                        tracing::debug!(%error, "leave request failed");
+                    // Split like the long-polls, so any number of channels leaves.
+                    let parts = chunks(&update.left_channels, &update.left_groups, budget);
+                    for (channels, groups) in parts {
+                        let request = leave_request(&client, &channels, &groups);
+                        if let Err(error) = client.execute(request).await {
+                            tracing::debug!(%error, "leave request failed");
+                        }
                     }
                 }
                 for sent in update.sent {
@@ -96,8 +102,13 @@ async fn run(
                 };
             }
             () = beat => {
-                let request = heartbeat_request(&client, &channels, &groups);
-                let error = client.execute(request).await.err();
+                let mut error = None;
+                for (part_channels, part_groups) in chunks(&channels, &groups, budget) {
+                    let request = heartbeat_request(&client, &part_channels, &part_groups);
+                    if let Err(failed) = client.execute(request).await {
+                        error.get_or_insert(failed);
+                    }
+                }
                 // The same request cannot succeed after a 400/403/414 or a
                 // request that could not be built: stop until the channel
                 // mix changes (the failure was reported).

@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -27,6 +28,7 @@ use super::gap::{self, GapFill, GapQuery};
 use super::hash::FastMap;
 use super::heartbeat::{self, PresenceUpdate};
 use super::router::{Blocked, Outlet, Router, SubscriberId};
+use super::shards::{self, ShardNames};
 use super::status::StatusHub;
 use super::wire_events::{build_event, decrypt_payload, message_kind};
 use crate::client::{ClientInner, Request};
@@ -125,10 +127,9 @@ pub(crate) fn spawn(
     let (tx, rx) = mpsc::unbounded_channel();
     let (presence, presence_task) = heartbeat::spawn(Arc::clone(&client), Arc::clone(&status));
     let actor = Multiplexer {
-        engine: Engine::new(client.config.reconnect_policy).with_gap_recovery(
-            gap_mode(&client.config),
-            client.config.request_message_count_threshold,
-        ),
+        shards: vec![Shard::new(new_engine(&client.config))],
+        names: vec![ShardNames::default()],
+        announced_connected: false,
         dedupe: Dedupe::new(client.config.maximum_message_cache),
         client,
         status,
@@ -138,9 +139,7 @@ pub(crate) fn spawn(
         presence_task: Some(presence_task),
         closing: None,
         announced: (BTreeSet::new(), BTreeSet::new()),
-        pending: None,
         blocked: Vec::new(),
-        deferred: None,
         space,
         staging: FastMap::default(),
         union_dirty: false,
@@ -148,9 +147,6 @@ pub(crate) fn spawn(
         loss_deadline: None,
         joining: Vec::new(),
         leaving: Vec::new(),
-        held: None,
-        recovered: None,
-        recovered_count: 0,
         seen: FastMap::default(),
     };
     runtime.spawn(actor.run(rx));
@@ -165,10 +161,68 @@ enum Outcome {
     Gap(Result<GapFill, Error>),
 }
 
+/// One long-poll of the union (see `shards.rs`): its state machine, its
+/// request in flight and what it received.
+struct Shard {
+    engine: Engine,
+    inflight: Option<Inflight>,
+    /// The successful receive whose messages await the engine's `Deliver`.
+    pending: Option<SubscribeResponse>,
+    /// A full receive held while its gap is fetched (engine `Recovering`).
+    held: Option<SubscribeResponse>,
+    /// What the gap fetch found, until the engine delivers it.
+    recovered: Option<GapFill>,
+    /// How many recovered messages the last gap delivered.
+    recovered_count: usize,
+    /// A receive postponed until `blocked` drains (backpressure).
+    deferred: Option<(Cursor, Option<Duration>)>,
+}
+
+impl Shard {
+    fn new(engine: Engine) -> Self {
+        Self {
+            engine,
+            inflight: None,
+            pending: None,
+            held: None,
+            recovered: None,
+            recovered_count: 0,
+            deferred: None,
+        }
+    }
+
+    /// Part of a connected long-poll (receiving, or recovering a gap).
+    fn connected(&self) -> bool {
+        matches!(
+            self.engine.state(),
+            super::engine::State::Receiving { .. } | super::engine::State::Recovering { .. }
+        )
+    }
+
+    /// Not polling at all (nothing subscribed, or stopped on request).
+    fn idle(&self) -> bool {
+        matches!(
+            self.engine.state(),
+            super::engine::State::Unsubscribed | super::engine::State::Stopped { .. }
+        )
+    }
+}
+
+/// An engine with the client's reconnect policy and gap recovery.
+fn new_engine(config: &crate::Config) -> Engine {
+    Engine::new(config.reconnect_policy)
+        .with_gap_recovery(gap_mode(config), config.request_message_count_threshold)
+}
+
 struct Multiplexer {
     client: Arc<ClientInner>,
     status: Arc<StatusHub>,
-    engine: Engine,
+    /// The long-polls; one unless the union outgrows one URL.
+    shards: Vec<Shard>,
+    /// Which names each shard carries (same indexes as `shards`).
+    names: Vec<ShardNames>,
+    /// Whether `Connected` was reported for the current session.
+    announced_connected: bool,
     router: Router,
     globals: Vec<(SubscriberId, Arc<Outlet>)>,
     dedupe: Dedupe,
@@ -179,12 +233,8 @@ struct Multiplexer {
     closing: Option<oneshot::Sender<()>>,
     /// Channels and groups the presence actor was last told about.
     announced: (BTreeSet<String>, BTreeSet<String>),
-    /// The successful receive whose messages await the engine's `Deliver`.
-    pending: Option<SubscribeResponse>,
     /// Events backpressure queues could not take yet.
     blocked: Vec<Blocked>,
-    /// A receive postponed until `blocked` drains (backpressure).
-    deferred: Option<(Cursor, Option<Duration>)>,
     /// Signalled when a backpressure queue makes room.
     space: Arc<Notify>,
     /// Per-subscriber events of the batch being dispatched (reused).
@@ -199,26 +249,26 @@ struct Multiplexer {
     joining: Vec<(SubscriberId, oneshot::Sender<Result<(), Error>>)>,
     /// Awaited `unsubscribe()`s whose leave is not sent yet.
     leaving: Vec<oneshot::Sender<()>>,
-    /// A full receive held while its gap is fetched (engine `Recovering`).
-    held: Option<SubscribeResponse>,
-    /// What the gap fetch found, until the engine delivers it.
-    recovered: Option<GapFill>,
-    /// How many recovered messages the last gap delivered.
-    recovered_count: usize,
     /// Channels seen through each wildcard subscription (bounded).
     seen: FastMap<String, BTreeSet<String>>,
 }
 
 impl Multiplexer {
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let mut inflight: Option<Inflight> = None;
         loop {
-            let request = async {
-                match inflight.as_mut() {
-                    Some(future) => future.await,
-                    None => std::future::pending().await,
+            let shards = &mut self.shards;
+            // The first request of any shard that completes.
+            let request = std::future::poll_fn(|cx| {
+                for (index, shard) in shards.iter_mut().enumerate() {
+                    if let Some(future) = shard.inflight.as_mut() {
+                        if let Poll::Ready(outcome) = future.as_mut().poll(cx) {
+                            shard.inflight = None;
+                            return Poll::Ready((index, outcome));
+                        }
+                    }
                 }
-            };
+                Poll::Pending
+            });
             let space = Arc::clone(&self.space);
             let loss_due = self.loss_deadline;
             let loss_timer = async move {
@@ -230,7 +280,7 @@ impl Multiplexer {
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(command) => {
-                        self.on_command(command, &mut inflight);
+                        self.on_command(command);
                         // Take the commands already queued too, and act on
                         // the new channel mix once: subscribing N
                         // subscriptions in a row then costs one long-poll
@@ -240,23 +290,20 @@ impl Multiplexer {
                                 break;
                             }
                             match commands.try_recv() {
-                                Ok(command) => self.on_command(command, &mut inflight),
+                                Ok(command) => self.on_command(command),
                                 Err(_) => break,
                             }
                         }
                         if self.closing.is_some() {
                             break;
                         }
-                        self.flush_union(&mut inflight);
+                        self.flush_union();
                         self.answer_settled();
                     }
                     None => break,
                 },
-                outcome = request => {
-                    inflight = None;
-                    self.on_outcome(outcome, &mut inflight);
-                }
-                () = space.notified(), if !self.blocked.is_empty() => self.retry_blocked(&mut inflight),
+                (index, outcome) = request => self.on_outcome(index, outcome),
+                () = space.notified(), if !self.blocked.is_empty() => self.retry_blocked(),
                 () = loss_timer => self.flush_losses(false),
             }
         }
@@ -272,7 +319,9 @@ impl Multiplexer {
         );
         // The last client handle is gone: end every stream. Dropping the
         // presence sender lets that actor send the leaves still due and end.
-        drop(inflight);
+        for shard in &mut self.shards {
+            shard.inflight = None;
+        }
         for outlet in self.router.drain_outlets() {
             outlet.close();
         }
@@ -314,7 +363,7 @@ impl Multiplexer {
         }
     }
 
-    fn on_command(&mut self, command: Command, inflight: &mut Option<Inflight>) {
+    fn on_command(&mut self, command: Command) {
         match command {
             Command::Subscribe {
                 id,
@@ -331,8 +380,9 @@ impl Multiplexer {
                 if let Some(timetoken) = timetoken {
                     // Earlier commands' change first, in order; this one
                     // restarts the subscribe loop from `timetoken` anyway.
-                    self.flush_union(inflight);
+                    self.flush_union();
                     self.router.insert(id, outlet, channels, groups);
+                    self.reassign();
                     self.announce_presence();
                     let event = EngineEvent::SubscriptionRestored {
                         cursor: Cursor {
@@ -340,7 +390,7 @@ impl Multiplexer {
                             region: 0,
                         },
                     };
-                    self.apply(event, inflight);
+                    self.apply_all(event);
                 } else {
                     let changed = self.router.insert(id, outlet, channels, groups);
                     self.union_dirty |= changed;
@@ -378,15 +428,16 @@ impl Multiplexer {
                     outlet.close();
                 }
                 self.announce_presence();
-                self.apply(EngineEvent::UnsubscribeAll, inflight);
+                self.apply_all(EngineEvent::UnsubscribeAll);
+                self.reassign();
             }
             Command::Disconnect => {
-                self.flush_union(inflight);
-                self.apply(EngineEvent::Disconnect, inflight);
+                self.flush_union();
+                self.apply_all(EngineEvent::Disconnect);
             }
             Command::Reconnect => {
-                self.flush_union(inflight);
-                self.apply(EngineEvent::Reconnect, inflight);
+                self.flush_union();
+                self.apply_all(EngineEvent::Reconnect);
             }
             Command::Close { done } => {
                 self.union_dirty = false;
@@ -397,7 +448,8 @@ impl Multiplexer {
                     outlet.close();
                 }
                 self.announce_presence();
-                self.apply(EngineEvent::UnsubscribeAll, inflight);
+                self.apply_all(EngineEvent::UnsubscribeAll);
+                self.reassign();
                 self.closing = Some(done);
             }
         }
@@ -405,16 +457,68 @@ impl Multiplexer {
 
     /// Acts on a change of the channel mix made by the commands handled so
     /// far (kept in order with the commands that drive the engine).
-    fn flush_union(&mut self, inflight: &mut Option<Inflight>) {
+    fn flush_union(&mut self) {
         if std::mem::take(&mut self.union_dirty) {
-            self.union_changed(inflight);
+            self.union_changed();
         }
     }
 
-    fn union_changed(&mut self, inflight: &mut Option<Inflight>) {
+    fn union_changed(&mut self) {
         self.announce_presence();
-        let empty = self.router.is_empty();
-        self.apply(EngineEvent::SubscriptionChanged { empty }, inflight);
+        if self.router.is_empty() {
+            self.apply_all(EngineEvent::SubscriptionChanged { empty: true });
+            self.reassign();
+            return;
+        }
+        for index in self.reassign() {
+            self.apply(index, EngineEvent::SubscriptionChanged { empty: false });
+        }
+    }
+
+    /// Fits the union into the shards (sticky: names stay where they are),
+    /// drops emptied shards and adds new ones; returns the shards whose names
+    /// changed.
+    fn reassign(&mut self) -> Vec<usize> {
+        let budget = self.client.config.max_subscribe_list_bytes;
+        let flags = shards::assign(
+            &mut self.names,
+            &self.router.channels(),
+            &self.router.groups(),
+            budget,
+        );
+        while self.shards.len() < self.names.len() {
+            self.shards
+                .push(Shard::new(new_engine(&self.client.config)));
+        }
+        let mut changed: Vec<usize> = flags
+            .iter()
+            .enumerate()
+            .filter_map(|(index, changed)| changed.then_some(index))
+            .collect();
+        // An emptied shard stops quietly (its names left with a leave); one
+        // shard always stays, for the next subscription.
+        let mut index = self.names.len();
+        while index > 0 {
+            index -= 1;
+            if self.names[index].is_empty() && self.names.len() > 1 {
+                self.names.remove(index);
+                self.shards.remove(index);
+                changed.retain(|c| *c != index);
+                for c in &mut changed {
+                    if *c > index {
+                        *c -= 1;
+                    }
+                }
+            }
+        }
+        changed
+    }
+
+    /// Applies an event to every shard.
+    fn apply_all(&mut self, event: EngineEvent) {
+        for index in 0..self.shards.len() {
+            self.apply(index, event.clone());
+        }
     }
 
     /// Tells the presence actor the current channels and those that left.
@@ -443,7 +547,10 @@ impl Multiplexer {
         self.announced = (channels, groups);
     }
 
-    fn on_outcome(&mut self, outcome: Outcome, inflight: &mut Option<Inflight>) {
+    fn on_outcome(&mut self, index: usize, outcome: Outcome) {
+        let Some(shard) = self.shards.get_mut(index) else {
+            return;
+        };
         let event = match outcome {
             Outcome::Handshake(Ok(response)) => EngineEvent::HandshakeSuccess {
                 cursor: response.cursor,
@@ -457,7 +564,7 @@ impl Multiplexer {
                     .iter()
                     .map(|e| e.published.timetoken)
                     .min();
-                self.pending = Some(response);
+                shard.pending = Some(response);
                 EngineEvent::ReceiveSuccess {
                     cursor,
                     messages,
@@ -469,7 +576,7 @@ impl Multiplexer {
                 let complete = fill.complete;
                 // New to this client: neither delivered already nor in the
                 // held batch (which overlaps the gap when ptto reorders).
-                let held = self.held.as_ref();
+                let held = shard.held.as_ref();
                 let recovered = fill.response.as_ref().map_or(0, |r| {
                     r.envelopes
                         .iter()
@@ -486,7 +593,7 @@ impl Multiplexer {
                         })
                         .count()
                 });
-                self.recovered = Some(fill);
+                shard.recovered = Some(fill);
                 EngineEvent::GapFilled {
                     complete,
                     recovered,
@@ -494,66 +601,89 @@ impl Multiplexer {
             }
             Outcome::Gap(Err(reason)) => EngineEvent::GapFailed { reason },
         };
-        self.apply(event, inflight);
+        self.apply(index, event);
     }
 
-    fn apply(&mut self, event: EngineEvent, inflight: &mut Option<Inflight>) {
-        tracing::trace!(?event, state = ?self.engine.state(), "subscribe engine");
-        for effect in self.engine.handle(event) {
+    fn apply(&mut self, index: usize, event: EngineEvent) {
+        let Some(shard) = self.shards.get_mut(index) else {
+            return;
+        };
+        tracing::trace!(shard = index, ?event, state = ?shard.engine.state(), "subscribe engine");
+        for effect in shard.engine.handle(event) {
             match effect {
                 Effect::Handshake { delay } => {
-                    self.deferred = None;
-                    *inflight = Some(self.request(None, delay));
+                    let request = self.request(index, None, delay);
+                    let shard = &mut self.shards[index];
+                    shard.deferred = None;
+                    shard.inflight = Some(request);
                 }
                 Effect::Receive { cursor, delay } => {
                     if self.blocked.is_empty() {
-                        self.deferred = None;
-                        *inflight = Some(self.request(Some(cursor), delay));
+                        let request = self.request(index, Some(cursor), delay);
+                        let shard = &mut self.shards[index];
+                        shard.deferred = None;
+                        shard.inflight = Some(request);
                     } else {
                         // Backpressure: poll again once the consumers made room.
-                        *inflight = None;
-                        self.deferred = Some((cursor, delay));
+                        let shard = &mut self.shards[index];
+                        shard.inflight = None;
+                        shard.deferred = Some((cursor, delay));
                     }
                 }
                 Effect::Cancel => {
-                    *inflight = None;
-                    self.deferred = None;
-                    self.pending = None;
+                    let shard = &mut self.shards[index];
+                    shard.inflight = None;
+                    shard.deferred = None;
+                    shard.pending = None;
                 }
                 Effect::Deliver => {
-                    if let Some(response) = self.pending.take().or_else(|| self.held.take()) {
+                    let shard = &mut self.shards[index];
+                    if let Some(response) = shard.pending.take().or_else(|| shard.held.take()) {
                         self.dispatch(response, false);
                     }
                 }
                 Effect::FetchGap(gap) => {
-                    self.held = self.pending.take();
-                    *inflight = Some(self.gap_request(gap));
+                    let request = self.gap_request(index, gap);
+                    let shard = &mut self.shards[index];
+                    shard.held = shard.pending.take();
+                    shard.inflight = Some(request);
                 }
                 Effect::DeliverRecovered => {
-                    self.recovered_count =
-                        match self.recovered.as_mut().and_then(|f| f.response.take()) {
-                            Some(response) => self.dispatch(response, true),
-                            None => 0,
-                        };
+                    let response = self.shards[index]
+                        .recovered
+                        .as_mut()
+                        .and_then(|f| f.response.take());
+                    let count = response.map_or(0, |r| self.dispatch(r, true));
+                    self.shards[index].recovered_count = count;
                 }
-                Effect::Emit(kind) => self.emit(kind),
+                Effect::Emit(kind) => self.emit(index, kind),
             }
         }
-        self.pending = None;
-        if !matches!(self.engine.state(), super::engine::State::Recovering { .. }) {
+        let shard = &mut self.shards[index];
+        shard.pending = None;
+        if !matches!(
+            shard.engine.state(),
+            super::engine::State::Recovering { .. }
+        ) {
             // Left without delivering (a disconnect, a restore): the held
             // batch is polled again from the cursor before it.
-            self.held = None;
-            self.recovered = None;
+            shard.held = None;
+            shard.recovered = None;
         }
     }
 
+    /// Whether every shard is part of a connected long-poll.
+    fn all_connected(&self) -> bool {
+        self.shards.iter().all(Shard::connected)
+    }
+
     /// What a gap fetch must cover for the current subscriptions.
-    fn gap_query(&self, gap: Gap) -> GapQuery {
+    fn gap_query(&self, index: usize, gap: Gap) -> GapQuery {
         let live = |name: &&str| !name.ends_with(PRESENCE_SUFFIX);
+        let names = &self.names[index];
         let mut channels = Vec::new();
         let mut wildcards = Vec::new();
-        for name in self.router.channels().into_iter().filter(live) {
+        for name in names.channels.iter().map(String::as_str).filter(live) {
             if name.ends_with(".*") {
                 let seen = self
                     .seen
@@ -568,10 +698,10 @@ impl Multiplexer {
         GapQuery {
             gap,
             channels,
-            groups: self
-                .router
-                .groups()
-                .into_iter()
+            groups: names
+                .groups
+                .iter()
+                .map(String::as_str)
                 .filter(live)
                 .map(str::to_owned)
                 .collect(),
@@ -579,74 +709,99 @@ impl Multiplexer {
         }
     }
 
-    /// The future that fetches a gap from history.
-    fn gap_request(&self, gap: Gap) -> Inflight {
-        let query = self.gap_query(gap);
+    /// The future that fetches a gap of shard `index` from history.
+    fn gap_request(&self, index: usize, gap: Gap) -> Inflight {
+        let query = self.gap_query(index, gap);
         let client = Arc::clone(&self.client);
         Box::pin(async move { Outcome::Gap(gap::fill(client, query).await) })
     }
 
-    fn emit(&mut self, kind: StatusKind) {
+    /// Reports a status of shard `index`. With several shards, `Connected`
+    /// and `SubscriptionChanged` wait until every shard is connected and
+    /// name the whole union, `Disconnected` until every shard stopped;
+    /// the others are per shard and name its channels.
+    fn emit(&mut self, index: usize, kind: StatusKind) {
         let names = |set: BTreeSet<&str>| set.into_iter().map(str::to_owned).collect::<Vec<_>>();
+        let live = |name: &&String| !name.ends_with(PRESENCE_SUFFIX);
+        let (shard_channels, shard_groups): (Vec<String>, Vec<String>) = match self.names.get(index)
+        {
+            Some(n) => (
+                n.channels.iter().cloned().collect(),
+                n.groups.iter().cloned().collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
         let connected = matches!(
             kind,
             StatusKind::Connected | StatusKind::Reconnected | StatusKind::SubscriptionChanged
         );
         let status = match kind {
-            StatusKind::Connected => Status::Connected {
-                channels: names(self.router.channels()),
-                channel_groups: names(self.router.groups()),
-            },
-            StatusKind::Reconnected => Status::Reconnected {
-                channels: names(self.router.channels()),
-                channel_groups: names(self.router.groups()),
-            },
-            StatusKind::SubscriptionChanged => Status::SubscriptionChanged {
-                channels: names(self.router.channels()),
-                channel_groups: names(self.router.groups()),
-            },
-            StatusKind::Disconnected => Status::Disconnected,
-            StatusKind::UnexpectedDisconnect(error) => Status::UnexpectedDisconnect { error },
-            StatusKind::Failed(category, error) => Status::Failed { category, error },
-            StatusKind::GapRecovered => Status::GapRecovered {
-                channels: self
-                    .recovered
-                    .take()
-                    .map(|fill| fill.channels)
-                    .unwrap_or_default(),
-                count: std::mem::take(&mut self.recovered_count),
-            },
-            StatusKind::PotentialLoss { gap, reason } => {
-                let live = |name: &&str| !name.ends_with(PRESENCE_SUFFIX);
-                Status::PotentialLoss {
-                    channels: self
-                        .router
-                        .channels()
-                        .into_iter()
-                        .filter(live)
-                        .map(str::to_owned)
-                        .collect(),
-                    channel_groups: self
-                        .router
-                        .groups()
-                        .into_iter()
-                        .filter(live)
-                        .map(str::to_owned)
-                        .collect(),
-                    after: gap.after,
-                    before: gap.before,
-                    reason,
+            StatusKind::Connected | StatusKind::SubscriptionChanged => {
+                if !self.all_connected() {
+                    // Another shard is still connecting: report once all are.
+                    return;
+                }
+                let first = !self.announced_connected;
+                self.announced_connected = true;
+                let channels = names(self.router.channels());
+                let channel_groups = names(self.router.groups());
+                if first && kind == StatusKind::Connected {
+                    Status::Connected {
+                        channels,
+                        channel_groups,
+                    }
+                } else {
+                    Status::SubscriptionChanged {
+                        channels,
+                        channel_groups,
+                    }
                 }
             }
+            StatusKind::Reconnected => {
+                self.announced_connected = true;
+                Status::Reconnected {
+                    channels: shard_channels,
+                    channel_groups: shard_groups,
+                }
+            }
+            StatusKind::Disconnected => {
+                if !self.shards.iter().all(Shard::idle) {
+                    return;
+                }
+                self.announced_connected = false;
+                Status::Disconnected
+            }
+            StatusKind::UnexpectedDisconnect(error) => Status::UnexpectedDisconnect { error },
+            StatusKind::Failed(category, error) => Status::Failed { category, error },
+            StatusKind::GapRecovered => {
+                let shard = &mut self.shards[index];
+                Status::GapRecovered {
+                    channels: shard
+                        .recovered
+                        .take()
+                        .map(|fill| fill.channels)
+                        .unwrap_or_default(),
+                    count: std::mem::take(&mut shard.recovered_count),
+                }
+            }
+            StatusKind::PotentialLoss { gap, reason } => Status::PotentialLoss {
+                channels: shard_channels.iter().filter(live).cloned().collect(),
+                channel_groups: shard_groups.iter().filter(live).cloned().collect(),
+                after: gap.after,
+                before: gap.before,
+                reason,
+            },
         };
         // Every subscriber in the long-poll is concerned by its state.
         let concerned = self.router.ids();
         if connected {
-            answer_joining(
-                &mut self.joining,
-                |id| self.router.outlet(id).is_some(),
-                || Ok(()),
-            );
+            if self.all_connected() {
+                answer_joining(
+                    &mut self.joining,
+                    |id| self.router.outlet(id).is_some(),
+                    || Ok(()),
+                );
+            }
         } else if let Status::Failed { error, .. } = &status {
             answer_joining(&mut self.joining, |_| true, || Err(error.clone()));
         } else if matches!(status, Status::Disconnected) {
@@ -667,7 +822,7 @@ impl Multiplexer {
     /// the long-poll is connected is already part of it, and an
     /// unsubscribe that caused no leave has nothing to wait for.
     fn answer_settled(&mut self) {
-        if matches!(self.engine.state(), super::engine::State::Receiving { .. }) {
+        if self.all_connected() {
             answer_joining(
                 &mut self.joining,
                 |id| self.router.outlet(id).is_some(),
@@ -680,9 +835,10 @@ impl Multiplexer {
     }
 
     /// Builds the handshake (`cursor` = `None`) or receive request for the
-    /// current channel mix, and the future that sends it.
-    fn request(&self, cursor: Option<Cursor>, delay: Option<Duration>) -> Inflight {
-        let request = subscribe_request(&self.client, &self.router, cursor);
+    /// channels of shard `index`, and the future that sends it.
+    fn request(&self, index: usize, cursor: Option<Cursor>, delay: Option<Duration>) -> Inflight {
+        let names = self.names.get(index).cloned().unwrap_or_default();
+        let request = subscribe_request(&self.client, &names.channels, &names.groups, cursor);
         let client = Arc::clone(&self.client);
         let watchdog = client.config.subscribe_timeout + WATCHDOG_GRACE;
         let delay = delay.map(with_jitter);
@@ -882,7 +1038,7 @@ impl Multiplexer {
 
     /// Backpressure: offer the blocked events again; once all are taken,
     /// start the postponed receive.
-    fn retry_blocked(&mut self, inflight: &mut Option<Inflight>) {
+    fn retry_blocked(&mut self) {
         let blocked = std::mem::take(&mut self.blocked);
         for Blocked { queue, events } in blocked {
             match queue.offer(events) {
@@ -894,8 +1050,11 @@ impl Multiplexer {
             }
         }
         if self.blocked.is_empty() {
-            if let Some((cursor, delay)) = self.deferred.take() {
-                *inflight = Some(self.request(Some(cursor), delay));
+            for index in 0..self.shards.len() {
+                if let Some((cursor, delay)) = self.shards[index].deferred.take() {
+                    let request = self.request(index, Some(cursor), delay);
+                    self.shards[index].inflight = Some(request);
+                }
             }
         }
     }
@@ -947,12 +1106,13 @@ fn with_jitter(delay: Duration) -> Duration {
 /// `GET /v2/subscribe/{sub}/{channels}/0` for the current mix (PROTOCOL.md §4.1).
 pub(crate) fn subscribe_request(
     client: &ClientInner,
-    router: &Router,
+    channels: &BTreeSet<String>,
+    groups: &BTreeSet<String>,
     cursor: Option<Cursor>,
 ) -> Request {
     let config = &client.config;
-    let channels = router.channels();
-    let groups = router.groups();
+    let channels: BTreeSet<&str> = channels.iter().map(String::as_str).collect();
+    let groups: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
     let path = format!(
         "/v2/subscribe/{}/{}/0",
         encode(&config.subscribe_key),
