@@ -182,6 +182,7 @@ mod budget;
 mod clock;
 mod compression;
 mod config;
+mod console;
 mod errors;
 mod files;
 pub mod filter;
