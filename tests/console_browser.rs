@@ -19,9 +19,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine as _;
-use dev_server::{TestServer, STEP};
+use dev_server::{test_config, TestServer, STEP};
 use futures::{SinkExt, StreamExt};
-use pubnub_rx::server::RouteKind;
+use pubnub_rx::access::Permissions;
+use pubnub_rx::server::{Keyset, RouteKind};
+use pubnub_rx::{Config, PubNub};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
@@ -30,14 +32,21 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
+const PAM_SUB: &str = "sub-c-pam";
 /// How long the browser may take to start, load or render one step.
 const BROWSER_STEP: Duration = Duration::from_secs(30);
 
-fn chromium() -> Option<PathBuf> {
+/// The browser to use (`PUBNUB_CHROMIUM`, or Debian's); `Err` names the
+/// path that was looked at.
+fn chromium() -> Result<PathBuf, PathBuf> {
     let path = std::env::var_os("PUBNUB_CHROMIUM")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CHROMIUM));
-    path.is_file().then_some(path)
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(path)
+    }
 }
 
 /// A Chrome DevTools protocol connection, attached to one page.
@@ -197,25 +206,56 @@ async fn launch(chromium: &PathBuf, profile: &std::path::Path) -> (Child, String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_published_through_the_server_appears_in_the_console() {
-    let Some(chromium) = chromium() else {
-        let required = std::env::var("PUBNUB_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "PUBNUB_REQUIRE_BROWSER=1 but no Chromium at {DEFAULT_CHROMIUM} (or PUBNUB_CHROMIUM): \
-             install Debian's `chromium` (apt-get install -y chromium)"
-        );
-        // Written to the process's stderr, not through the test harness's
-        // capture, so that the skip shows in a plain `cargo test`.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED console_browser: no Chromium at {DEFAULT_CHROMIUM} (install Debian's `chromium` \
-             or set PUBNUB_CHROMIUM); PUBNUB_REQUIRE_BROWSER=1 makes this a failure"
-        );
-        return;
+    let chromium = match chromium() {
+        Ok(path) => path,
+        Err(missing) => {
+            let required = std::env::var("PUBNUB_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "PUBNUB_REQUIRE_BROWSER=1 but there is no Chromium at {}: install Debian's \
+                 `chromium` (apt-get install -y chromium) or set PUBNUB_CHROMIUM",
+                missing.display()
+            );
+            // Written to the process's stderr, not through the test
+            // harness's capture, so that the skip shows in a plain `cargo test`.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED console_browser: no Chromium at {} (install Debian's `chromium` or set \
+                 PUBNUB_CHROMIUM); PUBNUB_REQUIRE_BROWSER=1 makes this a failure",
+                missing.display()
+            );
+            return;
+        }
     };
 
-    let t = TestServer::start().await;
+    // An open keyset for the traffic, and one with Access Manager whose
+    // token the console shows decoded.
+    let t = TestServer::with_config(
+        test_config()
+            .with_keyset(Keyset::new("sub-c-browser", "pub-c-browser"))
+            .with_keyset(Keyset::new(PAM_SUB, "pub-c-pam").with_secret_key("sec-c-pam")),
+    )
+    .await;
     let sub = "sub-c-browser";
+    let admin = PubNub::new(
+        Config::builder()
+            .subscribe_key(PAM_SUB)
+            .publish_key("pub-c-pam")
+            .secret_key("sec-c-pam")
+            .user_id("admin")
+            .origin(t.server.origin())
+            .ssl(false)
+            .build()
+            .expect("config"),
+    )
+    .expect("client");
+    admin
+        .grant_token()
+        .ttl(30)
+        .authorized_uuid("alice")
+        .channel("room.1", Permissions::new().read().write())
+        .await
+        .expect("token");
     // One stored message before the page opens: the channel list shows it.
     t.get(&format!(
         "/publish/pub-c-browser/{sub}/0/room.1/0/%22before%22?uuid=alice"
@@ -250,6 +290,8 @@ async fn a_message_published_through_the_server_appears_in_the_console() {
             .to_owned(),
     );
     cdp.call("Page.enable", json!({})).await;
+    // Uncaught page errors arrive as `Runtime.exceptionThrown` events.
+    cdp.call("Runtime.enable", json!({})).await;
     let console_url = format!("{}/console?sub={sub}&channel=room.1&live=1", t.base);
     cdp.call("Page.navigate", json!({ "url": console_url }))
         .await;
@@ -330,11 +372,125 @@ async fn a_message_published_through_the_server_appears_in_the_console() {
     );
     let log_shot = cdp.screenshot("console-browser-requests.png").await;
 
+    // The publish form, through the page: the message comes back in the
+    // page's own live view.
+    cdp.eval(
+        "document.querySelector('#tabs button[data-tab=publish]').click();
+         document.getElementById('pub-message').value = '{\"from\": \"the form\"}';
+         document.getElementById('pub-send').click();",
+    )
+    .await;
+    cdp.wait_dom(
+        "the form's message in the live view",
+        r#"return [...document.querySelectorAll('#live-list .payload')]
+               .some((n) => n.textContent.includes('the form'));"#,
+    )
+    .await;
+    let sent = cdp
+        .wait_dom(
+            "the publish answer",
+            "const r = document.getElementById('pub-result').textContent; return r.includes('Sent') && r;",
+        )
+        .await;
+    assert!(
+        sent.as_str().is_some_and(|s| s.contains("room.1")),
+        "{sent}"
+    );
+
+    // Presence: the console itself is a member of room.1 (it subscribed
+    // with its uuid).
+    cdp.eval("document.querySelector('#tabs button[data-tab=presence]').click()")
+        .await;
+    let here = cdp
+        .wait_dom(
+            "the console in here_now",
+            r#"const t = document.getElementById('presence').innerText;
+               return t.includes('this console') && t;"#,
+        )
+        .await;
+    assert!(
+        here.as_str().is_some_and(|t| t.contains("room.1")),
+        "{here}"
+    );
+
+    // History (fetch v3): both stored messages, newest first.
+    cdp.eval(
+        "document.querySelector('#tabs button[data-tab=history]').click();
+         document.getElementById('history-load').click();",
+    )
+    .await;
+    let history = cdp
+        .wait_dom(
+            "the stored messages in the history tab",
+            r#"const rows = [...document.querySelectorAll('#history tbody tr')].map((r) => r.innerText);
+               return rows.length >= 3 && rows;"#,
+        )
+        .await;
+    let history: Vec<&str> = history
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(history[0].contains("the form"), "{history:?}");
+    assert!(
+        history[2].contains("before") && history[2].contains("alice"),
+        "{history:?}"
+    );
+
+    // Every other tab renders (a table or its empty note).
+    for (tab, container) in [
+        ("groups", "groups"),
+        ("objects", "objects"),
+        ("access", "access"),
+        ("losses", "losses"),
+    ] {
+        cdp.eval(&format!(
+            "document.querySelector('#tabs button[data-tab={tab}]').click()"
+        ))
+        .await;
+        cdp.wait_dom(
+            &format!("the {tab} tab"),
+            &format!("return document.getElementById('{container}').childElementCount > 0;"),
+        )
+        .await;
+    }
+
+    // The Access Manager keyset: its token, decoded.
+    cdp.eval(&format!(
+        "const input = document.getElementById('sub');
+         input.value = '{PAM_SUB}';
+         input.dispatchEvent(new Event('change'));
+         document.querySelector('#tabs button[data-tab=access]').click();"
+    ))
+    .await;
+    let token = cdp
+        .wait_dom(
+            "the decoded token in the Access Manager tab",
+            r#"const row = document.querySelector('#access tr.token');
+               return row && row.innerText;"#,
+        )
+        .await;
+    let token = token.as_str().expect("row text");
+    for part in ["alice", "channels: room.1 (rw)", "live", "30"] {
+        assert!(token.contains(part), "{part} in {token}");
+    }
+    let access_shot = cdp.screenshot("console-browser-access.png").await;
+
+    cdp.eval("1").await;
+    let errors: Vec<&Value> = cdp
+        .events
+        .iter()
+        .filter(|e| e["method"] == "Runtime.exceptionThrown")
+        .collect();
+    assert!(errors.is_empty(), "page errors: {errors:?}");
+
     let _ = writeln!(
         std::io::stderr(),
-        "console screenshots: {} {}",
+        "console screenshots: {} {} {}",
         live_shot.display(),
-        log_shot.display()
+        log_shot.display(),
+        access_shot.display()
     );
     // Ask the browser to quit; it may close the connection before it
     // answers, so the answer is not awaited.

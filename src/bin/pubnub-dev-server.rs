@@ -33,7 +33,15 @@ use tracing_subscriber::EnvFilter;
 
 /// An offline PubNub-compatible server for development and tests.
 #[derive(Debug, Parser)]
-#[command(name = "pubnub-dev-server", version, about)]
+#[command(
+    name = "pubnub-dev-server",
+    version,
+    after_help = "Point any PubNub SDK at origin HOST:PORT with TLS off. Beside the PubNub API the \
+server answers its own routes: the web console at http://HOST:PORT/console (keysets, channels, \
+live messages, publish, presence, history, groups, App Context, Access Manager, the request log, \
+queue losses), /metrics (Prometheus), /healthz and the /dev/... JSON the console reads. Data is \
+kept in memory."
+)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
