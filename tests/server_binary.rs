@@ -122,3 +122,97 @@ async fn binary_with_a_secret_key_enforces_access_manager() {
     assert_eq!(other_key.status(), 400, "only the given keyset is served");
     child.kill().await.expect("stops");
 }
+
+#[tokio::test]
+async fn help_explains_every_flag_and_names_the_console() {
+    let output = Command::new(env!("CARGO_BIN_EXE_pubnub-dev-server"))
+        .arg("--help")
+        .output()
+        .await
+        .expect("runs");
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = help.lines().collect();
+    let mut flags = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim_start().starts_with("--") || line.trim_start().starts_with("-h,") {
+            flags += 1;
+            let text = lines.get(i + 1).map_or("", |l| l.trim());
+            assert!(
+                !text.is_empty() && !text.starts_with('-'),
+                "{line} has no help text"
+            );
+        }
+    }
+    for flag in [
+        "--host",
+        "--port",
+        "--hold",
+        "--presence-timeout",
+        "--queue-size",
+        "--log",
+        "--subscribe-key",
+        "--publish-key",
+        "--secret-key",
+        "--signature-window",
+        "--max-store-bytes",
+        "--max-file-bytes",
+        "--header-read-timeout",
+        "--version",
+    ] {
+        assert!(help.contains(flag), "{flag} missing: {help}");
+    }
+    assert!(flags >= 14, "{help}");
+    assert!(help.contains("/console"), "{help}");
+    assert!(!help.contains('\u{1b}'), "no colour codes off a terminal");
+}
+
+/// The banner: the origin (first line, read by scripts), the console URL
+/// and the data dir; the logs have no colour codes when piped.
+#[tokio::test]
+async fn the_banner_names_the_origin_console_and_data_dir_without_colours() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pubnub-dev-server"))
+        .args(["--port", "0", "--log", "info"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let line = tokio::time::timeout(STEP, lines.next_line())
+            .await
+            .expect("a line in time")
+            .expect("readable")
+            .expect("a line");
+        seen.push(line);
+    }
+    // The INFO log line comes first, then the banner.
+    let at = seen
+        .iter()
+        .position(|l| l.starts_with("pubnub-dev-server listening; use origin "))
+        .unwrap_or_else(|| panic!("{seen:?}"));
+    let origin = seen[at]
+        .strip_prefix("pubnub-dev-server listening; use origin ")
+        .and_then(|rest| rest.strip_suffix(" with ssl=false"))
+        .expect("origin");
+    assert_eq!(
+        seen.get(at + 1).map(String::as_str),
+        Some(format!("console: http://{origin}/console").as_str())
+    );
+    assert_eq!(
+        seen.get(at + 2).map(String::as_str),
+        Some("data dir: none (in memory)")
+    );
+    assert!(
+        seen.iter().all(|l| !l.contains('\u{1b}')),
+        "colour codes: {seen:?}"
+    );
+    let page = reqwest::get(format!("http://{origin}/console"))
+        .await
+        .expect("answers");
+    assert_eq!(page.status(), 200);
+    let _ = child.kill().await;
+}

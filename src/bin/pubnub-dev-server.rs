@@ -6,6 +6,10 @@
 //! pubnub-dev-server --subscribe-key sub-c-dev --publish-key pub-c-dev --secret-key sec-c-dev
 //! ```
 //!
+//! It prints the origin to give the SDKs, the web console's URL
+//! (`http://HOST:PORT/console`) and where its data lives (in memory), one
+//! per line; logs have no colour codes unless stdout is a terminal.
+//!
 //! Without keys any subscribe and publish key is accepted. With
 //! `--subscribe-key` and `--publish-key` only that keyset is; adding
 //! `--secret-key` turns Access Manager on for it (signed administration,
@@ -18,7 +22,8 @@
 //! the server has no secret to check them with. `--secret-key` pins the
 //! secret so that a wrong signature is refused.
 
-use std::net::IpAddr;
+use std::io::{IsTerminal as _, Write as _};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -28,7 +33,15 @@ use tracing_subscriber::EnvFilter;
 
 /// An offline PubNub-compatible server for development and tests.
 #[derive(Debug, Parser)]
-#[command(name = "pubnub-dev-server", version, about)]
+#[command(
+    name = "pubnub-dev-server",
+    version,
+    after_help = "Point any PubNub SDK at origin HOST:PORT with TLS off. Beside the PubNub API the \
+server answers its own routes: the web console at http://HOST:PORT/console (keysets, channels, \
+live messages, publish, presence, history, groups, App Context, Access Manager, the request log, \
+queue losses), /metrics (Prometheus), /healthz and the /dev/... JSON the console reads. Data is \
+kept in memory."
+)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
@@ -81,6 +94,17 @@ struct Args {
     header_read_timeout: f64,
 }
 
+/// The web console's URL; a server bound to every interface is reached
+/// through loopback.
+fn console_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}/console", SocketAddr::new(ip, addr.port()))
+}
+
 /// `1024`, `64KiB`, `256MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`, `GB`
 /// as the same binary multiples).
 fn parse_bytes(text: &str) -> Result<usize, String> {
@@ -116,7 +140,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colour codes only on a terminal: piped into a file or a CI log they
+    // would be noise.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
     let hold = match Duration::try_from_secs_f64(args.hold) {
         Ok(hold) if hold <= Duration::from_secs(300) => hold,
         _ => {
@@ -164,10 +193,20 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!(
-        "pubnub-dev-server listening; use origin {} with ssl=false",
-        server.origin()
+    // The first line is read by scripts (tests/interop/run.sh, the binary's
+    // tests): keep its format. One write, so that a reader who stops after
+    // the first line cannot make a later line fail; a closed stdout is not
+    // a reason to stop serving.
+    let banner = format!(
+        "pubnub-dev-server listening; use origin {} with ssl=false\nconsole: {}\ndata dir: none (in memory)\n",
+        server.origin(),
+        console_url(server.addr()),
     );
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush());
+    drop(stdout);
     if let Err(error) = tokio::signal::ctrl_c().await {
         eprintln!("pubnub-dev-server: cannot wait for Ctrl-C ({error}); stopping");
     }
@@ -177,7 +216,23 @@ async fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_bytes;
+    use super::{console_url, parse_bytes};
+
+    #[test]
+    fn the_console_url_names_a_reachable_host() {
+        assert_eq!(
+            console_url("127.0.0.1:8090".parse().unwrap()),
+            "http://127.0.0.1:8090/console"
+        );
+        assert_eq!(
+            console_url("0.0.0.0:8090".parse().unwrap()),
+            "http://127.0.0.1:8090/console"
+        );
+        assert_eq!(
+            console_url("[::]:8090".parse().unwrap()),
+            "http://[::1]:8090/console"
+        );
+    }
 
     #[test]
     fn sizes_take_binary_suffixes_and_refuse_the_rest() {

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use super::access::{Permission, Resources};
 use super::clock::Clock;
 use super::config::DevServerConfig;
+use super::console::Losses;
 use super::errors::ApiError;
 use super::files::FileBudget;
 use super::hooks::{Faults, RequestLog};
@@ -36,6 +37,8 @@ pub(crate) struct App {
     pub(crate) metrics: Metrics,
     /// The bytes stored files hold, against `max_file_bytes` (`files.rs`).
     pub(crate) files: FileBudget,
+    /// Queue-overflow losses per subscriber, for the console (`console/`).
+    pub(crate) losses: Losses,
 }
 
 impl App {
@@ -52,6 +55,7 @@ impl App {
             shutdown,
             parked: watch::Sender::new(0),
             metrics: Metrics::default(),
+            losses: Losses::default(),
         }
     }
 

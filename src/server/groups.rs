@@ -30,6 +30,11 @@ impl Groups {
         self.by_channel.get(channel).into_iter().flatten()
     }
 
+    /// Every group with its channels, by name (the console).
+    pub(crate) fn all(&self) -> &BTreeMap<String, BTreeSet<String>> {
+        &self.groups
+    }
+
     /// The channels of `group` (empty for an unknown group).
     pub(crate) fn channels_of(&self, group: &str) -> impl Iterator<Item = &String> {
         self.groups.get(group).into_iter().flatten()

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -89,6 +89,15 @@ pub struct LoggedRequest {
     pub headers: Vec<(String, String)>,
     /// The body exactly as received (possibly compressed).
     pub body: Bytes,
+    /// How it was answered, once it was (see [`LoggedRequest::status`]).
+    pub(crate) answer: OnceLock<Answer>,
+}
+
+/// The status and latency of an answered request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) latency: Duration,
 }
 
 impl LoggedRequest {
@@ -98,6 +107,24 @@ impl LoggedRequest {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The HTTP status it was answered with; `None` while it is still being
+    /// handled (a parked long-poll) or when its connection was closed
+    /// without an answer (fault injection).
+    pub fn status(&self) -> Option<u16> {
+        self.answer.get().map(|a| a.status)
+    }
+
+    /// Time from its request head to its answer; `None` as for
+    /// [`LoggedRequest::status`].
+    pub fn latency(&self) -> Option<Duration> {
+        self.answer.get().map(|a| a.latency)
+    }
+
+    /// Records how the request was answered (once; later calls are ignored).
+    pub(crate) fn answered(&self, status: u16, latency: Duration) {
+        let _ = self.answer.set(Answer { status, latency });
     }
 
     /// The first value of header `name` (case-insensitive).
@@ -375,6 +402,7 @@ mod tests {
             query: Vec::new(),
             headers: Vec::new(),
             body: Bytes::new(),
+            answer: OnceLock::new(),
         }
     }
 

@@ -56,6 +56,11 @@ const BUCKETS: [f64; 12] = [
 const STATUS_BASE: u16 = 100;
 const STATUS_SPAN: usize = 500;
 
+/// The label of a route kind (as `/metrics` and the console show it).
+pub(crate) fn route_label(kind: RouteKind) -> &'static str {
+    ROUTES[route_index(kind)].1
+}
+
 fn route_index(kind: RouteKind) -> usize {
     ROUTES
         .iter()
@@ -406,14 +411,24 @@ fn text(body: String, content_type: &'static str) -> Response<Body> {
     response
 }
 
-/// Answers the dev-server-only routes `/metrics` and `/healthz` (GET);
-/// `None` for everything else. These never reach the request log, fault
-/// injection or the counters, so scraping does not disturb what it watches.
-pub(crate) fn dev_route(app: &App, method: &Method, path: &str) -> Option<Response<Body>> {
+/// Answers the dev-server-only routes `/metrics` and `/healthz`, the
+/// recorded push notifications and the web console with its `/dev/…` JSON
+/// (GET); `None` for everything else. These never reach the request log,
+/// fault injection or the counters, so watching does not disturb what it
+/// watches.
+pub(crate) fn dev_route(
+    app: &App,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+) -> Option<Response<Body>> {
     if *method != Method::GET {
         return None;
     }
     if let Some(response) = super::push::dev_route(app, path) {
+        return Some(response);
+    }
+    if let Some(response) = super::console::dev_route(app, path, query) {
         return Some(response);
     }
     match path {

@@ -44,7 +44,8 @@
 //! | `keyset.rs` | keyset registry; per-keyset state (store, groups, presence, parked polls) behind one short-held lock |
 //! | `publish.rs`, `subscribe.rs`, `presence.rs`, `history.rs`, `groups.rs` | the endpoints |
 //! | `access/` | Access Manager: the one authorization seam (signatures, v2 grants, v3 tokens), the grant / audit / grant-token / revoke-token endpoints; keysets without a secret key stay open until trust on first use |
-//! | `hooks.rs` | request log and fault injection |
+//! | `hooks.rs` | request log (with each answer's status and latency) and fault injection |
+//! | `console/` | the web console: `GET /console` (one embedded page, `console.html`) and the `/dev/…` JSON it polls; queue-overflow losses per subscriber |
 //! | `metrics.rs` | atomic counters behind `/metrics`; the dev-server-only routes `/metrics` and `/healthz` |
 //! | `filter.rs` | the `filter-expr` language (also App Context's `filter`) |
 //! | `objects/` | App Context v2: routes and events (`mod.rs`), list options (`query.rs`), the bounded store with verbatim JSON (`store.rs`) |
@@ -97,7 +98,12 @@
 //! queue-overflow losses, store size, requests by route and status, a
 //! request latency histogram by [`RouteKind`]); `GET /healthz` answers 200
 //! `ok`; `GET /dev/push/{sub}/notifications` answers the Mobile Push
-//! notifications recorded for a keyset (JSON, `push.rs`). They are
+//! notifications recorded for a keyset (JSON, `push.rs`); `GET /console`
+//! answers the web console, an HTML page that polls the JSON of
+//! `GET /dev/keysets`, `/dev/keysets/{sub}/channels`, `…/groups`,
+//! `…/objects/uuids`, `…/objects/channels`, `…/access`, `…/token`,
+//! `/dev/requests` and `/dev/losses` (bounded and paged; `console/mod.rs`)
+//! and uses the PubNub routes for subscribe, publish, here_now and fetch. They are
 //! answered before the request log, fault injection and the counters, so
 //! watching the server never changes what it records.
 //! Counters are relaxed atomics: no lock per request.
@@ -167,6 +173,7 @@
 //! | POST, GET | `/file-store/`, `/file-store/{sub}/{token}/{id}/{name}` | the bucket (upload, download) |
 //! | GET | `/v1/push/sub-key/{sub}/devices/{token}[/remove]`, `/v2/push/sub-key/{sub}/devices-apns2/{token}[/remove]` | Mobile Push |
 //! | OPTIONS | any | CORS preflight |
+//! | GET | `/console`, `/dev/keysets[/{sub}/channels\|groups\|objects/uuids\|objects/channels\|access\|token]`, `/dev/requests`, `/dev/losses` | dev server only: the web console |
 //! | GET | `/metrics`, `/healthz`, `/dev/push/{sub}/notifications` | dev server only |
 //!
 //! **Test hooks** (on [`DevServerHandle`]): the [request log](RequestLog)
@@ -182,6 +189,7 @@ mod budget;
 mod clock;
 mod compression;
 mod config;
+mod console;
 mod errors;
 mod files;
 pub mod filter;

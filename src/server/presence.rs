@@ -84,8 +84,19 @@ pub(crate) struct Presence {
 }
 
 impl Presence {
-    fn occupancy(&self, channel: &str) -> usize {
+    pub(crate) fn occupancy(&self, channel: &str) -> usize {
         self.channels.get(channel).map_or(0, |c| c.members.len())
+    }
+
+    /// Every channel with presence data (members, or pending interval
+    /// deltas), in no order (the console).
+    pub(crate) fn channel_names(&self) -> impl Iterator<Item = &String> {
+        self.channels.keys()
+    }
+
+    /// How many uuids are present on at least one channel (the console).
+    pub(crate) fn present_uuids(&self) -> usize {
+        self.by_uuid.len()
     }
 
     fn state_of(&self, uuid: &str, channel: &str) -> Option<&Value> {

@@ -805,7 +805,9 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
 pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Response<Body> {
     let started = std::time::Instant::now();
     let (parts, body) = request.into_parts();
-    if let Some(response) = super::metrics::dev_route(&app, &parts.method, parts.uri.path()) {
+    if let Some(response) =
+        super::metrics::dev_route(&app, &parts.method, parts.uri.path(), parts.uri.query())
+    {
         return response;
     }
     let conn = parts.extensions.get::<ConnControl>().cloned();
@@ -831,7 +833,7 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
     };
     let kind = route.as_ref().map_or(RouteKind::Unknown, Route::kind);
 
-    app.log.record(LoggedRequest {
+    let logged = app.log.record(LoggedRequest {
         seq: 0,
         kind,
         method: parts.method.to_string(),
@@ -840,15 +842,18 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
         query: query.as_ref().ok().cloned().flatten().unwrap_or_default(),
         headers: headers_for_log(&parts.headers),
         body: body.as_ref().cloned().unwrap_or_default(),
+        answer: OnceLock::new(),
     });
 
     match app.faults.take(kind) {
         Some(Fault::Respond { status, body }) => {
-            return ApiError::Raw {
+            let response = ApiError::Raw {
                 status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                 body,
             }
             .into_response();
+            logged.answered(response.status().as_u16(), started.elapsed());
+            return response;
         }
         Some(Fault::DropConnection { after }) => {
             tokio::time::sleep(after).await;
@@ -906,6 +911,7 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
     }
     .await;
     let response = result.unwrap_or_else(ApiError::into_response);
+    logged.answered(response.status().as_u16(), started.elapsed());
     let body_in = body_len.unwrap_or(0);
     let body_out = axum::body::HttpBody::size_hint(response.body())
         .exact()

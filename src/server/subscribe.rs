@@ -344,6 +344,8 @@ pub(crate) async fn subscribe(
         };
         if !found.hits.is_empty() {
             app.metrics.lost(found.lost);
+            app.losses
+                .record(&keyset.subscribe_key, uuid, channels_segment, found.lost);
             app.metrics.delivered(found.hits.len());
             break render(found.newest_seen, &found.hits);
         }

@@ -592,6 +592,7 @@ pub(crate) fn grant_token(
             "body",
         )
     })?;
+    access.remember_issued(&text);
     Ok(pam_response(
         StatusCode::OK,
         Obj::new()

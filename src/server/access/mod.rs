@@ -86,11 +86,13 @@ mod admin;
 mod grants;
 mod signature;
 mod tokens;
+mod view;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 pub(crate) use admin::{audit, grant, grant_token, revoke_token};
+pub(crate) use view::token_json;
 
 use crate::access::{Permissions, Token};
 
@@ -241,6 +243,8 @@ pub(crate) struct AccessControl {
     revoked: Mutex<Revocations>,
     replays: Mutex<ReplayGuard>,
     patterns: Mutex<PatternCache>,
+    /// The tokens this keyset issued, for the console (bounded).
+    issued: Mutex<view::Issued>,
     trust: Trust,
 }
 
@@ -289,6 +293,7 @@ impl AccessControl {
             revoked: Mutex::new(Revocations::default()),
             replays: Mutex::new(ReplayGuard::new(config.replay_memory)),
             patterns: Mutex::new(PatternCache::default()),
+            issued: Mutex::new(view::Issued::default()),
             trust,
         }
     }

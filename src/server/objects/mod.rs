@@ -62,6 +62,59 @@ use serde_json::Value;
 pub(crate) use store::Objects;
 
 use self::query::{Includes, ListOptions};
+
+/// How many uuid and channel metadata objects a keyset holds (the console).
+pub(crate) fn console_counts(objects: &Objects) -> (usize, usize) {
+    (
+        objects.page(Kind::Uuid, None).0,
+        objects.page(Kind::Channel, None).0,
+    )
+}
+
+/// One page of a keyset's App Context objects for the console: uuid
+/// metadata (`uuids`) or channel metadata, after id `after`, each as PubNub
+/// renders it with every field plus `memberships` (uuids) or `members`
+/// (channels): their count and the first `related` ids. Answers the page,
+/// the total and the id to continue after.
+pub(crate) fn console_page(
+    objects: &Objects,
+    uuids: bool,
+    after: Option<&str>,
+    limit: usize,
+    related: usize,
+) -> (Vec<Value>, usize, Option<String>) {
+    let kind = if uuids { Kind::Uuid } else { Kind::Channel };
+    let (total, iter) = objects.page(kind, after);
+    let mut page = Vec::new();
+    let mut next = None;
+    for (id, object) in iter {
+        if page.len() == limit {
+            next = page
+                .last()
+                .and_then(|v: &Value| v.get("id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            break;
+        }
+        let mut value: Value =
+            serde_json::from_str(&object.render(kind, id, Shown::ALL)).unwrap_or(Value::Null);
+        let relations = objects.relations(kind, id);
+        if let Value::Object(map) = &mut value {
+            let ids: Vec<&str> = relations
+                .iter()
+                .take(related)
+                .map(|(other, _)| *other)
+                .collect();
+            let key = if uuids { "memberships" } else { "members" };
+            map.insert(
+                key.to_owned(),
+                serde_json::json!({ "count": relations.len(), "ids": ids }),
+            );
+        }
+        page.push(value);
+    }
+    (page, total, next)
+}
 use self::store::{relation_event_data, render_relation, Kind, Outcome, Patch, Shown};
 use super::access::{Permission, Resources};
 use super::app::App;

@@ -402,6 +402,19 @@ impl Objects {
         self.map(kind).iter()
     }
 
+    /// The objects of `kind` after id `after` (all with `None`), in id
+    /// order, and how many there are in all (the console).
+    pub(crate) fn page(
+        &self,
+        kind: Kind,
+        after: Option<&str>,
+    ) -> (usize, impl Iterator<Item = (&String, &Object)>) {
+        use std::ops::Bound;
+        let map = self.map(kind);
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        (map.len(), map.range::<str, _>((lower, Bound::Unbounded)))
+    }
+
     /// Creates or updates an object. `if_match` must equal the stored
     /// `eTag` when given (412 otherwise, also for an object not stored).
     pub(crate) fn set(
