@@ -91,6 +91,19 @@ async fn ten_thousand_channels_on_one_client() {
         assert_eq!(got.decode::<String>().unwrap(), format!("to {channel}"));
     }
 
+    // here_now over all of them splits too, and adds up.
+    let here = c.here_now().channels(all.clone()).await.unwrap();
+    assert_eq!(here.total_channels, 10_000);
+    assert_eq!(here.total_occupancy, 10_000);
+    assert!(here
+        .channel(&all[9_999])
+        .is_some_and(|ch| ch.occupancy == 1));
+    assert!(server
+        .request_log()
+        .of_kind(RouteKind::HereNow)
+        .iter()
+        .all(|r| r.path.len() < 32 * 1024));
+
     // The leave covers them all.
     set.unsubscribe().await;
     assert_eq!(logged_channels(&server, RouteKind::Leave, 6).len(), 10_000);

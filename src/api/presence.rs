@@ -165,7 +165,44 @@ impl Endpoint for HereNowBuilder {
     }
 }
 
-awaitable!(HereNowBuilder => HereNowResult);
+/// A here-now whose channel and group lists are longer than one request
+/// carries (`max_subscribe_list_bytes`, as the long-polls split) is asked
+/// in parts, and the answers are merged: totals summed, channels sorted,
+/// unoccupied channels left out as PubNub's multi-channel answer does.
+impl std::future::IntoFuture for HereNowBuilder {
+    type Output = Result<HereNowResult, Error>;
+    type IntoFuture = crate::api::endpoint::Boxed<HereNowResult>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let budget = self.client.inner.config.max_subscribe_list_bytes;
+        let parts =
+            crate::subscribe::shards::chunks(&self.targets.channels, &self.targets.groups, budget);
+        if parts.len() <= 1 {
+            return crate::api::endpoint::send(self);
+        }
+        Box::pin(async move {
+            let mut merged = HereNowResult::default();
+            for (channels, groups) in parts {
+                let part = HereNowBuilder {
+                    client: self.client.clone(),
+                    targets: Targets { channels, groups },
+                    include_state: self.include_state,
+                    include_uuids: self.include_uuids,
+                    limit: self.limit,
+                    offset: self.offset,
+                };
+                let answer = crate::api::endpoint::send(part).await?;
+                merged.total_occupancy += answer.total_occupancy;
+                merged
+                    .channels
+                    .extend(answer.channels.into_iter().filter(|c| c.occupancy > 0));
+            }
+            merged.channels.sort_by(|a, b| a.name.cmp(&b.name));
+            merged.total_channels = merged.channels.len() as u64;
+            Ok(merged)
+        })
+    }
+}
 
 /// Reads any of the three here-now formats. `single` is the channel name
 /// when the request named exactly one channel and no group.

@@ -34,7 +34,7 @@ mod listener;
 pub(crate) mod multiplexer;
 mod queue;
 pub(crate) mod router;
-mod shards;
+pub(crate) mod shards;
 mod status;
 mod subscription;
 mod wire_events;
