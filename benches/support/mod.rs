@@ -95,8 +95,10 @@ struct State {
     next: AtomicUsize,
     budget: AtomicU64,
     more: Notify,
-    /// Channels named by the latest subscribe request.
+    /// Distinct channels the subscribe requests named so far (a union too
+    /// long for one URL is split over several long-polls).
     channels: AtomicUsize,
+    seen: std::sync::Mutex<std::collections::HashSet<String>>,
     requested: Notify,
 }
 
@@ -114,6 +116,7 @@ impl Firehose {
             budget: AtomicU64::new(0),
             more: Notify::new(),
             channels: AtomicUsize::new(0),
+            seen: std::sync::Mutex::new(std::collections::HashSet::new()),
             requested: Notify::new(),
         }))
     }
@@ -123,7 +126,8 @@ impl Firehose {
         self.0.bodies[index % self.0.bodies.len()].clone()
     }
 
-    /// Waits until a subscribe request names at least `count` channels.
+    /// Waits until the subscribe requests have named at least `count`
+    /// distinct channels.
     pub async fn wait_for_channels(&self, count: usize) {
         loop {
             let requested = self.0.requested.notified();
@@ -160,11 +164,13 @@ impl Transport for Firehose {
             )))
             .boxed();
         }
-        let channels = request
-            .path
-            .split('/')
-            .nth(4)
-            .map_or(0, |list| list.split(',').count());
+        let channels = {
+            let mut seen = self.0.seen.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(list) = request.path.split('/').nth(4) {
+                seen.extend(list.split(',').map(str::to_owned));
+            }
+            seen.len()
+        };
         self.0.channels.store(channels, Ordering::Release);
         self.0.requested.notify_waiters();
         if request.query_param("tt") == Some("0") {

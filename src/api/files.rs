@@ -42,7 +42,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::api::endpoint::{awaitable, Answer, Boxed, Call, Endpoint};
-use crate::api::publish::{parse_publish_response, validate_custom_message_type, PublishResult};
+use crate::api::publish::{
+    parse_publish_response, publish_key, validate_custom_message_type, PublishResult,
+};
 use crate::api::util::{check_ok, parse_reply, setters};
 use crate::api::{to_json, validate_channel};
 use crate::transport::encoding::encode;
@@ -106,18 +108,6 @@ fn require_id(id: &str) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-fn publish_key<'a>(client: &'a PubNub, operation: &'static str) -> Result<&'a str, Error> {
-    client
-        .inner
-        .config
-        .publish_key
-        .as_deref()
-        .ok_or(Error::MissingKey {
-            key: "publish_key",
-            operation,
-        })
 }
 
 /// `/v1/files/{sub}/channels/{ch}/files/{id}/{name}`.
@@ -218,6 +208,44 @@ impl MessageOptions {
     }
 }
 
+/// The file message options, shared by `send_file` and
+/// `publish_file_message` (both keep them in `self.options`).
+macro_rules! message_option_setters {
+    () => {
+        /// A message sent with the file (any value serde can turn into JSON).
+        pub fn message<T: Serialize + ?Sized>(mut self, message: &T) -> Self {
+            self.options.message = Some(crate::api::to_value("file message", message));
+            self
+        }
+
+        /// User metadata of the file message (a JSON object, never encrypted).
+        pub fn meta<T: Serialize + ?Sized>(mut self, meta: &T) -> Self {
+            self.options.meta = Some(to_json("meta", meta));
+            self
+        }
+
+        /// Hours the file message stays in history.
+        pub fn ttl(mut self, hours: u32) -> Self {
+            self.options.ttl = Some(hours);
+            self
+        }
+
+        /// Store the file message in history (`true`) or not; unset uses the
+        /// keyset's default.
+        pub fn should_store(mut self, store: bool) -> Self {
+            self.options.should_store = Some(store);
+            self
+        }
+
+        /// A custom message type for the file message (3–50 characters of
+        /// `A-Z a-z 0-9 _ -`).
+        pub fn custom_message_type(mut self, message_type: impl Into<String>) -> Self {
+            self.options.custom_message_type = Some(message_type.into());
+            self
+        }
+    };
+}
+
 /// Builder of a file upload; await it to send. Created by
 /// [`PubNub::send_file`].
 #[must_use = "a file is not sent until the builder is awaited"]
@@ -256,37 +284,7 @@ impl SendFileBuilder {
         self
     }
 
-    /// A message sent with the file (any value serde can turn into JSON).
-    pub fn message<T: Serialize + ?Sized>(mut self, message: &T) -> Self {
-        self.options.message = Some(crate::api::to_value("file message", message));
-        self
-    }
-
-    /// User metadata of the file message (a JSON object, never encrypted).
-    pub fn meta<T: Serialize + ?Sized>(mut self, meta: &T) -> Self {
-        self.options.meta = Some(to_json("meta", meta));
-        self
-    }
-
-    /// Hours the file message stays in history.
-    pub fn ttl(mut self, hours: u32) -> Self {
-        self.options.ttl = Some(hours);
-        self
-    }
-
-    /// Store the file message in history (`true`) or not; unset uses the
-    /// keyset's default.
-    pub fn should_store(mut self, store: bool) -> Self {
-        self.options.should_store = Some(store);
-        self
-    }
-
-    /// A custom message type for the file message (3–50 characters of
-    /// `A-Z a-z 0-9 _ -`).
-    pub fn custom_message_type(mut self, message_type: impl Into<String>) -> Self {
-        self.options.custom_message_type = Some(message_type.into());
-        self
-    }
+    message_option_setters!();
 
     async fn send(self) -> Result<SendFileResult, Error> {
         let Self {
@@ -606,35 +604,7 @@ impl PublishFileMessageBuilder {
         file_name(name: String);
     }
 
-    /// A message sent with the file.
-    pub fn message<T: Serialize + ?Sized>(mut self, message: &T) -> Self {
-        self.options.message = Some(crate::api::to_value("file message", message));
-        self
-    }
-
-    /// User metadata (a JSON object, never encrypted).
-    pub fn meta<T: Serialize + ?Sized>(mut self, meta: &T) -> Self {
-        self.options.meta = Some(to_json("meta", meta));
-        self
-    }
-
-    /// Hours the file message stays in history.
-    pub fn ttl(mut self, hours: u32) -> Self {
-        self.options.ttl = Some(hours);
-        self
-    }
-
-    /// Store the file message in history (`true`) or not.
-    pub fn should_store(mut self, store: bool) -> Self {
-        self.options.should_store = Some(store);
-        self
-    }
-
-    /// A custom message type (3–50 characters of `A-Z a-z 0-9 _ -`).
-    pub fn custom_message_type(mut self, message_type: impl Into<String>) -> Self {
-        self.options.custom_message_type = Some(message_type.into());
-        self
-    }
+    message_option_setters!();
 }
 
 impl Endpoint for PublishFileMessageBuilder {

@@ -296,7 +296,20 @@ fn required_parts<'a>(
     channel: &str,
     message: Option<Result<String, Error>>,
 ) -> Result<(&'a str, String), Error> {
-    let publish_key = client
+    let publish_key = publish_key(client, operation)?;
+    validate_channel("channel", channel)?;
+    let message = message.ok_or_else(|| {
+        Error::invalid_argument("message", "is missing: call `.message(&value)`")
+    })??;
+    Ok((publish_key, message))
+}
+
+/// The client's publish key, or the error naming what needed it.
+pub(crate) fn publish_key<'a>(
+    client: &'a PubNub,
+    operation: &'static str,
+) -> Result<&'a str, Error> {
+    client
         .inner
         .config
         .publish_key
@@ -304,12 +317,7 @@ fn required_parts<'a>(
         .ok_or(Error::MissingKey {
             key: "publish_key",
             operation,
-        })?;
-    validate_channel("channel", channel)?;
-    let message = message.ok_or_else(|| {
-        Error::invalid_argument("message", "is missing: call `.message(&value)`")
-    })??;
-    Ok((publish_key, message))
+        })
 }
 
 /// Reads `[1,"Sent","<timetoken>"]`.

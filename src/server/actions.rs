@@ -288,15 +288,10 @@ pub(crate) fn get(
 ) -> Result<Response<Body>, ApiError> {
     let start = optional_timetoken(ctx, "start")?;
     let end = optional_timetoken(ctx, "end")?;
-    let limit = match ctx.query.non_empty("limit") {
-        None => MAX_LIMIT,
-        Some(text) => text
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| bad_request(format!("Invalid limit: must be 1 to {MAX_LIMIT}")))?,
-    };
+    let limit = ctx
+        .query
+        .count_in("limit", MAX_LIMIT, 1..=MAX_LIMIT)
+        .map_err(|_| bad_request(format!("Invalid limit: must be 1 to {MAX_LIMIT}")))?;
     app.authorize(keyset, ctx, Permission::Read, &Resources::channel(channel))?;
     let state = keyset.lock();
     let empty = ChannelActions::default();

@@ -599,20 +599,15 @@ pub(crate) fn list(
     channel: &str,
 ) -> Result<Response<Body>, ApiError> {
     app.authorize(keyset, ctx, Permission::Read, &Resources::channel(channel))?;
-    let limit = match ctx.query.non_empty("limit") {
-        None => MAX_LIST_LIMIT,
-        Some(text) => text
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=MAX_LIST_LIMIT).contains(l))
-            .ok_or_else(|| {
-                files_error(
-                    StatusCode::BAD_REQUEST,
-                    format!("Invalid limit: between 1 and {MAX_LIST_LIMIT}"),
-                )
-            })?,
-    };
+    let limit = ctx
+        .query
+        .count_in("limit", MAX_LIST_LIMIT, 1..=MAX_LIST_LIMIT)
+        .map_err(|_| {
+            files_error(
+                StatusCode::BAD_REQUEST,
+                format!("Invalid limit: between 1 and {MAX_LIST_LIMIT}"),
+            )
+        })?;
     let after = match ctx.query.non_empty("next") {
         None => None,
         Some(cursor) => Some(

@@ -178,6 +178,25 @@ impl Query {
         }
     }
 
+    /// A count parameter such as `limit`: `default` when absent or empty,
+    /// the number when it is in `range`, `Err` with the text otherwise.
+    pub(crate) fn count_in(
+        &self,
+        key: &str,
+        default: usize,
+        range: std::ops::RangeInclusive<usize>,
+    ) -> Result<usize, String> {
+        match self.non_empty(key) {
+            None => Ok(default),
+            Some(text) => text
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| text.to_owned()),
+        }
+    }
+
     /// A comma list (`channel-group`, `add`, `remove`, …).
     pub(crate) fn list(&self, key: &str) -> Vec<String> {
         self.get(key).map(split_list).unwrap_or_default()

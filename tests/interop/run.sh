@@ -130,32 +130,27 @@ step npm-check "pubnub 7.3.3 is not installed" \
 step cargo-build "cargo build --features server --bin pubnub-dev-server" \
     cargo build --manifest-path "$ROOT/Cargo.toml" --features server --bin pubnub-dev-server \
     --message-format=json-render-diagnostics
-SERVER_BIN="$("$PYTHON" -c '
+# The executable cargo built for target $1, read from its JSON messages in $2.
+artifact() {
+    "$PYTHON" -c '
 import json, sys
-for line in open(sys.argv[1]):
+for line in open(sys.argv[2]):
     if not line.startswith("{"):
         continue
     msg = json.loads(line)
     if msg.get("reason") == "compiler-artifact" and msg.get("executable") \
-            and msg["target"]["name"] == "pubnub-dev-server":
+            and msg["target"]["name"] == sys.argv[1]:
         print(msg["executable"])
-' "$LOGS/cargo-build.log")"
+' "$1" "$2"
+}
+SERVER_BIN="$(artifact pubnub-dev-server "$LOGS/cargo-build.log")"
 [[ -x "$SERVER_BIN" ]] || setup_failed "cargo did not report the pubnub-dev-server executable" "$LOGS/cargo-build.log"
 # pubnub-rx's own agent (tests/interop/rs/agent.rs), for the cases where our
 # client and the official ones exchange data (files).
 step cargo-build-agent "cargo build --example interop_agent" \
     cargo build --manifest-path "$ROOT/Cargo.toml" --example interop_agent \
     --message-format=json-render-diagnostics
-RS_AGENT_BIN="$("$PYTHON" -c '
-import json, sys
-for line in open(sys.argv[1]):
-    if not line.startswith("{"):
-        continue
-    msg = json.loads(line)
-    if msg.get("reason") == "compiler-artifact" and msg.get("executable") \
-            and msg["target"]["name"] == "interop_agent":
-        print(msg["executable"])
-' "$LOGS/cargo-build-agent.log")"
+RS_AGENT_BIN="$(artifact interop_agent "$LOGS/cargo-build-agent.log")"
 [[ -x "$RS_AGENT_BIN" ]] || setup_failed "cargo did not report the interop_agent executable" "$LOGS/cargo-build-agent.log"
 
 start_server() {
