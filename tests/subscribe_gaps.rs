@@ -298,3 +298,122 @@ async fn a_wildcard_never_seen_is_reported() {
         "{loss:?}"
     );
 }
+
+/// Full batches, one after the other, with nothing stored: history is
+/// refused once, then every batch is a potential loss. The reports are
+/// merged (at most one per 100 ms) into the widest range.
+mod coalesced {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use std::sync::Arc;
+
+    use futures::future::BoxFuture;
+    use futures::FutureExt as _;
+    use pubnub_rx::subscribe::StatusCategory;
+    use pubnub_rx::transport::{Transport, TransportRequest, TransportResponse};
+    use pubnub_rx::{Config, Error, PubNub, Status, SubscriptionOptions};
+
+    const BATCHES: u64 = 50;
+    const BASE: u64 = 17_000_000_000_000_000;
+
+    /// Answers the handshake, then `BATCHES` full receives (each starting
+    /// after a skipped stretch), then parks; history refuses (403).
+    #[derive(Debug, Default)]
+    struct FullBatches {
+        served: AtomicU64,
+    }
+
+    impl Transport for FullBatches {
+        fn send(
+            &self,
+            request: TransportRequest,
+        ) -> BoxFuture<'static, Result<TransportResponse, Error>> {
+            let ok = |status: u16, body: String| {
+                Ok(TransportResponse {
+                    status,
+                    body: body.into_bytes().into(),
+                })
+            };
+            if request.path.starts_with("/v3/history/") {
+                let body = r#"{"status":403,"error":true,"service":"Access Manager","message":"Forbidden","payload":{"channels":["full"]}}"#;
+                return futures::future::ready(ok(403, body.to_owned())).boxed();
+            }
+            if !request.path.starts_with("/v2/subscribe/") {
+                return futures::future::ready(ok(200, r#"{"status":200}"#.to_owned())).boxed();
+            }
+            if request.query_param("tt") == Some("0") {
+                let body = format!(r#"{{"t":{{"t":"{BASE}","r":1}},"m":[]}}"#);
+                return futures::future::ready(ok(200, body)).boxed();
+            }
+            let batch = self.served.fetch_add(1, Ordering::SeqCst) + 1;
+            if batch > BATCHES {
+                return futures::future::pending().boxed();
+            }
+            let start = BASE + batch * 1_000 + 5;
+            let messages: Vec<String> = (0..100)
+                .map(|i| {
+                    format!(
+                        r#"{{"a":"1","f":0,"p":{{"t":"{}","r":1}},"k":"sub","c":"full","d":"m"}}"#,
+                        start + i
+                    )
+                })
+                .collect();
+            let body = format!(
+                r#"{{"t":{{"t":"{}","r":1}},"m":[{}]}}"#,
+                BASE + batch * 1_000 + 999,
+                messages.join(",")
+            );
+            futures::future::ready(ok(200, body)).boxed()
+        }
+    }
+
+    #[tokio::test]
+    async fn potential_losses_are_merged_not_flooded() {
+        let transport = Arc::new(FullBatches::default());
+        let client = PubNub::new(
+            Config::builder()
+                .subscribe_key("sub")
+                .user_id("flooded")
+                .transport(transport.clone())
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        let mut status = client.status();
+        let subscription = client
+            .channel("full")
+            .subscription(SubscriptionOptions::new());
+        // Nobody reads the messages: the queue drops the oldest (reported
+        // as MessagesLost, which this test skips).
+        let _messages = subscription.messages();
+        subscription.subscribe().await.unwrap();
+        let mut reports = Vec::new();
+        while reports
+            .last()
+            .is_none_or(|(_, before)| *before < BASE + BATCHES * 1_000 + 5)
+        {
+            match super::expect_status(&mut status, StatusCategory::PotentialLoss).await {
+                Status::PotentialLoss { after, before, .. } => reports.push((after, before)),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(
+            reports.len() < BATCHES as usize / 2,
+            "{} reports for {BATCHES} full batches",
+            reports.len()
+        );
+        // Together they span every skipped stretch, from the first cursor to
+        // the last batch, in order.
+        assert_eq!(reports[0].0, BASE, "{reports:?}");
+        assert_eq!(
+            reports.last().map(|r| r.1),
+            Some(BASE + BATCHES * 1_000 + 5)
+        );
+        for pair in reports.windows(2) {
+            assert!(
+                pair[0].1 <= pair[1].1 && pair[0].0 < pair[1].0,
+                "{reports:?}"
+            );
+        }
+    }
+}

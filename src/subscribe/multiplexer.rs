@@ -53,6 +53,28 @@ const SEEN_PER_WILDCARD: usize = 1000;
 /// (losses in between are summed into the next report).
 const LOSS_REPORT_INTERVAL: Duration = Duration::from_millis(100);
 
+/// Potential losses (`Status::PotentialLoss`) not reported yet: within
+/// [`LOSS_REPORT_INTERVAL`] of the last report they are merged into one —
+/// the widest range, every channel — so a stream of full batches with no
+/// history to fill them cannot flood the status stream.
+#[derive(Default)]
+struct PendingPotentialLoss {
+    /// When the last report went out.
+    reported_at: Option<Instant>,
+    /// What is waiting.
+    waiting: Option<WaitingLoss>,
+}
+
+/// Merged potential losses: every channel and group, the widest range, the
+/// first reason.
+struct WaitingLoss {
+    channels: BTreeSet<String>,
+    groups: BTreeSet<String>,
+    after: u64,
+    before: u64,
+    reason: Option<Error>,
+}
+
 /// Loss of one subscriber not reported yet.
 struct PendingLoss {
     /// Whose loss it is (its status stream is told too).
@@ -145,6 +167,7 @@ pub(crate) fn spawn(
         union_dirty: false,
         losses: FastMap::default(),
         loss_deadline: None,
+        potential: PendingPotentialLoss::default(),
         joining: Vec::new(),
         leaving: Vec::new(),
         seen: FastMap::default(),
@@ -245,6 +268,8 @@ struct Multiplexer {
     losses: FastMap<usize, PendingLoss>,
     /// When the next summed loss report is due.
     loss_deadline: Option<Instant>,
+    /// Potential losses waiting to be reported together.
+    potential: PendingPotentialLoss,
     /// Awaited `subscribe()`s not answered yet.
     joining: Vec<(SubscriberId, oneshot::Sender<Result<(), Error>>)>,
     /// Awaited `unsubscribe()`s whose leave is not sent yet.
@@ -784,13 +809,46 @@ impl Multiplexer {
                     count: std::mem::take(&mut shard.recovered_count),
                 }
             }
-            StatusKind::PotentialLoss { gap, reason } => Status::PotentialLoss {
-                channels: shard_channels.iter().filter(live).cloned().collect(),
-                channel_groups: shard_groups.iter().filter(live).cloned().collect(),
-                after: gap.after,
-                before: gap.before,
-                reason,
-            },
+            StatusKind::PotentialLoss { gap, reason } => {
+                let channels: BTreeSet<String> =
+                    shard_channels.iter().filter(live).cloned().collect();
+                let groups: BTreeSet<String> = shard_groups.iter().filter(live).cloned().collect();
+                let now = Instant::now();
+                let recent = self
+                    .potential
+                    .reported_at
+                    .is_some_and(|at| now < at + LOSS_REPORT_INTERVAL);
+                if recent || self.potential.waiting.is_some() {
+                    let waiting = self.potential.waiting.get_or_insert_with(|| WaitingLoss {
+                        channels: BTreeSet::new(),
+                        groups: BTreeSet::new(),
+                        after: gap.after,
+                        before: gap.before,
+                        reason: None,
+                    });
+                    waiting.channels.extend(channels);
+                    waiting.groups.extend(groups);
+                    waiting.after = waiting.after.min(gap.after);
+                    waiting.before = waiting.before.max(gap.before);
+                    if waiting.reason.is_none() {
+                        waiting.reason = reason;
+                    }
+                    let due = self
+                        .potential
+                        .reported_at
+                        .map_or(now, |at| at + LOSS_REPORT_INTERVAL);
+                    self.loss_deadline = Some(self.loss_deadline.map_or(due, |at| at.min(due)));
+                    return;
+                }
+                self.potential.reported_at = Some(now);
+                Status::PotentialLoss {
+                    channels: channels.into_iter().collect(),
+                    channel_groups: groups.into_iter().collect(),
+                    after: gap.after,
+                    before: gap.before,
+                    reason,
+                }
+            }
         };
         // Every subscriber in the long-poll is concerned by its state.
         let concerned = self.router.ids();
@@ -1033,6 +1091,29 @@ impl Multiplexer {
             }
             now < due
         });
+        if self.potential.waiting.is_some() {
+            let due = self
+                .potential
+                .reported_at
+                .map_or(now, |at| at + LOSS_REPORT_INTERVAL);
+            if all || now >= due {
+                if let Some(waiting) = self.potential.waiting.take() {
+                    self.status.emit_to(
+                        Status::PotentialLoss {
+                            channels: waiting.channels.into_iter().collect(),
+                            channel_groups: waiting.groups.into_iter().collect(),
+                            after: waiting.after,
+                            before: waiting.before,
+                            reason: waiting.reason,
+                        },
+                        &self.router.ids(),
+                    );
+                    self.potential.reported_at = Some(now);
+                }
+            } else {
+                next = Some(next.map_or(due, |at| at.min(due)));
+            }
+        }
         self.loss_deadline = next;
     }
 
