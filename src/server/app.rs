@@ -1,9 +1,10 @@
 //! The state shared by every request of one server.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use super::access::{Permission, Resources};
 use super::clock::Clock;
@@ -21,6 +22,68 @@ pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stopping| *stopping).await;
 }
 
+/// How many subscribe receive long-polls are registered. Every poll adds
+/// and removes itself, so this is on the fan-out hot path: an atomic
+/// counter, no lock, and a waiter ([`ParkedPolls::wait_for`]) is woken only
+/// once the count reaches what it waits for, not on every change.
+#[derive(Debug)]
+pub(crate) struct ParkedPolls {
+    count: AtomicUsize,
+    /// The smallest count a waiter waits for; `usize::MAX` when none does.
+    wanted: AtomicUsize,
+    reached: Notify,
+}
+
+impl Default for ParkedPolls {
+    fn default() -> Self {
+        Self {
+            count: AtomicUsize::new(0),
+            wanted: AtomicUsize::new(usize::MAX),
+            reached: Notify::new(),
+        }
+    }
+}
+
+impl ParkedPolls {
+    /// The polls registered right now.
+    pub(crate) fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// A poll registered.
+    pub(crate) fn add(&self) {
+        let now = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        // SeqCst pairs with `wait_for`: either this sees the waiter's
+        // `wanted`, or the waiter sees this count.
+        if now >= self.wanted.load(Ordering::SeqCst) {
+            // Every waiter wakes and states its wish again.
+            self.wanted.store(usize::MAX, Ordering::SeqCst);
+            self.reached.notify_waiters();
+        }
+    }
+
+    /// A poll ended (after its [`ParkedPolls::add`]).
+    pub(crate) fn remove(&self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Resolves once at least `count` polls are registered.
+    pub(crate) async fn wait_for(&self, count: usize) {
+        loop {
+            let reached = self.reached.notified();
+            tokio::pin!(reached);
+            // Enabled before `wanted` is published, so that an `add` that
+            // sees it wakes this waiter.
+            reached.as_mut().enable();
+            self.wanted.fetch_min(count, Ordering::SeqCst);
+            if self.count() >= count {
+                return;
+            }
+            reached.await;
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct App {
     pub(crate) config: Arc<DevServerConfig>,
@@ -30,8 +93,8 @@ pub(crate) struct App {
     pub(crate) faults: Faults,
     /// Becomes `true` when the server shuts down; parked polls answer then.
     pub(crate) shutdown: watch::Receiver<bool>,
-    /// Number of parked subscribe long-polls (test hook).
-    pub(crate) parked: watch::Sender<usize>,
+    /// Number of parked subscribe long-polls (test hook, `/metrics`).
+    pub(crate) parked: ParkedPolls,
     /// Counters behind `/metrics`.
     pub(crate) metrics: Metrics,
     /// The bytes stored files hold, against `max_file_bytes` (`files.rs`).
@@ -50,7 +113,7 @@ impl App {
             clock,
             config,
             shutdown,
-            parked: watch::Sender::new(0),
+            parked: ParkedPolls::default(),
             metrics: Metrics::default(),
         }
     }

@@ -3,11 +3,14 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use axum::http::{HeaderMap, Method};
 use bytes::Bytes;
 use tokio::sync::broadcast;
+
+use super::wire::decode_query;
 
 /// Which route a request hit, as the request log and fault injection see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -113,22 +116,114 @@ impl LoggedRequest {
 /// entries are forgotten first.
 const LOG_MAX_BYTES: usize = 64 * 1024 * 1024;
 
-impl LoggedRequest {
-    fn size(&self) -> usize {
-        self.path.len()
-            + self.raw_query.as_ref().map_or(0, String::len)
-            + self.body.len()
-            + self
-                .headers
+/// Separates header names and values in [`Recorded::headers`]: a header
+/// value the log keeps is visible ASCII (`to_str` succeeded) and a name is a
+/// token, so neither contains it.
+const HEADER_SEPARATOR: char = '\0';
+
+/// A request as the server records it on its hot path: the request target
+/// and the headers copied into one string each, nothing decoded. The
+/// [`LoggedRequest`] readers see is built from it on first read (and kept),
+/// so recording costs three allocations whatever the request carries, and a
+/// log nobody reads costs no decoding at all.
+#[derive(Debug)]
+struct Recorded {
+    seq: u64,
+    kind: RouteKind,
+    method: Method,
+    /// The path, then `?` and the raw query if there is one.
+    target: String,
+    path_len: usize,
+    has_query: bool,
+    /// `name\0value\0` for every header with a UTF-8 value, in order.
+    headers: String,
+    body: Bytes,
+    built: OnceLock<Arc<LoggedRequest>>,
+}
+
+impl Recorded {
+    fn new(
+        kind: RouteKind,
+        method: &Method,
+        path: &str,
+        raw_query: Option<&str>,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Self {
+        let mut target = String::with_capacity(path.len() + raw_query.map_or(0, |q| q.len() + 1));
+        target.push_str(path);
+        if let Some(query) = raw_query {
+            target.push('?');
+            target.push_str(query);
+        }
+        let values: Vec<(&str, &str)> = headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+            .collect();
+        let mut logged = String::with_capacity(
+            values
                 .iter()
-                .map(|(k, v)| k.len() + v.len())
-                .sum::<usize>()
+                .map(|(name, value)| name.len() + value.len() + 2)
+                .sum(),
+        );
+        for (name, value) in values {
+            logged.push_str(name);
+            logged.push(HEADER_SEPARATOR);
+            logged.push_str(value);
+            logged.push(HEADER_SEPARATOR);
+        }
+        Self {
+            seq: 0,
+            kind,
+            method: method.clone(),
+            target,
+            path_len: path.len(),
+            has_query: raw_query.is_some(),
+            headers: logged,
+            body,
+            built: OnceLock::new(),
+        }
+    }
+
+    /// What the log bounds count: target, headers and body bytes.
+    fn size(&self) -> usize {
+        self.target.len() + self.headers.len() + self.body.len()
+    }
+
+    /// The request as readers see it, built once.
+    fn request(&self) -> Arc<LoggedRequest> {
+        self.built
+            .get_or_init(|| {
+                let path = self.target.get(..self.path_len).unwrap_or_default();
+                let raw_query = self
+                    .has_query
+                    .then(|| self.target.get(self.path_len + 1..).unwrap_or_default());
+                let mut parts = self.headers.split(HEADER_SEPARATOR);
+                let mut headers = Vec::new();
+                while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+                    headers.push((name.to_owned(), value.to_owned()));
+                }
+                Arc::new(LoggedRequest {
+                    seq: self.seq,
+                    kind: self.kind,
+                    method: self.method.to_string(),
+                    path: path.to_owned(),
+                    raw_query: raw_query.map(str::to_owned),
+                    // A query that does not decode is logged without pairs.
+                    query: raw_query
+                        .and_then(|q| decode_query(q).ok())
+                        .unwrap_or_default(),
+                    headers,
+                    body: self.body.clone(),
+                })
+            })
+            .clone()
     }
 }
 
 #[derive(Debug, Default)]
 struct Entries {
-    list: VecDeque<Arc<LoggedRequest>>,
+    list: VecDeque<Arc<Recorded>>,
     bytes: usize,
 }
 
@@ -139,7 +234,7 @@ pub struct RequestLog {
     capacity: usize,
     entries: Mutex<Entries>,
     next_seq: AtomicU64,
-    live: broadcast::Sender<Arc<LoggedRequest>>,
+    live: broadcast::Sender<Arc<Recorded>>,
 }
 
 impl RequestLog {
@@ -152,7 +247,18 @@ impl RequestLog {
         }
     }
 
-    pub(crate) fn record(&self, mut request: LoggedRequest) -> Arc<LoggedRequest> {
+    /// Records one request (the path still percent-encoded, the query raw,
+    /// the body as received); decoding waits until someone reads the log.
+    pub(crate) fn record(
+        &self,
+        kind: RouteKind,
+        method: &Method,
+        path: &str,
+        raw_query: Option<&str>,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) {
+        let mut request = Recorded::new(kind, method, path, raw_query, headers, body);
         request.seq = self.next_seq.fetch_add(1, Ordering::AcqRel);
         let request = Arc::new(request);
         if self.capacity > 0 {
@@ -167,12 +273,10 @@ impl RequestLog {
             }
         }
         // No receiver is fine: nobody is waiting.
-        let _ = self.live.send(request.clone());
-        request
+        let _ = self.live.send(request);
     }
 
-    /// The logged requests, oldest first.
-    pub fn snapshot(&self) -> Vec<Arc<LoggedRequest>> {
+    fn recorded(&self) -> Vec<Arc<Recorded>> {
         self.entries
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -182,11 +286,17 @@ impl RequestLog {
             .collect()
     }
 
+    /// The logged requests, oldest first.
+    pub fn snapshot(&self) -> Vec<Arc<LoggedRequest>> {
+        self.recorded().iter().map(|r| r.request()).collect()
+    }
+
     /// The logged requests of one route kind, oldest first.
     pub fn of_kind(&self, kind: RouteKind) -> Vec<Arc<LoggedRequest>> {
-        self.snapshot()
-            .into_iter()
+        self.recorded()
+            .iter()
             .filter(|r| r.kind == kind)
+            .map(|r| r.request())
             .collect()
     }
 
@@ -227,16 +337,23 @@ impl RequestLog {
         // Subscribe first, then look at the past: nothing falls in between.
         let mut live = self.live.subscribe();
         let find_logged = || {
-            self.snapshot()
-                .into_iter()
-                .find(|r| r.seq > mark && pred(r))
+            self.recorded()
+                .iter()
+                .filter(|r| r.seq > mark)
+                .map(|r| r.request())
+                .find(|r| pred(r))
         };
         if let Some(found) = find_logged() {
             return found;
         }
         loop {
             match live.recv().await {
-                Ok(request) if request.seq > mark && pred(&request) => return request,
+                Ok(recorded) if recorded.seq > mark => {
+                    let request = recorded.request();
+                    if pred(&request) {
+                        return request;
+                    }
+                }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     if let Some(found) = find_logged() {
@@ -365,17 +482,15 @@ impl Faults {
 mod tests {
     use super::*;
 
-    fn request(kind: RouteKind, path: &str) -> LoggedRequest {
-        LoggedRequest {
-            seq: 0,
+    fn record(log: &RequestLog, kind: RouteKind, path: &str) {
+        log.record(
             kind,
-            method: "GET".into(),
-            path: path.into(),
-            raw_query: None,
-            query: Vec::new(),
-            headers: Vec::new(),
-            body: Bytes::new(),
-        }
+            &Method::GET,
+            path,
+            None,
+            &HeaderMap::new(),
+            Bytes::new(),
+        );
     }
 
     #[test]
@@ -404,17 +519,72 @@ mod tests {
     fn log_is_bounded() {
         let log = RequestLog::new(2);
         for i in 0..5 {
-            log.record(request(RouteKind::Time, &format!("/{i}")));
+            record(&log, RouteKind::Time, &format!("/{i}"));
         }
         let paths: Vec<_> = log.snapshot().iter().map(|r| r.path.clone()).collect();
         assert_eq!(paths, ["/3", "/4"]);
         assert_eq!(log.mark(), 5);
     }
 
+    #[test]
+    fn logged_requests_read_as_they_arrived() {
+        let log = RequestLog::new(10);
+        let mut headers = HeaderMap::new();
+        headers.insert("user-agent", "sdk/1".parse().unwrap());
+        headers.append("x-two", "a".parse().unwrap());
+        headers.append("x-two", "b: c".parse().unwrap());
+        // Not UTF-8: left out, as before.
+        headers.insert(
+            "x-bin",
+            axum::http::HeaderValue::from_bytes(b"\xff").unwrap(),
+        );
+        log.record(
+            RouteKind::Publish,
+            &Method::POST,
+            "/publish/p/s/0/a%2Fb/0",
+            Some("uuid=u+1&meta=%7B%7D&x"),
+            &headers,
+            Bytes::from_static(b"{}"),
+        );
+        log.record(
+            RouteKind::Time,
+            &Method::GET,
+            "/time/0",
+            Some("%zz"),
+            &HeaderMap::new(),
+            Bytes::new(),
+        );
+        let logged = log.snapshot();
+        let first = &logged[0];
+        assert_eq!((first.seq, first.kind), (1, RouteKind::Publish));
+        assert_eq!(first.method, "POST");
+        assert_eq!(first.path, "/publish/p/s/0/a%2Fb/0");
+        assert_eq!(first.raw_query.as_deref(), Some("uuid=u+1&meta=%7B%7D&x"));
+        assert_eq!(first.param("uuid"), Some("u 1"));
+        assert_eq!(first.param("meta"), Some("{}"));
+        assert_eq!(first.param("x"), Some(""));
+        assert_eq!(first.header("User-Agent"), Some("sdk/1"));
+        let two: Vec<_> = first
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "x-two")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(two, ["a", "b: c"]);
+        assert_eq!(first.header("x-bin"), None);
+        assert_eq!(&first.body[..], b"{}");
+        // Read twice, built once.
+        assert!(Arc::ptr_eq(first, &log.snapshot()[0]));
+        // A query that does not decode keeps its raw form and no pairs.
+        assert_eq!(logged[1].raw_query.as_deref(), Some("%zz"));
+        assert!(logged[1].query.is_empty());
+        assert_eq!(log.of_kind(RouteKind::Time).len(), 1);
+    }
+
     #[tokio::test]
     async fn wait_for_sees_past_and_future_requests() {
         let log = Arc::new(RequestLog::new(10));
-        log.record(request(RouteKind::Time, "/past"));
+        record(&log, RouteKind::Time, "/past");
         let past = log.wait_for(|r| r.path == "/past").await;
         assert_eq!(past.seq, 1);
         let waiter = {
@@ -422,8 +592,8 @@ mod tests {
             tokio::spawn(async move { log.wait_for_next(|r| r.kind == RouteKind::Publish).await })
         };
         tokio::task::yield_now().await;
-        log.record(request(RouteKind::Time, "/other"));
-        log.record(request(RouteKind::Publish, "/pub"));
+        record(&log, RouteKind::Time, "/other");
+        record(&log, RouteKind::Publish, "/pub");
         let found = waiter.await.unwrap();
         assert_eq!(found.path, "/pub");
     }

@@ -170,17 +170,23 @@ pub(crate) struct WaitKeys {
 
 impl Waiters {
     pub(crate) fn register(&mut self, id: u64, keys: &WaitKeys, notify: &Arc<Notify>) {
+        /// Adds the poll to the set of `key`; the key is copied only for a
+        /// new set (a channel with parked polls already has one).
+        fn add(map: &mut HashMap<String, WaiterSet>, key: &str, id: u64, notify: &Arc<Notify>) {
+            match map.get_mut(key) {
+                Some(set) => {
+                    set.insert(id, notify.clone());
+                }
+                None => {
+                    map.insert(key.to_owned(), WaiterSet::from([(id, notify.clone())]));
+                }
+            }
+        }
         for channel in &keys.channels {
-            self.channels
-                .entry(channel.clone())
-                .or_default()
-                .insert(id, notify.clone());
+            add(&mut self.channels, channel, id, notify);
         }
         for group in &keys.groups {
-            self.groups
-                .entry(group.clone())
-                .or_default()
-                .insert(id, notify.clone());
+            add(&mut self.groups, group, id, notify);
         }
         for wildcard in &keys.wildcards {
             self.wildcards

@@ -328,15 +328,13 @@ impl DevServerHandle {
     /// How many subscribe receive long-polls are registered (parked or
     /// about to answer) right now, over all keysets.
     pub fn parked_polls(&self) -> usize {
-        *self.app.parked.borrow()
+        self.app.parked.count()
     }
 
     /// Waits until at least `count` receive long-polls are parked, e.g. to
     /// publish only once every subscriber is waiting. Wrap it in a timeout.
     pub async fn wait_for_parked(&self, count: usize) {
-        let mut parked = self.app.parked.subscribe();
-        // The sender lives in `app`, which `self` keeps alive.
-        let _ = parked.wait_for(|n| *n >= count).await;
+        self.app.parked.wait_for(count).await;
     }
 
     /// The Mobile Push notifications recorded for `subscribe_key` (the

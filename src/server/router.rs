@@ -26,7 +26,7 @@ use super::errors::{pn_response, service, ApiError, PN_CONTENT_TYPE};
 use super::files;
 use super::groups::{channel_registration, GroupOp};
 use super::history;
-use super::hooks::{Fault, LoggedRequest, RouteKind};
+use super::hooks::{Fault, RouteKind};
 use super::objects::{self, ObjectsPath};
 use super::presence;
 use super::publish::{publish, time, PublishKind};
@@ -733,18 +733,6 @@ async fn dispatch(
     }
 }
 
-fn headers_for_log(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter_map(|(name, value)| {
-            value
-                .to_str()
-                .ok()
-                .map(|v| (name.as_str().to_owned(), v.to_owned()))
-        })
-        .collect()
-}
-
 fn too_large() -> ApiError {
     ApiError::Service {
         status: StatusCode::PAYLOAD_TOO_LARGE,
@@ -808,9 +796,20 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
     if let Some(response) = super::metrics::dev_route(&app, &parts.method, parts.uri.path()) {
         return response;
     }
-    let conn = parts.extensions.get::<ConnControl>().cloned();
-    let raw_path = parts.uri.path().to_owned();
-    let raw_query = parts.uri.query().map(str::to_owned);
+    let axum::http::request::Parts {
+        method,
+        uri,
+        headers,
+        extensions,
+        ..
+    } = parts;
+    let conn = extensions.get::<ConnControl>().cloned();
+    let raw_path = uri.path().to_owned();
+    let raw_query = uri.query().map(str::to_owned);
+    // The head's parts point into the connection's read buffer: dropping
+    // them as soon as they are copied lets hyper reuse that buffer for the
+    // next request instead of allocating one while a long-poll is parked.
+    drop((uri, extensions));
     let target_len = raw_path.len() + raw_query.as_ref().map_or(0, |q| q.len() + 1);
 
     // A file upload may carry a whole file (5 MiB) and its form.
@@ -821,26 +820,33 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
     } else {
         app.config.max_body_bytes
     };
-    let body = read_body(&parts.headers, body, limit).await;
+    let body = read_body(&headers, body, limit).await;
     let body_len = body.as_ref().map(Bytes::len).ok();
     let segments = decode_path(&raw_path);
     let query = raw_query.as_deref().map(decode_query).transpose();
     let route = match &segments {
-        Ok(segments) => resolve(&parts.method, segments),
+        Ok(segments) => resolve(&method, segments),
         Err(_) => Err(not_found()),
     };
     let kind = route.as_ref().map_or(RouteKind::Unknown, Route::kind);
 
-    app.log.record(LoggedRequest {
-        seq: 0,
+    app.log.record(
         kind,
-        method: parts.method.to_string(),
-        path: raw_path.clone(),
-        raw_query: raw_query.clone(),
-        query: query.as_ref().ok().cloned().flatten().unwrap_or_default(),
-        headers: headers_for_log(&parts.headers),
-        body: body.as_ref().cloned().unwrap_or_default(),
-    });
+        &method,
+        &raw_path,
+        raw_query.as_deref(),
+        &headers,
+        body.as_ref().cloned().unwrap_or_default(),
+    );
+    // Only the routes that read headers keep them: a parked long-poll
+    // would otherwise pin the connection's read buffer (see above).
+    let headers = match route {
+        Ok(Route::Subscribe { .. }) => {
+            drop(headers);
+            HeaderMap::new()
+        }
+        _ => headers,
+    };
 
     match app.faults.take(kind) {
         Some(Fault::Respond { status, body }) => {
@@ -895,9 +901,9 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
             }
         };
         let ctx = RequestCtx {
-            method: parts.method.clone(),
+            method: method.clone(),
             raw_path: raw_path.clone(),
-            headers: parts.headers.clone(),
+            headers,
             query: Query::new(query.unwrap_or_default()),
             body,
             caller: OnceLock::new(),
@@ -920,7 +926,7 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
     // One line per answered request (`--log pubnub_rx=debug`): what a client
     // asked and what it got, for diagnosing a client that misbehaves.
     tracing::debug!(
-        method = %parts.method,
+        method = %method,
         path = %raw_path,
         query = raw_query.as_deref().unwrap_or(""),
         status = response.status().as_u16(),

@@ -34,10 +34,10 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::Response;
 use bytes::{BufMut, BytesMut};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 use super::access::{Permission, Resources};
-use super::app::{stopped, App};
+use super::app::{stopped, App, ParkedPolls};
 use super::errors::{ok_json, service, ApiError};
 use super::filter::{FilterContext, FilterExpr};
 use super::keyset::{split_presence, KeysetHandle, KeysetState, WaitKeys, Wildcard};
@@ -228,36 +228,36 @@ fn render(cursor: u64, hits: &[Hit]) -> Response<Body> {
 
 /// Removes a parked poll's registration when the poll ends or is dropped
 /// (client gone, shutdown).
-struct Registration {
+struct Registration<'a> {
     keyset: Arc<KeysetHandle>,
     id: u64,
     keys: WaitKeys,
-    parked: watch::Sender<usize>,
+    parked: &'a ParkedPolls,
 }
 
-impl Registration {
+impl<'a> Registration<'a> {
     fn new(
         keyset: Arc<KeysetHandle>,
         keys: WaitKeys,
         notify: &Arc<Notify>,
-        parked: &watch::Sender<usize>,
+        parked: &'a ParkedPolls,
     ) -> Self {
         let id = keyset.next_poll_id();
         keyset.lock().waiters.register(id, &keys, notify);
-        parked.send_modify(|n| *n += 1);
+        parked.add();
         Self {
             keyset,
             id,
             keys,
-            parked: parked.clone(),
+            parked,
         }
     }
 }
 
-impl Drop for Registration {
+impl Drop for Registration<'_> {
     fn drop(&mut self) {
         self.keyset.lock().waiters.unregister(self.id, &self.keys);
-        self.parked.send_modify(|n| *n = n.saturating_sub(1));
+        self.parked.remove();
     }
 }
 

@@ -191,7 +191,9 @@ pub(crate) struct RequestCtx {
     /// The path exactly as received (still percent-encoded).
     pub(crate) raw_path: String,
     pub(crate) query: Query,
-    /// The request headers (App Context reads `If-Match`).
+    /// The request headers (App Context reads `If-Match`, Files `Host` and
+    /// `Content-Type`); empty for subscribe, whose long-poll must not hold
+    /// on to them (they point into the connection's read buffer).
     pub(crate) headers: HeaderMap,
     /// The body, decompressed.
     pub(crate) body: Bytes,
