@@ -1,6 +1,6 @@
 //! The state shared by every request of one server.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,8 +91,9 @@ pub(crate) struct App {
     pub(crate) keysets: Keysets,
     pub(crate) log: RequestLog,
     pub(crate) faults: Faults,
-    /// Becomes `true` when the server shuts down; parked polls answer then.
-    pub(crate) shutdown: watch::Receiver<bool>,
+    /// Set when the server shuts down ([`App::stop_parked_polls`]); parked
+    /// polls answer then.
+    stopping: AtomicBool,
     /// Number of parked subscribe long-polls (test hook, `/metrics`).
     pub(crate) parked: ParkedPolls,
     /// Counters behind `/metrics`.
@@ -102,7 +103,7 @@ pub(crate) struct App {
 }
 
 impl App {
-    pub(crate) fn new(config: DevServerConfig, shutdown: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(config: DevServerConfig) -> Self {
         let config = Arc::new(config);
         let clock = Arc::new(Clock::new());
         Self {
@@ -112,7 +113,7 @@ impl App {
             files: FileBudget::new(config.max_file_bytes),
             clock,
             config,
-            shutdown,
+            stopping: AtomicBool::new(false),
             parked: ParkedPolls::default(),
             metrics: Metrics::default(),
         }
@@ -135,6 +136,40 @@ impl App {
         }
     }
 
+    /// Whether the server is shutting down: a poll that sees it answers
+    /// at once.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Shutdown: every parked poll answers now, and every later one at once.
+    /// Parked polls wait on their own wake-up only (no shutdown future per
+    /// poll): the flag is set first, then every registered poll of every
+    /// keyset is woken under its keyset's lock, so a poll registering
+    /// concurrently either is woken or sees the flag.
+    pub(crate) fn stop_parked_polls(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for keyset in self.keysets.all() {
+            keyset.lock().wake_all_polls();
+        }
+    }
+
+    /// [`App::authorize`], building the resources only when the keyset
+    /// enforces Access Manager (subscribe: no copies of the channel names
+    /// per long-poll on an open keyset).
+    pub(crate) fn authorize_with(
+        &self,
+        keyset: &KeysetHandle,
+        ctx: &RequestCtx,
+        permission: Permission,
+        resources: impl FnOnce() -> Resources,
+    ) -> Result<(), ApiError> {
+        match keyset.access() {
+            None => Ok(()),
+            Some(access) => access.check(ctx, permission, &resources(), self.clock.unix_secs()),
+        }
+    }
+
     /// Presence timeouts and interval events of every keyset, against the
     /// server clock.
     pub(crate) fn sweep(&self) {
@@ -147,5 +182,33 @@ impl App {
     pub(crate) fn advance_clock(&self, by: Duration) {
         self.clock.advance(by);
         self.sweep();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn parked_waiters_wake_at_their_count() {
+        let parked = Arc::new(ParkedPolls::default());
+        let wait = |count| {
+            let parked = parked.clone();
+            tokio::spawn(async move { parked.wait_for(count).await })
+        };
+        let (two, three) = (wait(2), wait(3));
+        tokio::task::yield_now().await;
+        parked.add();
+        parked.add();
+        two.await.unwrap();
+        assert!(!three.is_finished());
+        // Removals never satisfy a waiter; the next add does.
+        parked.remove();
+        parked.add();
+        parked.add();
+        three.await.unwrap();
+        assert_eq!(parked.count(), 3);
+        // Already reached: at once.
+        parked.wait_for(1).await;
     }
 }

@@ -156,17 +156,17 @@ impl Recorded {
             target.push('?');
             target.push_str(query);
         }
-        let values: Vec<(&str, &str)> = headers
-            .iter()
-            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-            .collect();
-        let mut logged = String::with_capacity(
-            values
+        let values = || {
+            headers
                 .iter()
+                .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        };
+        let mut logged = String::with_capacity(
+            values()
                 .map(|(name, value)| name.len() + value.len() + 2)
                 .sum(),
         );
-        for (name, value) in values {
+        for (name, value) in values() {
             logged.push_str(name);
             logged.push(HEADER_SEPARATOR);
             logged.push_str(value);

@@ -222,6 +222,18 @@ impl Waiters {
         }
     }
 
+    /// Every registered poll (shutdown).
+    fn all(&self, out: &mut Vec<Arc<Notify>>) {
+        let sets = self
+            .channels
+            .values()
+            .chain(self.groups.values())
+            .chain(self.wildcards.values().map(|(_, set)| set));
+        for set in sets {
+            out.extend(set.values().cloned());
+        }
+    }
+
     /// Every poll interested in a message on `channel`.
     fn collect(&self, channel: &str, groups: &Groups, out: &mut Vec<Arc<Notify>>) {
         if let Some(set) = self.channels.get(channel) {
@@ -289,6 +301,13 @@ impl KeysetState {
         self.waiters
             .collect(&msg.channel, &self.groups, &mut self.wakes);
         msg
+    }
+}
+
+impl KeysetState {
+    /// Schedules the wake-up of every registered poll (shutdown).
+    pub(crate) fn wake_all_polls(&mut self) {
+        self.waiters.all(&mut self.wakes);
     }
 }
 

@@ -32,7 +32,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -80,6 +79,7 @@ pub(crate) async fn run(listener: TcpListener, app: Arc<App>, mut shutdown: watc
         }
     }
     drop(listener);
+    app.stop_parked_polls();
     let grace = tokio::time::sleep(app.config.shutdown_grace);
     tokio::pin!(grace);
     loop {
@@ -109,11 +109,10 @@ async fn serve_connection(
     // The one handler, called directly: every route is resolved there (no
     // axum `Router` in between, whose routing and boxing per request would
     // only forward to it).
-    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         in_request.head_complete();
-        request.extensions_mut().insert(control.clone());
-        let app = app.clone();
-        async move { Ok::<_, Infallible>(router::handle(State(app), request.map(Body::new)).await) }
+        let handled = router::handle(app.clone(), control.clone(), request.map(Body::new));
+        async move { Ok::<_, Infallible>(handled.await) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

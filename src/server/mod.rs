@@ -252,7 +252,7 @@ impl DevServer {
         let listener = TcpListener::bind(requested).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
         let (shutdown, stopping) = watch::channel(false);
-        let app = Arc::new(App::new(config, stopping.clone()));
+        let app = Arc::new(App::new(config));
         let task = tokio::spawn(listener::run(listener, app.clone(), stopping));
         tracing::info!(%addr, "pubnub dev server listening");
         Ok(DevServerHandle {

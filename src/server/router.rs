@@ -8,11 +8,12 @@
 //! is answered with a PubNub-shaped error body; nothing here panics or drops
 //! a connection (except on an injected fault).
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
@@ -38,7 +39,7 @@ use super::wire::{decode_path, decode_query, Query, RequestCtx};
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Lets a handler close its connection without answering (fault injection).
-/// Inserted into every request's extensions by the accept loop.
+/// The accept loop hands one to [`handle`] with every request.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnControl(pub(crate) Arc<Notify>);
 
@@ -249,12 +250,12 @@ fn only<'a>(method: &Method, allowed: &[Method], route: Route<'a>) -> Result<Rou
     }
 }
 
-fn resolve<'a>(method: &Method, segments: &'a [String]) -> Result<Route<'a>, ApiError> {
+fn resolve<'a>(method: &Method, segments: &'a [Cow<'_, str>]) -> Result<Route<'a>, ApiError> {
     use Method as M;
     if *method == M::OPTIONS {
         return Ok(Route::Options);
     }
-    let segs: Vec<&'a str> = segments.iter().map(String::as_str).collect();
+    let segs: Vec<&'a str> = segments.iter().map(AsRef::as_ref).collect();
     let get = &[M::GET][..];
     match segs.as_slice() {
         ["time", "0"] => only(method, get, Route::Time),
@@ -790,7 +791,7 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
 }
 
 /// The one handler: every request of the server goes through here.
-pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Response<Body> {
+pub(crate) async fn handle(app: Arc<App>, conn: ConnControl, request: Request) -> Response<Body> {
     let started = std::time::Instant::now();
     let (parts, body) = request.into_parts();
     if let Some(response) = super::metrics::dev_route(&app, &parts.method, parts.uri.path()) {
@@ -800,16 +801,14 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
         method,
         uri,
         headers,
-        extensions,
         ..
     } = parts;
-    let conn = extensions.get::<ConnControl>().cloned();
     let raw_path = uri.path().to_owned();
     let raw_query = uri.query().map(str::to_owned);
     // The head's parts point into the connection's read buffer: dropping
     // them as soon as they are copied lets hyper reuse that buffer for the
     // next request instead of allocating one while a long-poll is parked.
-    drop((uri, extensions));
+    drop(uri);
     let target_len = raw_path.len() + raw_query.as_ref().map_or(0, |q| q.len() + 1);
 
     // A file upload may carry a whole file (5 MiB) and its form.
@@ -858,17 +857,9 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
         }
         Some(Fault::DropConnection { after }) => {
             tokio::time::sleep(after).await;
-            if let Some(conn) = &conn {
-                conn.close();
-                // The connection task drops this future with the socket.
-                std::future::pending::<()>().await;
-            }
-            return ApiError::Service {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                service: service::BALANCER,
-                message: "fault injection could not close this connection".to_owned(),
-            }
-            .into_response();
+            conn.close();
+            // The connection task drops this future with the socket.
+            return std::future::pending().await;
         }
         Some(Fault::Delay(by)) => tokio::time::sleep(by).await,
         None => {}

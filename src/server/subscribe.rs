@@ -29,6 +29,7 @@
 //!   (as in the real cassettes).
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -37,7 +38,7 @@ use bytes::{BufMut, BytesMut};
 use tokio::sync::Notify;
 
 use super::access::{Permission, Resources};
-use super::app::{stopped, App, ParkedPolls};
+use super::app::{App, ParkedPolls};
 use super::errors::{ok_json, service, ApiError};
 use super::filter::{FilterContext, FilterExpr};
 use super::keyset::{split_presence, KeysetHandle, KeysetState, WaitKeys, Wildcard};
@@ -136,10 +137,13 @@ fn scan(state: &KeysetState, keys: &WaitKeys, cursor: u64, limit: usize, filter:
         lost: 0,
     };
     let mut seen: HashSet<Arc<str>> = HashSet::new();
+    // The channel list has no duplicates (`split_list`): a channel can only
+    // be reached twice through a group or a wildcard.
+    let overlaps = !keys.groups.is_empty() || !keys.wildcards.is_empty();
     let channels = &state.store.channels;
     for name in &keys.channels {
         if let Some((key, data)) = channels.get_key_value(name.as_str()) {
-            if seen.insert(key.clone()) {
+            if !overlaps || seen.insert(key.clone()) {
                 let matched_by = split_presence(name).1.then(|| key.clone());
                 scan_channel(
                     &data.recent,
@@ -213,9 +217,8 @@ fn scan(state: &KeysetState, keys: &WaitKeys, cursor: u64, limit: usize, filter:
 fn render(cursor: u64, hits: &[Hit]) -> Response<Body> {
     let size: usize = hits.iter().map(|h| h.msg.data.get().len() + 200).sum();
     let mut out = BytesMut::with_capacity(48 + size);
-    out.put_slice(br#"{"t":{"t":""#);
-    out.put_slice(cursor.to_string().as_bytes());
-    out.put_slice(br#"","r":1},"m":["#);
+    // Writing into `BytesMut` cannot fail.
+    let _ = write!(out, r#"{{"t":{{"t":"{cursor}","r":1}},"m":["#);
     for (i, hit) in hits.iter().enumerate() {
         if i > 0 {
             out.put_u8(b',');
@@ -291,18 +294,15 @@ pub(crate) async fn subscribe(
     let states = channel_states(ctx, service::SUBSCRIBE)?;
     let timeout = heartbeat_timeout(app, ctx);
     let filter = Filter::from_query(ctx);
-    app.authorize(
-        &keyset,
-        ctx,
-        Permission::Read,
-        &Resources::channels(
+    app.authorize_with(&keyset, ctx, Permission::Read, || {
+        Resources::channels(
             keys.channels
                 .iter()
                 .cloned()
                 .chain(keys.wildcards.iter().map(|w| w.pattern.clone())),
         )
-        .with_groups(keys.groups.iter().cloned()),
-    )?;
+        .with_groups(keys.groups.iter().cloned())
+    })?;
     let uuid = ctx.uuid();
 
     let Some(cursor) = cursor else {
@@ -335,7 +335,6 @@ pub(crate) async fn subscribe(
     let hold = tokio::time::sleep(app.config.hold);
     tokio::pin!(hold);
     let limit = app.config.queue_size.max(1);
-    let mut shutdown = app.shutdown.clone();
     let mut cursor = cursor;
     let response = loop {
         let found = {
@@ -349,10 +348,14 @@ pub(crate) async fn subscribe(
         }
         // Everything newer was filtered out: skip it from now on.
         cursor = found.newest_seen;
+        // Shutdown wakes every registered poll after setting the flag
+        // (`App::stop_parked_polls`), so this poll is either woken or sees it.
+        if app.is_stopping() {
+            break render(cursor, &[]);
+        }
         tokio::select! {
             () = notify.notified() => {}
             () = &mut hold => break render(cursor, &[]),
-            () = stopped(&mut shutdown) => break render(cursor, &[]),
         }
     };
 

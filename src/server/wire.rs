@@ -12,6 +12,7 @@
 //! Decoding is strict: a `%` not followed by two hex digits, or bytes that
 //! are not UTF-8, are a bad request rather than guessed at.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -42,12 +43,16 @@ fn hex_value(b: u8) -> Option<u8> {
 }
 
 /// Strict percent-decoding; `plus_is_space` selects query (form) semantics.
-pub(crate) fn percent_decode(input: &str, plus_is_space: bool) -> Result<String, DecodeError> {
+/// Text with nothing to decode is borrowed, not copied.
+pub(crate) fn percent_decode(
+    input: &str,
+    plus_is_space: bool,
+) -> Result<Cow<'_, str>, DecodeError> {
     if !input
         .bytes()
         .any(|b| b == b'%' || (plus_is_space && b == b'+'))
     {
-        return Ok(input.to_owned());
+        return Ok(Cow::Borrowed(input));
     }
     let bytes = input.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -83,31 +88,35 @@ pub(crate) fn percent_decode(input: &str, plus_is_space: bool) -> Result<String,
             }
         }
     }
-    String::from_utf8(out).map_err(|_| DecodeError {
-        what: "percent-decoded text is not valid UTF-8".to_owned(),
-    })
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| DecodeError {
+            what: "percent-decoded text is not valid UTF-8".to_owned(),
+        })
 }
 
 /// Splits the raw path (without query) into percent-decoded segments; the
 /// leading `/` is dropped, empty segments are kept.
-pub(crate) fn decode_path(raw_path: &str) -> Result<Vec<String>, DecodeError> {
+pub(crate) fn decode_path(raw_path: &str) -> Result<Vec<Cow<'_, str>>, DecodeError> {
     let trimmed = raw_path.strip_prefix('/').unwrap_or(raw_path);
-    trimmed
-        .split('/')
-        .map(|segment| percent_decode(segment, false))
-        .collect()
+    let mut segments = Vec::with_capacity(trimmed.bytes().filter(|b| *b == b'/').count() + 1);
+    for segment in trimmed.split('/') {
+        segments.push(percent_decode(segment, false)?);
+    }
+    Ok(segments)
 }
 
 /// Parses a raw query string into decoded `(key, value)` pairs, in order.
 pub(crate) fn decode_query(raw_query: &str) -> Result<Vec<(String, String)>, DecodeError> {
-    raw_query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            Ok((percent_decode(key, true)?, percent_decode(value, true)?))
-        })
-        .collect()
+    let mut pairs = Vec::with_capacity(raw_query.bytes().filter(|b| *b == b'&').count() + 1);
+    for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        pairs.push((
+            percent_decode(key, true)?.into_owned(),
+            percent_decode(value, true)?.into_owned(),
+        ));
+    }
+    Ok(pairs)
 }
 
 /// Splits an already decoded comma list, dropping empty names (so `,` and
