@@ -122,21 +122,22 @@ const LOG_MAX_BYTES: usize = 64 * 1024 * 1024;
 const HEADER_SEPARATOR: char = '\0';
 
 /// A request as the server records it on its hot path: the request target
-/// and the headers copied into one string each, nothing decoded. The
+/// and the headers copied into one string, nothing decoded. The
 /// [`LoggedRequest`] readers see is built from it on first read (and kept),
-/// so recording costs three allocations whatever the request carries, and a
+/// so recording costs two allocations whatever the request carries, and a
 /// log nobody reads costs no decoding at all.
 #[derive(Debug)]
 struct Recorded {
     seq: u64,
     kind: RouteKind,
     method: Method,
-    /// The path, then `?` and the raw query if there is one.
-    target: String,
-    path_len: usize,
-    has_query: bool,
+    /// The path, then `?` and the raw query if there is one, then
     /// `name\0value\0` for every header with a UTF-8 value, in order.
-    headers: String,
+    text: String,
+    path_len: usize,
+    /// Where the target ends (the headers start) in `text`.
+    target_len: usize,
+    has_query: bool,
     body: Bytes,
     built: OnceLock<Arc<LoggedRequest>>,
 }
@@ -150,36 +151,37 @@ impl Recorded {
         headers: &HeaderMap,
         body: Bytes,
     ) -> Self {
-        let mut target = String::with_capacity(path.len() + raw_query.map_or(0, |q| q.len() + 1));
-        target.push_str(path);
-        if let Some(query) = raw_query {
-            target.push('?');
-            target.push_str(query);
-        }
         let values = || {
             headers
                 .iter()
                 .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
         };
-        let mut logged = String::with_capacity(
-            values()
-                .map(|(name, value)| name.len() + value.len() + 2)
-                .sum(),
+        let target_len = path.len() + raw_query.map_or(0, |q| q.len() + 1);
+        let mut text = String::with_capacity(
+            target_len
+                + values()
+                    .map(|(name, value)| name.len() + value.len() + 2)
+                    .sum::<usize>(),
         );
+        text.push_str(path);
+        if let Some(query) = raw_query {
+            text.push('?');
+            text.push_str(query);
+        }
         for (name, value) in values() {
-            logged.push_str(name);
-            logged.push(HEADER_SEPARATOR);
-            logged.push_str(value);
-            logged.push(HEADER_SEPARATOR);
+            text.push_str(name);
+            text.push(HEADER_SEPARATOR);
+            text.push_str(value);
+            text.push(HEADER_SEPARATOR);
         }
         Self {
             seq: 0,
             kind,
             method: method.clone(),
-            target,
+            text,
             path_len: path.len(),
+            target_len,
             has_query: raw_query.is_some(),
-            headers: logged,
             body,
             built: OnceLock::new(),
         }
@@ -187,18 +189,21 @@ impl Recorded {
 
     /// What the log bounds count: target, headers and body bytes.
     fn size(&self) -> usize {
-        self.target.len() + self.headers.len() + self.body.len()
+        self.text.len() + self.body.len()
     }
 
     /// The request as readers see it, built once.
     fn request(&self) -> Arc<LoggedRequest> {
         self.built
             .get_or_init(|| {
-                let path = self.target.get(..self.path_len).unwrap_or_default();
-                let raw_query = self
-                    .has_query
-                    .then(|| self.target.get(self.path_len + 1..).unwrap_or_default());
-                let mut parts = self.headers.split(HEADER_SEPARATOR);
+                let path = self.text.get(..self.path_len).unwrap_or_default();
+                let raw_query = self.has_query.then(|| {
+                    self.text
+                        .get(self.path_len + 1..self.target_len)
+                        .unwrap_or_default()
+                });
+                let headers_text = self.text.get(self.target_len..).unwrap_or_default();
+                let mut parts = headers_text.split(HEADER_SEPARATOR);
                 let mut headers = Vec::new();
                 while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
                     headers.push((name.to_owned(), value.to_owned()));

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -111,7 +111,15 @@ async fn serve_connection(
     // only forward to it).
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         in_request.head_complete();
-        let handled = router::handle(app.clone(), control.clone(), request.map(Body::new));
+        // Most requests (every subscribe) have no body: no boxed stream then.
+        let request = request.map(|body| {
+            if body.is_end_stream() {
+                Body::empty()
+            } else {
+                Body::new(body)
+            }
+        });
+        let handled = router::handle(app.clone(), control.clone(), request);
         async move { Ok::<_, Infallible>(handled.await) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();

@@ -33,7 +33,7 @@ use super::presence;
 use super::publish::{publish, time, PublishKind};
 use super::push::{self, PushPath};
 use super::subscribe::subscribe;
-use super::wire::{decode_path, decode_query, Query, RequestCtx};
+use super::wire::{decode_path, Query, RequestCtx};
 
 /// How long a client may take to send its request body.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -822,7 +822,7 @@ pub(crate) async fn handle(app: Arc<App>, conn: ConnControl, request: Request) -
     let body = read_body(&headers, body, limit).await;
     let body_len = body.as_ref().map(Bytes::len).ok();
     let segments = decode_path(&raw_path);
-    let query = raw_query.as_deref().map(decode_query).transpose();
+    let query = raw_query.as_deref().map(Query::decode).transpose();
     let route = match &segments {
         Ok(segments) => resolve(&method, segments),
         Err(_) => Err(not_found()),
@@ -895,7 +895,7 @@ pub(crate) async fn handle(app: Arc<App>, conn: ConnControl, request: Request) -
             method: method.clone(),
             raw_path: raw_path.clone(),
             headers,
-            query: Query::new(query.unwrap_or_default()),
+            query: query.unwrap_or_default(),
             body,
             caller: OnceLock::new(),
         };

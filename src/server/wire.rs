@@ -148,27 +148,62 @@ pub(crate) fn uri_component_len(text: &str) -> usize {
         .sum()
 }
 
-/// Decoded query parameters with the lookups handlers need.
+/// Decoded query parameters with the lookups handlers need. Every key and
+/// value is decoded into one string (one allocation per request, however
+/// many parameters it has).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Query {
-    pairs: Vec<(String, String)>,
+    /// The decoded keys and values, one after the other.
+    text: String,
+    /// Per pair, in order: where its key ends and where its value ends in
+    /// `text` (a key starts where the previous value ended).
+    ends: Vec<(usize, usize)>,
 }
 
 impl Query {
+    #[cfg(test)]
     pub(crate) fn new(pairs: Vec<(String, String)>) -> Self {
-        Self { pairs }
+        let mut query = Self::default();
+        for (key, value) in &pairs {
+            query.push(key, value);
+        }
+        query
     }
 
-    pub(crate) fn pairs(&self) -> &[(String, String)] {
-        &self.pairs
+    /// Decodes a raw query string (rules as [`decode_query`]).
+    pub(crate) fn decode(raw_query: &str) -> Result<Self, DecodeError> {
+        let mut query = Self {
+            text: String::with_capacity(raw_query.len()),
+            ends: Vec::with_capacity(raw_query.bytes().filter(|b| *b == b'&').count() + 1),
+        };
+        for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            query.push(&percent_decode(key, true)?, &percent_decode(value, true)?);
+        }
+        Ok(query)
+    }
+
+    fn push(&mut self, key: &str, value: &str) {
+        self.text.push_str(key);
+        let key_end = self.text.len();
+        self.text.push_str(value);
+        self.ends.push((key_end, self.text.len()));
+    }
+
+    /// The pairs in order.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(key_end, value_end)| {
+            let key = self.text.get(start..key_end).unwrap_or_default();
+            let value = self.text.get(key_end..value_end).unwrap_or_default();
+            start = value_end;
+            (key, value)
+        })
     }
 
     /// The first value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.pairs().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// The first value of `key`, ignoring empty values.
@@ -260,6 +295,36 @@ mod tests {
         assert_eq!(q.get("tt"), Some("0"));
         assert!(q.flag("missing", true));
         assert!(!q.flag("tt", true));
+    }
+
+    #[test]
+    fn query_decodes_as_decode_query() {
+        for raw in [
+            "",
+            "a=1",
+            "a=1&&b",
+            "k=%7B%22a%22%3A+5%7D&x&tt=0&tt=9&=v&e=",
+            "+%2B=%20",
+        ] {
+            let pairs = decode_query(raw).unwrap();
+            let query = Query::decode(raw).unwrap();
+            let decoded: Vec<(&str, &str)> = query.pairs().collect();
+            let expected: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(decoded, expected, "{raw}");
+            assert_eq!(
+                Query::new(pairs.clone()).pairs().collect::<Vec<_>>(),
+                expected
+            );
+        }
+        assert!(Query::decode("a=%zz").is_err());
+        let q = Query::decode("tt=&tt=2&uuid=u").unwrap();
+        assert_eq!(q.get("tt"), Some(""));
+        assert_eq!(q.non_empty("tt"), None);
+        assert_eq!(q.get("uuid"), Some("u"));
+        assert_eq!(q.get("missing"), None);
     }
 
     #[test]
