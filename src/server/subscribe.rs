@@ -229,37 +229,59 @@ fn render(cursor: u64, hits: &[Hit]) -> Response<Body> {
     ok_json(out.freeze())
 }
 
-/// Removes a parked poll's registration when the poll ends or is dropped
-/// (client gone, shutdown).
+/// A parked poll's registration: made together with the poll's first
+/// presence update, removed together with its last one (one lock each), or
+/// on drop when the poll is cancelled (client gone, shutdown).
 struct Registration<'a> {
     keyset: Arc<KeysetHandle>,
     id: u64,
     keys: WaitKeys,
     parked: &'a ParkedPolls,
+    /// Unregistered by [`Registration::finish`].
+    finished: bool,
 }
 
 impl<'a> Registration<'a> {
+    /// Registers the poll and runs `first` under the same lock.
     fn new(
         keyset: Arc<KeysetHandle>,
         keys: WaitKeys,
         notify: &Arc<Notify>,
         parked: &'a ParkedPolls,
+        first: impl FnOnce(&mut KeysetState, &WaitKeys),
     ) -> Self {
         let id = keyset.next_poll_id();
-        keyset.lock().waiters.register(id, &keys, notify);
+        {
+            let mut state = keyset.lock();
+            state.waiters.register(id, &keys, notify);
+            first(&mut state, &keys);
+        }
         parked.add();
         Self {
             keyset,
             id,
             keys,
             parked,
+            finished: false,
         }
+    }
+
+    /// Runs `last` and unregisters the poll under the same lock.
+    fn finish(mut self, last: impl FnOnce(&mut KeysetState, &WaitKeys)) {
+        {
+            let mut state = self.keyset.lock();
+            last(&mut state, &self.keys);
+            state.waiters.unregister(self.id, &self.keys);
+        }
+        self.finished = true;
     }
 }
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
-        self.keyset.lock().waiters.unregister(self.id, &self.keys);
+        if !self.finished {
+            self.keyset.lock().waiters.unregister(self.id, &self.keys);
+        }
         self.parked.remove();
     }
 }
@@ -318,18 +340,13 @@ pub(crate) async fn subscribe(
     };
 
     let notify = Arc::new(Notify::new());
-    let registration = Registration::new(keyset.clone(), keys, &notify, &app.parked);
-    {
-        let mut state = keyset.lock();
-        if let Some(uuid) = uuid {
-            let targets = presence_channels(
-                &state,
-                &registration.keys.channels,
-                &registration.keys.groups,
-            );
-            state.presence_touch(uuid, &targets, timeout, &states, false);
-        }
-    }
+    let registration =
+        Registration::new(keyset.clone(), keys, &notify, &app.parked, |state, keys| {
+            if let Some(uuid) = uuid {
+                let targets = presence_channels(state, &keys.channels, &keys.groups);
+                state.presence_touch(uuid, &targets, timeout, &states, false);
+            }
+        });
 
     // `sleep` saturates absurd hold times instead of overflowing.
     let hold = tokio::time::sleep(app.config.hold);
@@ -359,15 +376,11 @@ pub(crate) async fn subscribe(
         }
     };
 
-    if let Some(uuid) = uuid {
-        let mut state = keyset.lock();
-        let targets = presence_channels(
-            &state,
-            &registration.keys.channels,
-            &registration.keys.groups,
-        );
-        state.presence_touch(uuid, &targets, timeout, &Default::default(), true);
-    }
-    drop(registration);
+    registration.finish(|state, keys| {
+        if let Some(uuid) = uuid {
+            let targets = presence_channels(state, &keys.channels, &keys.groups);
+            state.presence_touch(uuid, &targets, timeout, &Default::default(), true);
+        }
+    });
     Ok(response)
 }
