@@ -2,7 +2,7 @@
 //! sleeping) and fault injection.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -226,30 +226,54 @@ impl Recorded {
     }
 }
 
-#[derive(Debug, Default)]
-struct Entries {
-    list: VecDeque<Arc<Recorded>>,
-    bytes: usize,
-}
-
 /// The log of the most recent requests, bounded in count
 /// (`request_log_capacity`) and in bytes (64 MiB).
+///
+/// Recording is on every request's path, so it takes no server-wide lock:
+/// request `seq` goes to slot `seq % capacity` of a ring, each slot with its
+/// own lock (two requests meet on one only `capacity` requests apart), and
+/// the live feed for [`RequestLog::wait_for_after`] is only written while
+/// someone waits on it. Readers collect the slots and order them by `seq`.
 #[derive(Debug)]
 pub struct RequestLog {
-    capacity: usize,
-    entries: Mutex<Entries>,
+    slots: Box<[Mutex<Option<Arc<Recorded>>>]>,
+    /// Bytes held by the entries in `slots`.
+    bytes: AtomicUsize,
+    /// No entry older than this `seq` is held (eviction by bytes starts
+    /// here).
+    oldest: AtomicU64,
     next_seq: AtomicU64,
+    /// How many [`RequestLog::wait_for_after`] calls are listening.
+    listening: AtomicUsize,
     live: broadcast::Sender<Arc<Recorded>>,
+}
+
+/// Takes a listener off [`RequestLog::listening`] when its wait ends.
+struct Listening<'a>(&'a AtomicUsize);
+
+impl Drop for Listening<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl RequestLog {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            capacity,
-            entries: Mutex::new(Entries::default()),
+            slots: (0..capacity).map(|_| Mutex::new(None)).collect(),
+            bytes: AtomicUsize::new(0),
+            oldest: AtomicU64::new(1),
             next_seq: AtomicU64::new(1),
+            listening: AtomicUsize::new(0),
             live: broadcast::channel(1024).0,
         }
+    }
+
+    fn slot(&self, seq: u64) -> Option<&Mutex<Option<Arc<Recorded>>>> {
+        let len = u64::try_from(self.slots.len())
+            .ok()
+            .filter(|len| *len > 0)?;
+        self.slots.get(usize::try_from(seq % len).ok()?)
     }
 
     /// Records one request (the path still percent-encoded, the query raw,
@@ -264,31 +288,68 @@ impl RequestLog {
         body: Bytes,
     ) {
         let mut request = Recorded::new(kind, method, path, raw_query, headers, body);
-        request.seq = self.next_seq.fetch_add(1, Ordering::AcqRel);
+        let seq = self.next_seq.fetch_add(1, Ordering::AcqRel);
+        request.seq = seq;
         let request = Arc::new(request);
-        if self.capacity > 0 {
-            let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-            entries.bytes += request.size();
-            entries.list.push_back(request.clone());
-            while entries.list.len() > self.capacity || entries.bytes > LOG_MAX_BYTES {
-                match entries.list.pop_front() {
-                    Some(old) => entries.bytes = entries.bytes.saturating_sub(old.size()),
-                    None => break,
-                }
+        if let Some(slot) = self.slot(seq) {
+            let size = request.size();
+            let mut held = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            // A slower request `capacity` older may come second: keep the newer.
+            let replaced = if held.as_ref().is_none_or(|old| old.seq < seq) {
+                self.bytes.fetch_add(size, Ordering::AcqRel);
+                held.replace(request.clone())
+            } else {
+                None
+            };
+            drop(held);
+            if let Some(old) = replaced {
+                self.bytes.fetch_sub(old.size(), Ordering::AcqRel);
+            }
+            if self.bytes.load(Ordering::Acquire) > LOG_MAX_BYTES {
+                self.evict_oldest(seq);
             }
         }
-        // No receiver is fine: nobody is waiting.
-        let _ = self.live.send(request);
+        // Pairs with the fence in `wait_for_after`: either that waiter's
+        // look at the past sees this entry, or this sees the waiter.
+        fence(Ordering::SeqCst);
+        if self.listening.load(Ordering::SeqCst) > 0 {
+            // No receiver left is fine: nobody is waiting any more.
+            let _ = self.live.send(request);
+        }
     }
 
+    /// Drops the oldest entries until the log is within its byte bound
+    /// (rare: only large bodies get there).
+    fn evict_oldest(&self, newest: u64) {
+        // Entries older than `capacity` requests were replaced already.
+        let held = u64::try_from(self.slots.len()).unwrap_or(u64::MAX);
+        let mut seq = self
+            .oldest
+            .load(Ordering::Acquire)
+            .max(newest.saturating_sub(held));
+        while seq < newest && self.bytes.load(Ordering::Acquire) > LOG_MAX_BYTES {
+            if let Some(slot) = self.slot(seq) {
+                let mut held = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                if held.as_ref().is_some_and(|old| old.seq == seq) {
+                    if let Some(old) = held.take() {
+                        self.bytes.fetch_sub(old.size(), Ordering::AcqRel);
+                    }
+                }
+            }
+            seq += 1;
+        }
+        self.oldest.fetch_max(seq, Ordering::AcqRel);
+    }
+
+    /// Every held entry, oldest first.
     fn recorded(&self) -> Vec<Arc<Recorded>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .list
+        let mut all: Vec<Arc<Recorded>> = self
+            .slots
             .iter()
-            .cloned()
-            .collect()
+            .filter_map(|slot| slot.lock().unwrap_or_else(PoisonError::into_inner).clone())
+            .collect();
+        all.sort_unstable_by_key(|r| r.seq);
+        all
     }
 
     /// The logged requests, oldest first.
@@ -307,7 +368,12 @@ impl RequestLog {
 
     /// Forgets every logged request (sequence numbers keep increasing).
     pub fn clear(&self) {
-        *self.entries.lock().unwrap_or_else(PoisonError::into_inner) = Entries::default();
+        for slot in &*self.slots {
+            let taken = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(old) = taken {
+                self.bytes.fetch_sub(old.size(), Ordering::AcqRel);
+            }
+        }
     }
 
     /// The `seq` of the latest request so far (0 if none): a mark for
@@ -339,8 +405,12 @@ impl RequestLog {
     where
         F: Fn(&LoggedRequest) -> bool,
     {
-        // Subscribe first, then look at the past: nothing falls in between.
+        // Listen first, then look at the past: nothing falls in between.
+        self.listening.fetch_add(1, Ordering::SeqCst);
+        let _listening = Listening(&self.listening);
         let mut live = self.live.subscribe();
+        // Pairs with the fence in `record`.
+        fence(Ordering::SeqCst);
         let find_logged = || {
             self.recorded()
                 .iter()
@@ -404,6 +474,8 @@ struct FaultRule {
 #[derive(Debug, Default)]
 pub struct Faults {
     rules: Mutex<VecDeque<FaultRule>>,
+    /// How many rules `rules` holds: with none, a request does not lock.
+    armed: AtomicUsize,
 }
 
 impl Faults {
@@ -412,14 +484,13 @@ impl Faults {
         if times == 0 {
             return;
         }
-        self.rules
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push_back(FaultRule {
-                kind,
-                remaining: times,
-                fault,
-            });
+        let mut rules = self.rules.lock().unwrap_or_else(PoisonError::into_inner);
+        rules.push_back(FaultRule {
+            kind,
+            remaining: times,
+            fault,
+        });
+        self.armed.store(rules.len(), Ordering::Release);
     }
 
     /// Answers the next `times` requests of `kind` with `status` and `body`.
@@ -453,10 +524,9 @@ impl Faults {
 
     /// Removes every pending rule.
     pub fn clear(&self) {
-        self.rules
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        let mut rules = self.rules.lock().unwrap_or_else(PoisonError::into_inner);
+        rules.clear();
+        self.armed.store(0, Ordering::Release);
     }
 
     /// How many faults are still to be applied, over all rules.
@@ -470,7 +540,12 @@ impl Faults {
     }
 
     /// Takes the fault for one request of `kind`, if a rule applies.
+    /// (A rule added before the request arrived is always seen: adding it
+    /// happens before the client sends the request.)
     pub(crate) fn take(&self, kind: RouteKind) -> Option<Fault> {
+        if self.armed.load(Ordering::Acquire) == 0 {
+            return None;
+        }
         let mut rules = self.rules.lock().unwrap_or_else(PoisonError::into_inner);
         let index = rules.iter().position(|r| r.kind == kind)?;
         let rule = rules.get_mut(index)?;
@@ -478,6 +553,7 @@ impl Faults {
         let fault = rule.fault.clone();
         if rule.remaining == 0 {
             rules.remove(index);
+            self.armed.store(rules.len(), Ordering::Release);
         }
         Some(fault)
     }
@@ -529,6 +605,29 @@ mod tests {
         let paths: Vec<_> = log.snapshot().iter().map(|r| r.path.clone()).collect();
         assert_eq!(paths, ["/3", "/4"]);
         assert_eq!(log.mark(), 5);
+    }
+
+    #[test]
+    fn log_is_bounded_in_bytes() {
+        let log = RequestLog::new(10);
+        // One shared 33 MiB body, counted in full by every entry: two of
+        // them are over the 64 MiB bound, so each record evicts the older.
+        let body = Bytes::from(vec![0u8; 33 << 20]);
+        for path in ["/a", "/b", "/c"] {
+            log.record(
+                RouteKind::Publish,
+                &Method::POST,
+                path,
+                None,
+                &HeaderMap::new(),
+                body.clone(),
+            );
+        }
+        let paths: Vec<_> = log.snapshot().iter().map(|r| r.path.clone()).collect();
+        assert_eq!(paths, ["/c"]);
+        log.clear();
+        assert!(log.snapshot().is_empty());
+        assert_eq!(log.mark(), 3);
     }
 
     #[test]

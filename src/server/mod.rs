@@ -34,7 +34,7 @@
 //! | `mod.rs` | [`DevServer::start`], [`DevServerHandle`] (address, shutdown, test hooks) |
 //! | `config.rs` | [`DevServerConfig`], [`Keyset`] |
 //! | `listener.rs` | accept loop on hyper HTTP/1, one task per connection in one `JoinSet`, graceful shutdown, the periodic presence sweep |
-//! | `router.rs` | the single axum handler: bounded body read, decoding, request log, fault injection, route resolution on decoded segments, dispatch |
+//! | `router.rs` | the single handler (axum's request and response types, called by the accept loop directly): bounded body read, decoding, request log, fault injection, route resolution on decoded segments, dispatch |
 //! | `wire.rs` | path / query decoding per PROTOCOL.md §1.3 (split then decode; decode then split for lists; `+` in queries) |
 //! | `errors.rs` | the error bodies, statuses and `Content-Type`s of §1.5 / §1.7 |
 //! | `compression.rs` | request bodies sniffed for gzip / zlib / raw deflate (§1.6) |
@@ -70,7 +70,12 @@
 //! stores an `Arc` of it and wakes only the long-polls registered on its
 //! channel, on a group holding the channel, or on a matching wildcard. Each
 //! woken poll copies the pre-rendered bytes into its answer. Locks are held
-//! for short synchronous sections, never across an `.await`.
+//! for short synchronous sections, never across an `.await`. Per long-poll
+//! the server takes its keyset's lock a few times and no global lock: the
+//! request log records two strings (decoded only when read), the parked-poll
+//! count is an atomic, and a parked poll holds neither its request head nor a
+//! shutdown future (`benches/server_fanout.rs` measures it against a bare
+//! hyper server, BENCHMARKS.md §5).
 //!
 //! **Bounds.** Per channel: `channel_retention` recent messages for
 //! subscribers and `history_retention` stored ones. Server-wide:
