@@ -116,7 +116,11 @@ impl LoggedRequest {
 /// entries are forgotten first.
 const LOG_MAX_BYTES: usize = 64 * 1024 * 1024;
 
-/// Separates header names and values in [`Recorded::headers`]: a header
+/// Most entries the log keeps, whatever `request_log_capacity` says: its
+/// ring of slots is allocated up front (16 bytes a slot).
+const LOG_MAX_ENTRIES: usize = 1 << 20;
+
+/// Separates header names and values in [`Recorded::text`]: a header
 /// value the log keeps is visible ASCII (`to_str` succeeded) and a name is a
 /// token, so neither contains it.
 const HEADER_SEPARATOR: char = '\0';
@@ -260,7 +264,9 @@ impl Drop for Listening<'_> {
 impl RequestLog {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            slots: (0..capacity).map(|_| Mutex::new(None)).collect(),
+            slots: (0..capacity.min(LOG_MAX_ENTRIES))
+                .map(|_| Mutex::new(None))
+                .collect(),
             bytes: AtomicUsize::new(0),
             oldest: AtomicU64::new(1),
             next_seq: AtomicU64::new(1),

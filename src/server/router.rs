@@ -837,8 +837,9 @@ pub(crate) async fn handle(app: Arc<App>, conn: ConnControl, request: Request) -
         &headers,
         body.as_ref().cloned().unwrap_or_default(),
     );
-    // Only the routes that read headers keep them: a parked long-poll
-    // would otherwise keep the connection's read buffer alive (see above).
+    // Subscribe, the route that parks, reads no header: it keeps none, or a
+    // parked long-poll would keep the connection's read buffer alive (see
+    // above). Every other route keeps them.
     let headers = match route {
         Ok(Route::Subscribe { .. }) => {
             drop(headers);
