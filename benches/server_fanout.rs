@@ -32,6 +32,7 @@
 //! cargo bench --bench server_fanout                 # 10, 100 and 1000 parked polls
 //! cargo bench --bench server_fanout -- 1000         # only 1000
 //! FANOUT_DELIVERIES=50000 cargo bench --bench server_fanout   # per server and size (default 100,000)
+//! cargo test --bench server_fanout                  # a short run (1,000 per size): does every case work?
 //! ```
 //!
 //! Prints a Markdown table (BENCHMARKS.md §5).
@@ -458,7 +459,10 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let deliveries = env_or("FANOUT_DELIVERIES", 100_000);
+    // Without `--bench` (`cargo test --benches`) a short run checks that
+    // every case works.
+    let measuring = std::env::args().any(|a| a == "--bench");
+    let deliveries = env_or("FANOUT_DELIVERIES", if measuring { 100_000 } else { 1_000 });
     let server_threads = env_or("FANOUT_SERVER_THREADS", 1);
     let floor_runtime = server_runtime(FLOOR_THREAD, server_threads);
     let dev_runtime = server_runtime(DEV_THREAD, server_threads);
