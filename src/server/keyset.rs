@@ -10,6 +10,7 @@
 //! ([`KeysetGuard`]'s `Drop`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, Weak};
@@ -149,7 +150,32 @@ impl Store {
     }
 }
 
-type WaiterSet = HashMap<u64, Arc<Notify>>;
+/// Parked polls by id. The ids are the server's own counter, never chosen
+/// by a client, so they need no DoS-resistant hash: a multiplicative one
+/// ([`PollIdHasher`]) spreads them at a fraction of SipHash's cost, and a
+/// poll adds and removes itself on every long-poll.
+type WaiterSet = HashMap<u64, Arc<Notify>, BuildHasherDefault<PollIdHasher>>;
+
+/// Fibonacci hashing of a poll id (see [`WaiterSet`]).
+#[derive(Debug, Default, Clone, Copy)]
+struct PollIdHasher(u64);
+
+impl Hasher for PollIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed (`write_u64`); fold anything else in.
+        for byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 /// Parked long-polls, indexed by what they wait on, so that a publish wakes
 /// only the polls that care about its channel.
@@ -178,7 +204,9 @@ impl Waiters {
                     set.insert(id, notify.clone());
                 }
                 None => {
-                    map.insert(key.to_owned(), WaiterSet::from([(id, notify.clone())]));
+                    let mut set = WaiterSet::default();
+                    set.insert(id, notify.clone());
+                    map.insert(key.to_owned(), set);
                 }
             }
         }
@@ -191,7 +219,7 @@ impl Waiters {
         for wildcard in &keys.wildcards {
             self.wildcards
                 .entry(wildcard.pattern.clone())
-                .or_insert_with(|| (wildcard.clone(), WaiterSet::new()))
+                .or_insert_with(|| (wildcard.clone(), WaiterSet::default()))
                 .1
                 .insert(id, notify.clone());
         }

@@ -203,7 +203,16 @@ impl Query {
 
     /// The first value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.pairs().find(|(k, _)| *k == key).map(|(_, v)| v)
+        // Handlers look up several keys per request: compare bytes in place.
+        let text = self.text.as_bytes();
+        let mut start = 0;
+        for &(key_end, value_end) in &self.ends {
+            if text.get(start..key_end) == Some(key.as_bytes()) {
+                return self.text.get(key_end..value_end);
+            }
+            start = value_end;
+        }
+        None
     }
 
     /// The first value of `key`, ignoring empty values.
