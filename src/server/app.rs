@@ -1,9 +1,10 @@
 //! The state shared by every request of one server.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use super::access::{Permission, Resources};
 use super::clock::Clock;
@@ -22,6 +23,68 @@ pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stopping| *stopping).await;
 }
 
+/// How many subscribe receive long-polls are registered. Every poll adds
+/// and removes itself, so this is on the fan-out hot path: an atomic
+/// counter, no lock, and a waiter ([`ParkedPolls::wait_for`]) is woken only
+/// once the count reaches what it waits for, not on every change.
+#[derive(Debug)]
+pub(crate) struct ParkedPolls {
+    count: AtomicUsize,
+    /// The smallest count a waiter waits for; `usize::MAX` when none does.
+    wanted: AtomicUsize,
+    reached: Notify,
+}
+
+impl Default for ParkedPolls {
+    fn default() -> Self {
+        Self {
+            count: AtomicUsize::new(0),
+            wanted: AtomicUsize::new(usize::MAX),
+            reached: Notify::new(),
+        }
+    }
+}
+
+impl ParkedPolls {
+    /// The polls registered right now.
+    pub(crate) fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// A poll registered.
+    pub(crate) fn add(&self) {
+        let now = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        // SeqCst pairs with `wait_for`: either this sees the waiter's
+        // `wanted`, or the waiter sees this count.
+        if now >= self.wanted.load(Ordering::SeqCst) {
+            // Every waiter wakes and states its wish again.
+            self.wanted.store(usize::MAX, Ordering::SeqCst);
+            self.reached.notify_waiters();
+        }
+    }
+
+    /// A poll ended (after its [`ParkedPolls::add`]).
+    pub(crate) fn remove(&self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Resolves once at least `count` polls are registered.
+    pub(crate) async fn wait_for(&self, count: usize) {
+        loop {
+            let reached = self.reached.notified();
+            tokio::pin!(reached);
+            // Enabled before `wanted` is published, so that an `add` that
+            // sees it wakes this waiter.
+            reached.as_mut().enable();
+            self.wanted.fetch_min(count, Ordering::SeqCst);
+            if self.count() >= count {
+                return;
+            }
+            reached.await;
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct App {
     pub(crate) config: Arc<DevServerConfig>,
@@ -29,10 +92,11 @@ pub(crate) struct App {
     pub(crate) keysets: Keysets,
     pub(crate) log: RequestLog,
     pub(crate) faults: Faults,
-    /// Becomes `true` when the server shuts down; parked polls answer then.
-    pub(crate) shutdown: watch::Receiver<bool>,
-    /// Number of parked subscribe long-polls (test hook).
-    pub(crate) parked: watch::Sender<usize>,
+    /// Set when the server shuts down ([`App::stop_parked_polls`]); parked
+    /// polls answer then.
+    stopping: AtomicBool,
+    /// Number of parked subscribe long-polls (test hook, `/metrics`).
+    pub(crate) parked: ParkedPolls,
     /// Counters behind `/metrics`.
     pub(crate) metrics: Metrics,
     /// The bytes stored files hold, against `max_file_bytes` (`files.rs`).
@@ -42,7 +106,7 @@ pub(crate) struct App {
 }
 
 impl App {
-    pub(crate) fn new(config: DevServerConfig, shutdown: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(config: DevServerConfig) -> Self {
         let config = Arc::new(config);
         let clock = Arc::new(Clock::new());
         Self {
@@ -52,8 +116,8 @@ impl App {
             files: FileBudget::new(config.max_file_bytes),
             clock,
             config,
-            shutdown,
-            parked: watch::Sender::new(0),
+            stopping: AtomicBool::new(false),
+            parked: ParkedPolls::default(),
             metrics: Metrics::default(),
             losses: Losses::default(),
         }
@@ -76,6 +140,40 @@ impl App {
         }
     }
 
+    /// Whether the server is shutting down: a poll that sees it answers
+    /// at once.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Shutdown: every parked poll answers now, and every later one at once.
+    /// Parked polls wait on their own wake-up only (no shutdown future per
+    /// poll): the flag is set first, then every registered poll of every
+    /// keyset is woken under its keyset's lock, so a poll registering
+    /// concurrently either is woken or sees the flag.
+    pub(crate) fn stop_parked_polls(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for keyset in self.keysets.all() {
+            keyset.lock().wake_all_polls();
+        }
+    }
+
+    /// [`App::authorize`], building the resources only when the keyset
+    /// enforces Access Manager (subscribe: no copies of the channel names
+    /// per long-poll on an open keyset).
+    pub(crate) fn authorize_with(
+        &self,
+        keyset: &KeysetHandle,
+        ctx: &RequestCtx,
+        permission: Permission,
+        resources: impl FnOnce() -> Resources,
+    ) -> Result<(), ApiError> {
+        match keyset.access() {
+            None => Ok(()),
+            Some(access) => access.check(ctx, permission, &resources(), self.clock.unix_secs()),
+        }
+    }
+
     /// Presence timeouts and interval events of every keyset, against the
     /// server clock.
     pub(crate) fn sweep(&self) {
@@ -88,5 +186,33 @@ impl App {
     pub(crate) fn advance_clock(&self, by: Duration) {
         self.clock.advance(by);
         self.sweep();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn parked_waiters_wake_at_their_count() {
+        let parked = Arc::new(ParkedPolls::default());
+        let wait = |count| {
+            let parked = parked.clone();
+            tokio::spawn(async move { parked.wait_for(count).await })
+        };
+        let (two, three) = (wait(2), wait(3));
+        tokio::task::yield_now().await;
+        parked.add();
+        parked.add();
+        two.await.unwrap();
+        assert!(!three.is_finished());
+        // Removals never satisfy a waiter; the next add does.
+        parked.remove();
+        parked.add();
+        parked.add();
+        three.await.unwrap();
+        assert_eq!(parked.count(), 3);
+        // Already reached: at once.
+        parked.wait_for(1).await;
     }
 }

@@ -108,7 +108,9 @@ pub struct DevServerConfig {
     /// keep-alive connections (no byte of a next request yet) are not
     /// affected; they are kept 300 s. Default 30 s.
     pub header_read_timeout: Duration,
-    /// How many requests the request log keeps. Default 10 000.
+    /// How many requests the request log keeps. Default 10 000; at most
+    /// 1,048,576 (its slots are allocated up front), and never more than
+    /// 64 MiB of paths, headers and bodies.
     pub request_log_capacity: usize,
     /// How often presence timeouts and interval events are checked against
     /// the server clock. Default 1 s. [`DevServerHandle::advance_clock`](super::DevServerHandle::advance_clock)

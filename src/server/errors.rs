@@ -13,7 +13,9 @@
 //!   says plainly what was wrong.
 
 use axum::body::Body;
-use axum::http::{header, HeaderValue, Response, StatusCode};
+use std::sync::OnceLock;
+
+use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use serde_json::json;
 
 /// `Content-Type` of the publish, subscribe, presence, history and
@@ -36,9 +38,23 @@ pub(crate) fn pn_response(
     content_type: &'static str,
     body: impl Into<Body>,
 ) -> Response<Body> {
+    // Most answers (every subscribe) carry `PN_CONTENT_TYPE`: their headers
+    // are built once and copied, instead of hashed into a new map each time.
+    static PN_HEADERS: OnceLock<HeaderMap> = OnceLock::new();
     let mut response = Response::new(body.into());
     *response.status_mut() = status;
-    let headers = response.headers_mut();
+    *response.headers_mut() = if content_type == PN_CONTENT_TYPE {
+        PN_HEADERS
+            .get_or_init(|| pn_headers(PN_CONTENT_TYPE))
+            .clone()
+    } else {
+        pn_headers(content_type)
+    };
+    response
+}
+
+fn pn_headers(content_type: &'static str) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(4);
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(
@@ -49,7 +65,7 @@ pub(crate) fn pn_response(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET, POST, DELETE, PATCH, OPTIONS"),
     );
-    response
+    headers
 }
 
 /// An Access Manager answer: its own `Content-Type` and the stricter

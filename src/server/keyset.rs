@@ -10,6 +10,7 @@
 //! ([`KeysetGuard`]'s `Drop`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, Weak};
@@ -149,7 +150,32 @@ impl Store {
     }
 }
 
-type WaiterSet = HashMap<u64, Arc<Notify>>;
+/// Parked polls by id. The ids are the server's own counter, never chosen
+/// by a client, so they need no DoS-resistant hash: a multiplicative one
+/// ([`PollIdHasher`]) spreads them at a fraction of SipHash's cost, and a
+/// poll adds and removes itself on every long-poll.
+type WaiterSet = HashMap<u64, Arc<Notify>, BuildHasherDefault<PollIdHasher>>;
+
+/// Fibonacci hashing of a poll id (see [`WaiterSet`]).
+#[derive(Debug, Default, Clone, Copy)]
+struct PollIdHasher(u64);
+
+impl Hasher for PollIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed (`write_u64`); fold anything else in.
+        for byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 /// Parked long-polls, indexed by what they wait on, so that a publish wakes
 /// only the polls that care about its channel.
@@ -170,22 +196,30 @@ pub(crate) struct WaitKeys {
 
 impl Waiters {
     pub(crate) fn register(&mut self, id: u64, keys: &WaitKeys, notify: &Arc<Notify>) {
+        /// Adds the poll to the set of `key`; the key is copied only for a
+        /// new set (a channel with parked polls already has one).
+        fn add(map: &mut HashMap<String, WaiterSet>, key: &str, id: u64, notify: &Arc<Notify>) {
+            match map.get_mut(key) {
+                Some(set) => {
+                    set.insert(id, notify.clone());
+                }
+                None => {
+                    let mut set = WaiterSet::default();
+                    set.insert(id, notify.clone());
+                    map.insert(key.to_owned(), set);
+                }
+            }
+        }
         for channel in &keys.channels {
-            self.channels
-                .entry(channel.clone())
-                .or_default()
-                .insert(id, notify.clone());
+            add(&mut self.channels, channel, id, notify);
         }
         for group in &keys.groups {
-            self.groups
-                .entry(group.clone())
-                .or_default()
-                .insert(id, notify.clone());
+            add(&mut self.groups, group, id, notify);
         }
         for wildcard in &keys.wildcards {
             self.wildcards
                 .entry(wildcard.pattern.clone())
-                .or_insert_with(|| (wildcard.clone(), WaiterSet::new()))
+                .or_insert_with(|| (wildcard.clone(), WaiterSet::default()))
                 .1
                 .insert(id, notify.clone());
         }
@@ -213,6 +247,18 @@ impl Waiters {
                     self.wildcards.remove(&wildcard.pattern);
                 }
             }
+        }
+    }
+
+    /// Every registered poll (shutdown).
+    fn all(&self, out: &mut Vec<Arc<Notify>>) {
+        let sets = self
+            .channels
+            .values()
+            .chain(self.groups.values())
+            .chain(self.wildcards.values().map(|(_, set)| set));
+        for set in sets {
+            out.extend(set.values().cloned());
         }
     }
 
@@ -283,6 +329,13 @@ impl KeysetState {
         self.waiters
             .collect(&msg.channel, &self.groups, &mut self.wakes);
         msg
+    }
+}
+
+impl KeysetState {
+    /// Schedules the wake-up of every registered poll (shutdown).
+    pub(crate) fn wake_all_polls(&mut self) {
+        self.waiters.all(&mut self.wakes);
     }
 }
 

@@ -23,6 +23,7 @@
 //! parsed head to the service stops it; the first byte written (the answer)
 //! returns the connection to "between requests".
 
+use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -30,12 +31,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::http::Request;
-use axum::Router;
-use hyper::body::Incoming;
-use hyper::service::Service as _;
+use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
@@ -56,9 +55,6 @@ const MAX_HEAD_BYTES: usize = 1 << 20;
 
 /// Runs until `shutdown` turns true (or its sender is dropped).
 pub(crate) async fn run(listener: TcpListener, app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
-    let router: Router = Router::new()
-        .fallback(router::handle)
-        .with_state(app.clone());
     let mut connections = JoinSet::new();
     let for_connections = shutdown.clone();
     let mut sweep = tokio::time::interval(app.config.effective_sweep_interval());
@@ -69,7 +65,7 @@ pub(crate) async fn run(listener: TcpListener, app: Arc<App>, mut shutdown: watc
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
                     let head_timeout = app.config.header_read_timeout;
-                    let (app, serve) = (app.clone(), serve_connection(stream, router.clone(), head_timeout, for_connections.clone()));
+                    let (app, serve) = (app.clone(), serve_connection(stream, app.clone(), head_timeout, for_connections.clone()));
                     connections.spawn(async move { let _open = app.metrics.connection(); serve.await });
                 }
                 Err(error) => {
@@ -83,6 +79,7 @@ pub(crate) async fn run(listener: TcpListener, app: Arc<App>, mut shutdown: watc
         }
     }
     drop(listener);
+    app.stop_parked_polls();
     let grace = tokio::time::sleep(app.config.shutdown_grace);
     tokio::pin!(grace);
     loop {
@@ -99,7 +96,7 @@ pub(crate) async fn run(listener: TcpListener, app: Arc<App>, mut shutdown: watc
 
 async fn serve_connection(
     stream: TcpStream,
-    router: Router,
+    app: Arc<App>,
     head_timeout: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -109,11 +106,21 @@ async fn serve_connection(
     let control = ConnControl(close.clone());
     let head = Arc::new(HeadWatch::new());
     let in_request = head.clone();
-    let service = TowerToHyperService::new(router);
-    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+    // The one handler, called directly: every route is resolved there (no
+    // axum `Router` in between, whose routing and boxing per request would
+    // only forward to it).
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         in_request.head_complete();
-        request.extensions_mut().insert(control.clone());
-        service.call(request)
+        // Most requests (every subscribe) have no body: no boxed stream then.
+        let request = request.map(|body| {
+            if body.is_end_stream() {
+                Body::empty()
+            } else {
+                Body::new(body)
+            }
+        });
+        let handled = router::handle(app.clone(), control.clone(), request);
+        async move { Ok::<_, Infallible>(handled.await) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

@@ -10,6 +10,7 @@
 //! Payloads are kept as compact JSON text in their original key order;
 //! a `serde_json::Value` is built lazily, only if a filter expression needs it.
 
+use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -233,9 +234,8 @@ impl StoredMessage {
     /// through a group, a wildcard or a presence channel.
     pub(crate) fn write_envelope(&self, out: &mut BytesMut, matched_by: Option<&str>) {
         out.put_slice(&self.envelope_head);
-        out.put_slice(br#","p":{"t":""#);
-        out.put_slice(self.timetoken.to_string().as_bytes());
-        out.put_slice(br#"","r":1}"#);
+        // Writing into `BytesMut` cannot fail.
+        let _ = write!(out, r#","p":{{"t":"{}","r":1}}"#, self.timetoken);
         if let Some(b) = matched_by {
             out.put_slice(br#","b":"#);
             out.put_slice(json_string(b).as_bytes());

@@ -213,7 +213,7 @@ pub(crate) fn render(app: &App) -> String {
         "gauge",
         "Subscribe long-polls waiting for messages.",
     );
-    let _ = writeln!(out, "pubnub_parked_polls {}", *app.parked.borrow());
+    let _ = writeln!(out, "pubnub_parked_polls {}", app.parked.count());
     family(
         &mut out,
         "open_connections",

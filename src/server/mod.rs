@@ -34,7 +34,7 @@
 //! | `mod.rs` | [`DevServer::start`], [`DevServerHandle`] (address, shutdown, test hooks) |
 //! | `config.rs` | [`DevServerConfig`], [`Keyset`] |
 //! | `listener.rs` | accept loop on hyper HTTP/1, one task per connection in one `JoinSet`, graceful shutdown, the periodic presence sweep |
-//! | `router.rs` | the single axum handler: bounded body read, decoding, request log, fault injection, route resolution on decoded segments, dispatch |
+//! | `router.rs` | the single handler (axum's request and response types, called by the accept loop directly): bounded body read, decoding, request log, fault injection, route resolution on decoded segments, dispatch |
 //! | `wire.rs` | path / query decoding per PROTOCOL.md §1.3 (split then decode; decode then split for lists; `+` in queries) |
 //! | `errors.rs` | the error bodies, statuses and `Content-Type`s of §1.5 / §1.7 |
 //! | `compression.rs` | request bodies sniffed for gzip / zlib / raw deflate (§1.6) |
@@ -71,7 +71,12 @@
 //! stores an `Arc` of it and wakes only the long-polls registered on its
 //! channel, on a group holding the channel, or on a matching wildcard. Each
 //! woken poll copies the pre-rendered bytes into its answer. Locks are held
-//! for short synchronous sections, never across an `.await`.
+//! for short synchronous sections, never across an `.await`. Per long-poll
+//! the server takes its keyset's lock a few times and no global lock: the
+//! request log records two strings (decoded only when read), the parked-poll
+//! count is an atomic, and a parked poll holds neither its request head nor a
+//! shutdown future (`benches/server_fanout.rs` measures it against a bare
+//! hyper server, BENCHMARKS.md §5).
 //!
 //! **Bounds.** Per channel: `channel_retention` recent messages for
 //! subscribers and `history_retention` stored ones. Server-wide:
@@ -260,7 +265,7 @@ impl DevServer {
         let listener = TcpListener::bind(requested).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
         let (shutdown, stopping) = watch::channel(false);
-        let app = Arc::new(App::new(config, stopping.clone()));
+        let app = Arc::new(App::new(config));
         let task = tokio::spawn(listener::run(listener, app.clone(), stopping));
         tracing::info!(%addr, "pubnub dev server listening");
         Ok(DevServerHandle {
@@ -336,15 +341,13 @@ impl DevServerHandle {
     /// How many subscribe receive long-polls are registered (parked or
     /// about to answer) right now, over all keysets.
     pub fn parked_polls(&self) -> usize {
-        *self.app.parked.borrow()
+        self.app.parked.count()
     }
 
     /// Waits until at least `count` receive long-polls are parked, e.g. to
     /// publish only once every subscriber is waiting. Wrap it in a timeout.
     pub async fn wait_for_parked(&self, count: usize) {
-        let mut parked = self.app.parked.subscribe();
-        // The sender lives in `app`, which `self` keeps alive.
-        let _ = parked.wait_for(|n| *n >= count).await;
+        self.app.parked.wait_for(count).await;
     }
 
     /// The Mobile Push notifications recorded for `subscribe_key` (the

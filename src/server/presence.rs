@@ -24,6 +24,7 @@
 //! * Wildcard subscriptions do not mark presence (nothing documents a
 //!   presence for a pattern).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -188,11 +189,22 @@ impl Action {
 
 /// Channels (without `-pnpres` names) plus the channels of the groups
 /// (without `-pnpres` groups), deduplicated, in order.
-pub(crate) fn presence_channels(
+pub(crate) fn presence_channels<'k>(
     state: &KeysetState,
-    channels: &[String],
+    channels: &'k [String],
     groups: &[String],
-) -> Vec<String> {
+) -> Cow<'k, [String]> {
+    // The usual case (distinct plain channels, no group to expand) is the
+    // list itself: a long-poll touches presence twice, with no copies.
+    let expands_groups = groups.iter().any(|group| !split_presence(group).1);
+    let as_given = !expands_groups
+        && channels
+            .iter()
+            .enumerate()
+            .all(|(i, c)| !split_presence(c).1 && !channels[..i].contains(c));
+    if as_given {
+        return Cow::Borrowed(channels);
+    }
     let mut out: Vec<String> = Vec::new();
     let mut push = |name: &str| {
         if !out.iter().any(|c| c == name) {
@@ -211,7 +223,7 @@ pub(crate) fn presence_channels(
             }
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 impl KeysetState {
@@ -329,20 +341,20 @@ impl KeysetState {
             if let Some(state) = new_state.filter(|_| state_changed) {
                 self.presence.set_state(uuid, channel, Some(state.clone()));
             }
-            let present = self
+            // One lookup: extend the membership if there is one.
+            let present = match self
                 .presence
                 .channels
-                .get(channel)
-                .is_some_and(|c| c.members.contains_key(uuid));
-            if present {
-                if let Some(member) = self
-                    .presence
-                    .channels
-                    .get_mut(channel)
-                    .and_then(|c| c.members.get_mut(uuid))
-                {
+                .get_mut(channel)
+                .and_then(|c| c.members.get_mut(uuid))
+            {
+                Some(member) => {
                     member.expires_at = member.expires_at.max(expires_at);
+                    true
                 }
+                None => false,
+            };
+            if present {
                 if state_changed {
                     self.report(channel, Action::StateChange, uuid);
                 }

@@ -8,11 +8,12 @@
 //! is answered with a PubNub-shaped error body; nothing here panics or drops
 //! a connection (except on an injected fault).
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
@@ -26,19 +27,19 @@ use super::errors::{pn_response, service, ApiError, PN_CONTENT_TYPE};
 use super::files;
 use super::groups::{channel_registration, GroupOp};
 use super::history;
-use super::hooks::{Fault, LoggedRequest, RouteKind};
+use super::hooks::{Fault, RouteKind};
 use super::objects::{self, ObjectsPath};
 use super::presence;
 use super::publish::{publish, time, PublishKind};
 use super::push::{self, PushPath};
 use super::subscribe::subscribe;
-use super::wire::{decode_path, decode_query, Query, RequestCtx};
+use super::wire::{decode_path, Query, RequestCtx};
 
 /// How long a client may take to send its request body.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Lets a handler close its connection without answering (fault injection).
-/// Inserted into every request's extensions by the accept loop.
+/// The accept loop hands one to [`handle`] with every request.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnControl(pub(crate) Arc<Notify>);
 
@@ -249,12 +250,12 @@ fn only<'a>(method: &Method, allowed: &[Method], route: Route<'a>) -> Result<Rou
     }
 }
 
-fn resolve<'a>(method: &Method, segments: &'a [String]) -> Result<Route<'a>, ApiError> {
+fn resolve<'a>(method: &Method, segments: &'a [Cow<'_, str>]) -> Result<Route<'a>, ApiError> {
     use Method as M;
     if *method == M::OPTIONS {
         return Ok(Route::Options);
     }
-    let segs: Vec<&'a str> = segments.iter().map(String::as_str).collect();
+    let segs: Vec<&'a str> = segments.iter().map(AsRef::as_ref).collect();
     let get = &[M::GET][..];
     match segs.as_slice() {
         ["time", "0"] => only(method, get, Route::Time),
@@ -733,18 +734,6 @@ async fn dispatch(
     }
 }
 
-fn headers_for_log(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter_map(|(name, value)| {
-            value
-                .to_str()
-                .ok()
-                .map(|v| (name.as_str().to_owned(), v.to_owned()))
-        })
-        .collect()
-}
-
 fn too_large() -> ApiError {
     ApiError::Service {
         status: StatusCode::PAYLOAD_TOO_LARGE,
@@ -802,7 +791,7 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
 }
 
 /// The one handler: every request of the server goes through here.
-pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Response<Body> {
+pub(crate) async fn handle(app: Arc<App>, conn: ConnControl, request: Request) -> Response<Body> {
     let started = std::time::Instant::now();
     let (parts, body) = request.into_parts();
     if let Some(response) =
@@ -810,9 +799,18 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
     {
         return response;
     }
-    let conn = parts.extensions.get::<ConnControl>().cloned();
-    let raw_path = parts.uri.path().to_owned();
-    let raw_query = parts.uri.query().map(str::to_owned);
+    let axum::http::request::Parts {
+        method,
+        uri,
+        headers,
+        ..
+    } = parts;
+    let raw_path = uri.path().to_owned();
+    let raw_query = uri.query().map(str::to_owned);
+    // The head's parts point into the connection's read buffer (8 KiB):
+    // dropping them as soon as they are copied frees it now instead of at
+    // the end of a parked long-poll's hold.
+    drop(uri);
     let target_len = raw_path.len() + raw_query.as_ref().map_or(0, |q| q.len() + 1);
 
     // A file upload may carry a whole file (5 MiB) and its form.
@@ -823,27 +821,34 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
     } else {
         app.config.max_body_bytes
     };
-    let body = read_body(&parts.headers, body, limit).await;
+    let body = read_body(&headers, body, limit).await;
     let body_len = body.as_ref().map(Bytes::len).ok();
     let segments = decode_path(&raw_path);
-    let query = raw_query.as_deref().map(decode_query).transpose();
+    let query = raw_query.as_deref().map(Query::decode).transpose();
     let route = match &segments {
-        Ok(segments) => resolve(&parts.method, segments),
+        Ok(segments) => resolve(&method, segments),
         Err(_) => Err(not_found()),
     };
     let kind = route.as_ref().map_or(RouteKind::Unknown, Route::kind);
 
-    let logged = app.log.record(LoggedRequest {
-        seq: 0,
+    let logged = app.log.record(
         kind,
-        method: parts.method.to_string(),
-        path: raw_path.clone(),
-        raw_query: raw_query.clone(),
-        query: query.as_ref().ok().cloned().flatten().unwrap_or_default(),
-        headers: headers_for_log(&parts.headers),
-        body: body.as_ref().cloned().unwrap_or_default(),
-        answer: OnceLock::new(),
-    });
+        &method,
+        &raw_path,
+        raw_query.as_deref(),
+        &headers,
+        body.as_ref().cloned().unwrap_or_default(),
+    );
+    // Subscribe, the route that parks, reads no header: it keeps none, or a
+    // parked long-poll would keep the connection's read buffer alive (see
+    // above). Every other route keeps them.
+    let headers = match route {
+        Ok(Route::Subscribe { .. }) => {
+            drop(headers);
+            HeaderMap::new()
+        }
+        _ => headers,
+    };
 
     match app.faults.take(kind) {
         Some(Fault::Respond { status, body }) => {
@@ -857,17 +862,9 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
         }
         Some(Fault::DropConnection { after }) => {
             tokio::time::sleep(after).await;
-            if let Some(conn) = &conn {
-                conn.close();
-                // The connection task drops this future with the socket.
-                std::future::pending::<()>().await;
-            }
-            return ApiError::Service {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                service: service::BALANCER,
-                message: "fault injection could not close this connection".to_owned(),
-            }
-            .into_response();
+            conn.close();
+            // The connection task drops this future with the socket.
+            return std::future::pending().await;
         }
         Some(Fault::Delay(by)) => tokio::time::sleep(by).await,
         None => {}
@@ -900,10 +897,10 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
             }
         };
         let ctx = RequestCtx {
-            method: parts.method.clone(),
+            method: method.clone(),
             raw_path: raw_path.clone(),
-            headers: parts.headers.clone(),
-            query: Query::new(query.unwrap_or_default()),
+            headers,
+            query: query.unwrap_or_default(),
             body,
             caller: OnceLock::new(),
         };
@@ -926,7 +923,7 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
     // One line per answered request (`--log pubnub_rx=debug`): what a client
     // asked and what it got, for diagnosing a client that misbehaves.
     tracing::debug!(
-        method = %parts.method,
+        method = %method,
         path = %raw_path,
         query = raw_query.as_deref().unwrap_or(""),
         status = response.status().as_u16(),

@@ -29,15 +29,16 @@
 //!   (as in the real cassettes).
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Response;
 use bytes::{BufMut, BytesMut};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 use super::access::{Permission, Resources};
-use super::app::{stopped, App};
+use super::app::{App, ParkedPolls};
 use super::errors::{ok_json, service, ApiError};
 use super::filter::{FilterContext, FilterExpr};
 use super::keyset::{split_presence, KeysetHandle, KeysetState, WaitKeys, Wildcard};
@@ -136,10 +137,13 @@ fn scan(state: &KeysetState, keys: &WaitKeys, cursor: u64, limit: usize, filter:
         lost: 0,
     };
     let mut seen: HashSet<Arc<str>> = HashSet::new();
+    // The channel list has no duplicates (`split_list`): a channel can only
+    // be reached twice through a group or a wildcard.
+    let overlaps = !keys.groups.is_empty() || !keys.wildcards.is_empty();
     let channels = &state.store.channels;
     for name in &keys.channels {
         if let Some((key, data)) = channels.get_key_value(name.as_str()) {
-            if seen.insert(key.clone()) {
+            if !overlaps || seen.insert(key.clone()) {
                 let matched_by = split_presence(name).1.then(|| key.clone());
                 scan_channel(
                     &data.recent,
@@ -213,9 +217,8 @@ fn scan(state: &KeysetState, keys: &WaitKeys, cursor: u64, limit: usize, filter:
 fn render(cursor: u64, hits: &[Hit]) -> Response<Body> {
     let size: usize = hits.iter().map(|h| h.msg.data.get().len() + 200).sum();
     let mut out = BytesMut::with_capacity(48 + size);
-    out.put_slice(br#"{"t":{"t":""#);
-    out.put_slice(cursor.to_string().as_bytes());
-    out.put_slice(br#"","r":1},"m":["#);
+    // Writing into `BytesMut` cannot fail.
+    let _ = write!(out, r#"{{"t":{{"t":"{cursor}","r":1}},"m":["#);
     for (i, hit) in hits.iter().enumerate() {
         if i > 0 {
             out.put_u8(b',');
@@ -226,38 +229,60 @@ fn render(cursor: u64, hits: &[Hit]) -> Response<Body> {
     ok_json(out.freeze())
 }
 
-/// Removes a parked poll's registration when the poll ends or is dropped
-/// (client gone, shutdown).
-struct Registration {
+/// A parked poll's registration: made together with the poll's first
+/// presence update, removed together with its last one (one lock each), or
+/// on drop when the poll is cancelled (client gone, shutdown).
+struct Registration<'a> {
     keyset: Arc<KeysetHandle>,
     id: u64,
     keys: WaitKeys,
-    parked: watch::Sender<usize>,
+    parked: &'a ParkedPolls,
+    /// Unregistered by [`Registration::finish`].
+    finished: bool,
 }
 
-impl Registration {
+impl<'a> Registration<'a> {
+    /// Registers the poll and runs `first` under the same lock.
     fn new(
         keyset: Arc<KeysetHandle>,
         keys: WaitKeys,
         notify: &Arc<Notify>,
-        parked: &watch::Sender<usize>,
+        parked: &'a ParkedPolls,
+        first: impl FnOnce(&mut KeysetState, &WaitKeys),
     ) -> Self {
         let id = keyset.next_poll_id();
-        keyset.lock().waiters.register(id, &keys, notify);
-        parked.send_modify(|n| *n += 1);
+        {
+            let mut state = keyset.lock();
+            state.waiters.register(id, &keys, notify);
+            first(&mut state, &keys);
+        }
+        parked.add();
         Self {
             keyset,
             id,
             keys,
-            parked: parked.clone(),
+            parked,
+            finished: false,
         }
+    }
+
+    /// Runs `last` and unregisters the poll under the same lock.
+    fn finish(mut self, last: impl FnOnce(&mut KeysetState, &WaitKeys)) {
+        {
+            let mut state = self.keyset.lock();
+            last(&mut state, &self.keys);
+            state.waiters.unregister(self.id, &self.keys);
+        }
+        self.finished = true;
     }
 }
 
-impl Drop for Registration {
+impl Drop for Registration<'_> {
     fn drop(&mut self) {
-        self.keyset.lock().waiters.unregister(self.id, &self.keys);
-        self.parked.send_modify(|n| *n = n.saturating_sub(1));
+        if !self.finished {
+            self.keyset.lock().waiters.unregister(self.id, &self.keys);
+        }
+        self.parked.remove();
     }
 }
 
@@ -291,18 +316,15 @@ pub(crate) async fn subscribe(
     let states = channel_states(ctx, service::SUBSCRIBE)?;
     let timeout = heartbeat_timeout(app, ctx);
     let filter = Filter::from_query(ctx);
-    app.authorize(
-        &keyset,
-        ctx,
-        Permission::Read,
-        &Resources::channels(
+    app.authorize_with(&keyset, ctx, Permission::Read, || {
+        Resources::channels(
             keys.channels
                 .iter()
                 .cloned()
                 .chain(keys.wildcards.iter().map(|w| w.pattern.clone())),
         )
-        .with_groups(keys.groups.iter().cloned()),
-    )?;
+        .with_groups(keys.groups.iter().cloned())
+    })?;
     let uuid = ctx.uuid();
 
     let Some(cursor) = cursor else {
@@ -318,24 +340,18 @@ pub(crate) async fn subscribe(
     };
 
     let notify = Arc::new(Notify::new());
-    let registration = Registration::new(keyset.clone(), keys, &notify, &app.parked);
-    {
-        let mut state = keyset.lock();
-        if let Some(uuid) = uuid {
-            let targets = presence_channels(
-                &state,
-                &registration.keys.channels,
-                &registration.keys.groups,
-            );
-            state.presence_touch(uuid, &targets, timeout, &states, false);
-        }
-    }
+    let registration =
+        Registration::new(keyset.clone(), keys, &notify, &app.parked, |state, keys| {
+            if let Some(uuid) = uuid {
+                let targets = presence_channels(state, &keys.channels, &keys.groups);
+                state.presence_touch(uuid, &targets, timeout, &states, false);
+            }
+        });
 
     // `sleep` saturates absurd hold times instead of overflowing.
     let hold = tokio::time::sleep(app.config.hold);
     tokio::pin!(hold);
     let limit = app.config.queue_size.max(1);
-    let mut shutdown = app.shutdown.clone();
     let mut cursor = cursor;
     let response = loop {
         let found = {
@@ -351,22 +367,22 @@ pub(crate) async fn subscribe(
         }
         // Everything newer was filtered out: skip it from now on.
         cursor = found.newest_seen;
+        // Shutdown wakes every registered poll after setting the flag
+        // (`App::stop_parked_polls`), so this poll is either woken or sees it.
+        if app.is_stopping() {
+            break render(cursor, &[]);
+        }
         tokio::select! {
             () = notify.notified() => {}
             () = &mut hold => break render(cursor, &[]),
-            () = stopped(&mut shutdown) => break render(cursor, &[]),
         }
     };
 
-    if let Some(uuid) = uuid {
-        let mut state = keyset.lock();
-        let targets = presence_channels(
-            &state,
-            &registration.keys.channels,
-            &registration.keys.groups,
-        );
-        state.presence_touch(uuid, &targets, timeout, &Default::default(), true);
-    }
-    drop(registration);
+    registration.finish(|state, keys| {
+        if let Some(uuid) = uuid {
+            let targets = presence_channels(state, &keys.channels, &keys.groups);
+            state.presence_touch(uuid, &targets, timeout, &Default::default(), true);
+        }
+    });
     Ok(response)
 }

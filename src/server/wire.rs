@@ -12,6 +12,7 @@
 //! Decoding is strict: a `%` not followed by two hex digits, or bytes that
 //! are not UTF-8, are a bad request rather than guessed at.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -42,12 +43,16 @@ fn hex_value(b: u8) -> Option<u8> {
 }
 
 /// Strict percent-decoding; `plus_is_space` selects query (form) semantics.
-pub(crate) fn percent_decode(input: &str, plus_is_space: bool) -> Result<String, DecodeError> {
+/// Text with nothing to decode is borrowed, not copied.
+pub(crate) fn percent_decode(
+    input: &str,
+    plus_is_space: bool,
+) -> Result<Cow<'_, str>, DecodeError> {
     if !input
         .bytes()
         .any(|b| b == b'%' || (plus_is_space && b == b'+'))
     {
-        return Ok(input.to_owned());
+        return Ok(Cow::Borrowed(input));
     }
     let bytes = input.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -83,31 +88,35 @@ pub(crate) fn percent_decode(input: &str, plus_is_space: bool) -> Result<String,
             }
         }
     }
-    String::from_utf8(out).map_err(|_| DecodeError {
-        what: "percent-decoded text is not valid UTF-8".to_owned(),
-    })
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| DecodeError {
+            what: "percent-decoded text is not valid UTF-8".to_owned(),
+        })
 }
 
 /// Splits the raw path (without query) into percent-decoded segments; the
 /// leading `/` is dropped, empty segments are kept.
-pub(crate) fn decode_path(raw_path: &str) -> Result<Vec<String>, DecodeError> {
+pub(crate) fn decode_path(raw_path: &str) -> Result<Vec<Cow<'_, str>>, DecodeError> {
     let trimmed = raw_path.strip_prefix('/').unwrap_or(raw_path);
-    trimmed
-        .split('/')
-        .map(|segment| percent_decode(segment, false))
-        .collect()
+    let mut segments = Vec::with_capacity(trimmed.bytes().filter(|b| *b == b'/').count() + 1);
+    for segment in trimmed.split('/') {
+        segments.push(percent_decode(segment, false)?);
+    }
+    Ok(segments)
 }
 
 /// Parses a raw query string into decoded `(key, value)` pairs, in order.
 pub(crate) fn decode_query(raw_query: &str) -> Result<Vec<(String, String)>, DecodeError> {
-    raw_query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            Ok((percent_decode(key, true)?, percent_decode(value, true)?))
-        })
-        .collect()
+    let mut pairs = Vec::with_capacity(raw_query.bytes().filter(|b| *b == b'&').count() + 1);
+    for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        pairs.push((
+            percent_decode(key, true)?.into_owned(),
+            percent_decode(value, true)?.into_owned(),
+        ));
+    }
+    Ok(pairs)
 }
 
 /// Splits an already decoded comma list, dropping empty names (so `,` and
@@ -139,27 +148,71 @@ pub(crate) fn uri_component_len(text: &str) -> usize {
         .sum()
 }
 
-/// Decoded query parameters with the lookups handlers need.
+/// Decoded query parameters with the lookups handlers need. Every key and
+/// value is decoded into one string (one allocation per request, however
+/// many parameters it has).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Query {
-    pairs: Vec<(String, String)>,
+    /// The decoded keys and values, one after the other.
+    text: String,
+    /// Per pair, in order: where its key ends and where its value ends in
+    /// `text` (a key starts where the previous value ended).
+    ends: Vec<(usize, usize)>,
 }
 
 impl Query {
+    #[cfg(test)]
     pub(crate) fn new(pairs: Vec<(String, String)>) -> Self {
-        Self { pairs }
+        let mut query = Self::default();
+        for (key, value) in &pairs {
+            query.push(key, value);
+        }
+        query
     }
 
-    pub(crate) fn pairs(&self) -> &[(String, String)] {
-        &self.pairs
+    /// Decodes a raw query string (rules as [`decode_query`]).
+    pub(crate) fn decode(raw_query: &str) -> Result<Self, DecodeError> {
+        let mut query = Self {
+            text: String::with_capacity(raw_query.len()),
+            ends: Vec::with_capacity(raw_query.bytes().filter(|b| *b == b'&').count() + 1),
+        };
+        for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            query.push(&percent_decode(key, true)?, &percent_decode(value, true)?);
+        }
+        Ok(query)
+    }
+
+    fn push(&mut self, key: &str, value: &str) {
+        self.text.push_str(key);
+        let key_end = self.text.len();
+        self.text.push_str(value);
+        self.ends.push((key_end, self.text.len()));
+    }
+
+    /// The pairs in order.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(key_end, value_end)| {
+            let key = self.text.get(start..key_end).unwrap_or_default();
+            let value = self.text.get(key_end..value_end).unwrap_or_default();
+            start = value_end;
+            (key, value)
+        })
     }
 
     /// The first value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        // Handlers look up several keys per request: compare bytes in place.
+        let text = self.text.as_bytes();
+        let mut start = 0;
+        for &(key_end, value_end) in &self.ends {
+            if text.get(start..key_end) == Some(key.as_bytes()) {
+                return self.text.get(key_end..value_end);
+            }
+            start = value_end;
+        }
+        None
     }
 
     /// The first value of `key`, ignoring empty values.
@@ -210,7 +263,9 @@ pub(crate) struct RequestCtx {
     /// The path exactly as received (still percent-encoded).
     pub(crate) raw_path: String,
     pub(crate) query: Query,
-    /// The request headers (App Context reads `If-Match`).
+    /// The request headers (App Context reads `If-Match`, Files `Host` and
+    /// `Content-Type`); empty for subscribe, whose long-poll must not hold
+    /// on to them (they point into the connection's read buffer).
     pub(crate) headers: HeaderMap,
     /// The body, decompressed.
     pub(crate) body: Bytes,
@@ -268,6 +323,36 @@ mod tests {
         assert_eq!(q.get("tt"), Some("0"));
         assert!(q.flag("missing", true));
         assert!(!q.flag("tt", true));
+    }
+
+    #[test]
+    fn query_decodes_as_decode_query() {
+        for raw in [
+            "",
+            "a=1",
+            "a=1&&b",
+            "k=%7B%22a%22%3A+5%7D&x&tt=0&tt=9&=v&e=",
+            "+%2B=%20",
+        ] {
+            let pairs = decode_query(raw).unwrap();
+            let query = Query::decode(raw).unwrap();
+            let decoded: Vec<(&str, &str)> = query.pairs().collect();
+            let expected: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(decoded, expected, "{raw}");
+            assert_eq!(
+                Query::new(pairs.clone()).pairs().collect::<Vec<_>>(),
+                expected
+            );
+        }
+        assert!(Query::decode("a=%zz").is_err());
+        let q = Query::decode("tt=&tt=2&uuid=u").unwrap();
+        assert_eq!(q.get("tt"), Some(""));
+        assert_eq!(q.non_empty("tt"), None);
+        assert_eq!(q.get("uuid"), Some("u"));
+        assert_eq!(q.get("missing"), None);
     }
 
     #[test]

@@ -274,22 +274,12 @@ fn fresh_timestamp(
 
 /// The canonical query of the decoded parameters, `signature` left out.
 fn canonical_of(ctx: &RequestCtx) -> String {
-    canonical_query(
-        ctx.query
-            .pairs()
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    )
+    canonical_query(ctx.query.pairs())
 }
 
 /// Every signature this server accepts for the request.
 fn candidates(ctx: &RequestCtx, keys: &SigningKeys) -> Vec<Candidate> {
-    let pairs: Vec<(&str, &str)> = ctx
-        .query
-        .pairs()
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let pairs: Vec<(&str, &str)> = ctx.query.pairs().collect();
     let mut queries = vec![canonical_query(pairs.iter().copied())];
     if let Some(python) = python_double_encoded(&pairs) {
         queries.push(python);

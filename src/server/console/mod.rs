@@ -256,7 +256,7 @@ pub(crate) fn dev_route(app: &App, path: &str, query: Option<&str>) -> Option<Re
         Ok(pairs) => Params(pairs.unwrap_or_default()),
         Err(e) => return Some(error(StatusCode::BAD_REQUEST, e.what).into_response()),
     };
-    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let segs: Vec<&str> = segments.iter().map(|s| s.as_ref()).collect();
     let answer = match segs.as_slice() {
         ["dev", "keysets"] => Ok(keysets(app, &params)),
         ["dev", "keysets", sub, rest @ ..] => match app.keysets.find(sub) {
