@@ -24,7 +24,10 @@
 //! **Shards.** One engine runs one long-poll. When the channel union does not
 //! fit one subscribe URL the actor runs several engines side by side, one per
 //! shard of the union (`shards.rs`), each with its own cursor; a channel
-//! stays in its shard, so the transitions here are the same for each.
+//! stays in its shard, so the transitions here are the same for each. The
+//! session-level statuses come from a second pure state machine there
+//! (`Session`: `Connected` once every shard is, `Disconnected` once every
+//! shard stopped, the rest per shard), also unit-tested.
 //!
 //! **Gaps.** A receive that holds as many messages as the server's queue
 //! (the threshold, 100 on PubNub) may follow messages the server dropped:

@@ -28,7 +28,7 @@ use super::gap::{self, GapFill, GapQuery};
 use super::hash::FastMap;
 use super::heartbeat::{self, PresenceUpdate};
 use super::router::{Blocked, Outlet, Router, SubscriberId};
-use super::shards::{self, ShardNames};
+use super::shards::{self, Reported, Session, ShardNames};
 use super::status::StatusHub;
 use super::wire_events::{build_event, decrypt_payload, message_kind};
 use crate::client::{ClientInner, Request};
@@ -151,7 +151,7 @@ pub(crate) fn spawn(
     let actor = Multiplexer {
         shards: vec![Shard::new(new_engine(&client.config))],
         names: vec![ShardNames::default()],
-        announced_connected: false,
+        session: Session::default(),
         dedupe: Dedupe::new(client.config.maximum_message_cache),
         client,
         status,
@@ -244,8 +244,8 @@ struct Multiplexer {
     shards: Vec<Shard>,
     /// Which names each shard carries (same indexes as `shards`).
     names: Vec<ShardNames>,
-    /// Whether `Connected` was reported for the current session.
-    announced_connected: bool,
+    /// Turns the shards' statuses into the session's (`shards.rs`).
+    session: Session,
     router: Router,
     globals: Vec<(SubscriberId, Arc<Outlet>)>,
     dedupe: Dedupe,
@@ -760,45 +760,33 @@ impl Multiplexer {
             kind,
             StatusKind::Connected | StatusKind::Reconnected | StatusKind::SubscriptionChanged
         );
-        let status = match kind {
-            StatusKind::Connected | StatusKind::SubscriptionChanged => {
-                if !self.all_connected() {
-                    // Another shard is still connecting: report once all are.
-                    return;
-                }
-                let first = !self.announced_connected;
-                self.announced_connected = true;
-                let channels = names(self.router.channels());
-                let channel_groups = names(self.router.groups());
-                if first && kind == StatusKind::Connected {
-                    Status::Connected {
-                        channels,
-                        channel_groups,
-                    }
-                } else {
-                    Status::SubscriptionChanged {
-                        channels,
-                        channel_groups,
-                    }
-                }
-            }
-            StatusKind::Reconnected => {
-                self.announced_connected = true;
-                Status::Reconnected {
-                    channels: shard_channels,
-                    channel_groups: shard_groups,
-                }
-            }
-            StatusKind::Disconnected => {
-                if !self.shards.iter().all(Shard::idle) {
-                    return;
-                }
-                self.announced_connected = false;
-                Status::Disconnected
-            }
-            StatusKind::UnexpectedDisconnect(error) => Status::UnexpectedDisconnect { error },
-            StatusKind::Failed(category, error) => Status::Failed { category, error },
-            StatusKind::GapRecovered => {
+        let reported = self.session.on_status(
+            &kind,
+            self.all_connected(),
+            self.shards.iter().all(Shard::idle),
+        );
+        let status = match (reported, kind) {
+            (Reported::Nothing, _) => return,
+            (Reported::Connected, _) => Status::Connected {
+                channels: names(self.router.channels()),
+                channel_groups: names(self.router.groups()),
+            },
+            (Reported::SubscriptionChanged, _) => Status::SubscriptionChanged {
+                channels: names(self.router.channels()),
+                channel_groups: names(self.router.groups()),
+            },
+            (Reported::Disconnected, _) => Status::Disconnected,
+            (Reported::ShardStatus, StatusKind::Reconnected) => Status::Reconnected {
+                channels: shard_channels,
+                channel_groups: shard_groups,
+            },
+            (
+                Reported::ShardStatus,
+                StatusKind::Connected | StatusKind::SubscriptionChanged | StatusKind::Disconnected,
+            ) => return,
+            (_, StatusKind::UnexpectedDisconnect(error)) => Status::UnexpectedDisconnect { error },
+            (_, StatusKind::Failed(category, error)) => Status::Failed { category, error },
+            (_, StatusKind::GapRecovered) => {
                 let shard = &mut self.shards[index];
                 Status::GapRecovered {
                     channels: shard
@@ -809,7 +797,7 @@ impl Multiplexer {
                     count: std::mem::take(&mut shard.recovered_count),
                 }
             }
-            StatusKind::PotentialLoss { gap, reason } => {
+            (_, StatusKind::PotentialLoss { gap, reason }) => {
                 let channels: BTreeSet<String> =
                     shard_channels.iter().filter(live).cloned().collect();
                 let groups: BTreeSet<String> = shard_groups.iter().filter(live).cloned().collect();

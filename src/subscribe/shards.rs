@@ -10,7 +10,72 @@
 
 use std::collections::BTreeSet;
 
+use super::engine::StatusKind;
 use crate::transport::encoding::encode;
+
+/// How a session-level status comes out of the shards' statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reported {
+    /// `Connected`, naming the whole union (the first time every shard is
+    /// connected in this session).
+    Connected,
+    /// `SubscriptionChanged`, naming the whole union (the union changed, or a
+    /// new shard joined, while connected).
+    SubscriptionChanged,
+    /// `Disconnected` (every shard stopped).
+    Disconnected,
+    /// The shard's own status, naming its channels (reconnected, lost,
+    /// failed, gaps).
+    ShardStatus,
+    /// Nothing yet: other shards are still connecting, or still running.
+    Nothing,
+}
+
+/// The session state of a sharded subscribe loop: whether `Connected` was
+/// reported. A pure state machine: the actor feeds it each shard's status
+/// with whether every shard is connected (receiving) or idle (stopped or
+/// unsubscribed) now, and reports what it says.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Session {
+    announced_connected: bool,
+}
+
+impl Session {
+    /// What the client reports for `kind` from one shard.
+    pub(crate) fn on_status(
+        &mut self,
+        kind: &StatusKind,
+        all_connected: bool,
+        all_idle: bool,
+    ) -> Reported {
+        match kind {
+            StatusKind::Connected | StatusKind::SubscriptionChanged => {
+                if !all_connected {
+                    return Reported::Nothing;
+                }
+                let first = !self.announced_connected;
+                self.announced_connected = true;
+                if first && *kind == StatusKind::Connected {
+                    Reported::Connected
+                } else {
+                    Reported::SubscriptionChanged
+                }
+            }
+            StatusKind::Reconnected => {
+                self.announced_connected = true;
+                Reported::ShardStatus
+            }
+            StatusKind::Disconnected => {
+                if !all_idle {
+                    return Reported::Nothing;
+                }
+                self.announced_connected = false;
+                Reported::Disconnected
+            }
+            _ => Reported::ShardStatus,
+        }
+    }
+}
 
 /// What one name costs in a list: its encoded length and a separator.
 fn cost(name: &str) -> usize {
@@ -182,6 +247,73 @@ mod tests {
         let changed = assign(&mut shards, &set(&["ccc"]), &set(&[]), 8);
         assert_eq!(changed, [true, false]);
         assert!(shards[0].is_empty());
+    }
+
+    #[test]
+    fn one_shard_reports_as_before() {
+        let mut session = Session::default();
+        assert_eq!(
+            session.on_status(&StatusKind::Connected, true, false),
+            Reported::Connected
+        );
+        assert_eq!(
+            session.on_status(&StatusKind::SubscriptionChanged, true, false),
+            Reported::SubscriptionChanged
+        );
+        assert_eq!(
+            session.on_status(&StatusKind::Disconnected, false, true),
+            Reported::Disconnected
+        );
+        assert_eq!(
+            session.on_status(&StatusKind::Reconnected, true, false),
+            Reported::ShardStatus
+        );
+        // A new session after everything stopped connects again.
+        session.on_status(&StatusKind::Disconnected, false, true);
+        assert_eq!(
+            session.on_status(&StatusKind::Connected, true, false),
+            Reported::Connected
+        );
+    }
+
+    #[test]
+    fn several_shards_connect_and_stop_as_one() {
+        let mut session = Session::default();
+        // Two of three shards connected: nothing yet; the third: Connected.
+        assert_eq!(
+            session.on_status(&StatusKind::Connected, false, false),
+            Reported::Nothing
+        );
+        assert_eq!(
+            session.on_status(&StatusKind::Connected, false, false),
+            Reported::Nothing
+        );
+        assert_eq!(
+            session.on_status(&StatusKind::Connected, true, false),
+            Reported::Connected
+        );
+        // A shard added later connects: the union changed.
+        assert_eq!(
+            session.on_status(&StatusKind::Connected, true, false),
+            Reported::SubscriptionChanged
+        );
+        // Per-shard trouble is reported per shard.
+        let lost = StatusKind::UnexpectedDisconnect(crate::Error::Timeout {
+            after: std::time::Duration::from_secs(1),
+        });
+        assert_eq!(
+            session.on_status(&lost, false, false),
+            Reported::ShardStatus
+        );
+        // Disconnected once the last shard stopped.
+        assert_eq!(
+            session.on_status(&StatusKind::Disconnected, false, false),
+            Reported::Nothing
+        );
+        assert_eq!(
+            session.on_status(&StatusKind::Disconnected, false, true),
+            Reported::Disconnected
+        );
     }
 
     #[test]
