@@ -106,12 +106,12 @@ impl FilesReplay {
         let answers = steps
             .iter()
             .map(|s| {
-                let body = String::from_utf8_lossy(&s.i.response_body)
-                    .replace(&format!("{S3}/"), &format!("{origin}/s3/"));
-                let body = if s.i.response_body.is_ascii() || body.is_ascii() {
-                    body.into_bytes()
-                } else {
-                    s.i.response_body.clone()
+                // Text answers point at this server; binary ones stay as recorded.
+                let body = match std::str::from_utf8(&s.i.response_body) {
+                    Ok(text) => text
+                        .replace(&format!("{S3}/"), &format!("{origin}/s3/"))
+                        .into_bytes(),
+                    Err(_) => s.i.response_body.clone(),
                 };
                 let location = s
                     .location

@@ -50,7 +50,7 @@ fn fetches(server: &DevServerHandle) -> usize {
     server.request_log().of_kind(RouteKind::FetchMessages).len()
 }
 
-/// Disconnects, lets `publish` run, reconnects.
+/// Disconnects and waits until the client says so.
 async fn away(client: &PubNub, status: &mut StatusStream) {
     client.disconnect();
     expect_status(status, StatusCategory::Disconnected).await;

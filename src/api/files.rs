@@ -748,6 +748,17 @@ impl FileRef {
         require_id(&self.id)?;
         require_name(&self.name)
     }
+
+    /// The checked `/v1/files/{sub}/channels/{ch}/files/{id}/{name}` request.
+    fn request(
+        &self,
+        client: &PubNub,
+        method: HttpMethod,
+    ) -> Result<crate::client::Request, Error> {
+        self.check()?;
+        let path = file_path(client, &self.channel, &self.id, &self.name);
+        Ok(client.request(method, path))
+    }
 }
 
 macro_rules! file_ref_setters {
@@ -790,14 +801,7 @@ impl Endpoint for DownloadFileBuilder {
     type Context = ();
 
     fn build(self) -> Result<Call, Error> {
-        self.file.check()?;
-        let path = file_path(
-            &self.client,
-            &self.file.channel,
-            &self.file.id,
-            &self.file.name,
-        );
-        let request = self.client.request(HttpMethod::Get, path);
+        let request = self.file.request(&self.client, HttpMethod::Get)?;
         Ok(Call::new(self.client, request))
     }
 
@@ -837,14 +841,7 @@ impl Endpoint for DeleteFileBuilder {
     type Context = ();
 
     fn build(self) -> Result<Call, Error> {
-        self.file.check()?;
-        let path = file_path(
-            &self.client,
-            &self.file.channel,
-            &self.file.id,
-            &self.file.name,
-        );
-        let request = self.client.request(HttpMethod::Delete, path);
+        let request = self.file.request(&self.client, HttpMethod::Delete)?;
         Ok(Call::new(self.client, request))
     }
 
@@ -937,8 +934,7 @@ impl PubNub {
             id: id.to_owned(),
             name: name.to_owned(),
         };
-        file.check()?;
-        let request = self.request(HttpMethod::Get, file_path(self, channel, id, name));
+        let request = file.request(self, HttpMethod::Get)?;
         Ok(self.inner.prepare(request).url())
     }
 }

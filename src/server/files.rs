@@ -207,16 +207,10 @@ impl Files {
     }
 
     fn evict_oldest(&mut self) -> bool {
-        let Some((_, (channel, id))) = self.order.pop_first() else {
+        let Some((channel, id)) = self.order.values().next().cloned() else {
             return false;
         };
-        if let Some(files) = self.channels.get_mut(&channel) {
-            files.remove(&id);
-            if files.is_empty() {
-                self.channels.remove(&channel);
-            }
-        }
-        true
+        self.remove(&channel, &id).is_some()
     }
 
     fn get(&self, channel: &str, id: &str) -> Option<&StoredFile> {

@@ -75,6 +75,61 @@ struct WaitingLoss {
     reason: Option<Error>,
 }
 
+impl WaitingLoss {
+    fn merge(&mut self, other: WaitingLoss) {
+        self.channels.extend(other.channels);
+        self.groups.extend(other.groups);
+        self.after = self.after.min(other.after);
+        self.before = self.before.max(other.before);
+        if self.reason.is_none() {
+            self.reason = other.reason;
+        }
+    }
+
+    fn into_status(self) -> Status {
+        Status::PotentialLoss {
+            channels: self.channels.into_iter().collect(),
+            channel_groups: self.groups.into_iter().collect(),
+            after: self.after,
+            before: self.before,
+            reason: self.reason,
+        }
+    }
+}
+
+impl PendingPotentialLoss {
+    /// When the next merged report may go out.
+    fn due(&self, now: Instant) -> Instant {
+        self.reported_at.map_or(now, |at| at + LOSS_REPORT_INTERVAL)
+    }
+
+    /// `Ok` with the status to report now, or `Err` with when the loss,
+    /// merged into what waits, is due.
+    fn offer(&mut self, loss: WaitingLoss, now: Instant) -> Result<Status, Instant> {
+        if self.waiting.is_none() && now >= self.due(now) {
+            self.reported_at = Some(now);
+            return Ok(loss.into_status());
+        }
+        match &mut self.waiting {
+            Some(waiting) => waiting.merge(loss),
+            None => self.waiting = Some(loss),
+        }
+        Err(self.due(now))
+    }
+
+    /// The merged report when it is due (or `all`), else when it will be.
+    fn flush(&mut self, now: Instant, all: bool) -> Result<Option<Status>, Instant> {
+        if self.waiting.is_none() {
+            return Ok(None);
+        }
+        if !all && now < self.due(now) {
+            return Err(self.due(now));
+        }
+        self.reported_at = Some(now);
+        Ok(self.waiting.take().map(WaitingLoss::into_status))
+    }
+}
+
 /// Loss of one subscriber not reported yet.
 struct PendingLoss {
     /// Whose loss it is (its status stream is told too).
@@ -599,22 +654,16 @@ impl Multiplexer {
             Outcome::Receive(Err(reason)) => EngineEvent::ReceiveFailure { reason },
             Outcome::Gap(Ok(fill)) => {
                 let complete = fill.complete;
-                // New to this client: neither delivered already nor in the
-                // held batch (which overlaps the gap when ptto reorders).
-                let held = shard.held.as_ref();
+                // New to this client: not delivered already. (The gap ends
+                // before the held batch's oldest message, so it cannot
+                // overlap the batch.)
                 let recovered = fill.response.as_ref().map_or(0, |r| {
                     r.envelopes
                         .iter()
                         .filter(|e| {
-                            let channel = e.channel.as_str(&r.body);
-                            let tt = e.published.timetoken;
-                            !self.dedupe.seen(tt, channel)
-                                && !held.is_some_and(|h| {
-                                    h.envelopes.iter().any(|x| {
-                                        x.published.timetoken == tt
-                                            && x.channel.as_str(&h.body) == channel
-                                    })
-                                })
+                            !self
+                                .dedupe
+                                .seen(e.published.timetoken, e.channel.as_str(&r.body))
                         })
                         .count()
                 });
@@ -748,13 +797,14 @@ impl Multiplexer {
     fn emit(&mut self, index: usize, kind: StatusKind) {
         let names = |set: BTreeSet<&str>| set.into_iter().map(str::to_owned).collect::<Vec<_>>();
         let live = |name: &&String| !name.ends_with(PRESENCE_SUFFIX);
-        let (shard_channels, shard_groups): (Vec<String>, Vec<String>) = match self.names.get(index)
-        {
-            Some(n) => (
-                n.channels.iter().cloned().collect(),
-                n.groups.iter().cloned().collect(),
-            ),
-            None => (Vec::new(), Vec::new()),
+        // This shard's names, for the statuses that name them.
+        let shard_names = || -> (Vec<String>, Vec<String>) {
+            self.names.get(index).map_or_else(Default::default, |n| {
+                (
+                    n.channels.iter().cloned().collect(),
+                    n.groups.iter().cloned().collect(),
+                )
+            })
         };
         let connected = matches!(
             kind,
@@ -776,10 +826,13 @@ impl Multiplexer {
                 channel_groups: names(self.router.groups()),
             },
             (Reported::Disconnected, _) => Status::Disconnected,
-            (Reported::ShardStatus, StatusKind::Reconnected) => Status::Reconnected {
-                channels: shard_channels,
-                channel_groups: shard_groups,
-            },
+            (Reported::ShardStatus, StatusKind::Reconnected) => {
+                let (channels, channel_groups) = shard_names();
+                Status::Reconnected {
+                    channels,
+                    channel_groups,
+                }
+            }
             (
                 Reported::ShardStatus,
                 StatusKind::Connected | StatusKind::SubscriptionChanged | StatusKind::Disconnected,
@@ -798,43 +851,20 @@ impl Multiplexer {
                 }
             }
             (_, StatusKind::PotentialLoss { gap, reason }) => {
-                let channels: BTreeSet<String> =
-                    shard_channels.iter().filter(live).cloned().collect();
-                let groups: BTreeSet<String> = shard_groups.iter().filter(live).cloned().collect();
-                let now = Instant::now();
-                let recent = self
-                    .potential
-                    .reported_at
-                    .is_some_and(|at| now < at + LOSS_REPORT_INTERVAL);
-                if recent || self.potential.waiting.is_some() {
-                    let waiting = self.potential.waiting.get_or_insert_with(|| WaitingLoss {
-                        channels: BTreeSet::new(),
-                        groups: BTreeSet::new(),
-                        after: gap.after,
-                        before: gap.before,
-                        reason: None,
-                    });
-                    waiting.channels.extend(channels);
-                    waiting.groups.extend(groups);
-                    waiting.after = waiting.after.min(gap.after);
-                    waiting.before = waiting.before.max(gap.before);
-                    if waiting.reason.is_none() {
-                        waiting.reason = reason;
-                    }
-                    let due = self
-                        .potential
-                        .reported_at
-                        .map_or(now, |at| at + LOSS_REPORT_INTERVAL);
-                    self.loss_deadline = Some(self.loss_deadline.map_or(due, |at| at.min(due)));
-                    return;
-                }
-                self.potential.reported_at = Some(now);
-                Status::PotentialLoss {
-                    channels: channels.into_iter().collect(),
-                    channel_groups: groups.into_iter().collect(),
+                let (channels, groups) = shard_names();
+                let loss = WaitingLoss {
+                    channels: channels.into_iter().filter(|n| live(&n)).collect(),
+                    groups: groups.into_iter().filter(|n| live(&n)).collect(),
                     after: gap.after,
                     before: gap.before,
                     reason,
+                };
+                match self.potential.offer(loss, Instant::now()) {
+                    Ok(status) => status,
+                    Err(due) => {
+                        self.loss_deadline = Some(self.loss_deadline.map_or(due, |at| at.min(due)));
+                        return;
+                    }
                 }
             }
         };
@@ -883,8 +913,12 @@ impl Multiplexer {
     /// Builds the handshake (`cursor` = `None`) or receive request for the
     /// channels of shard `index`, and the future that sends it.
     fn request(&self, index: usize, cursor: Option<Cursor>, delay: Option<Duration>) -> Inflight {
-        let names = self.names.get(index).cloned().unwrap_or_default();
-        let request = subscribe_request(&self.client, &names.channels, &names.groups, cursor);
+        let empty = BTreeSet::new();
+        let (channels, groups) = self
+            .names
+            .get(index)
+            .map_or((&empty, &empty), |n| (&n.channels, &n.groups));
+        let request = subscribe_request(&self.client, channels, groups, cursor);
         let client = Arc::clone(&self.client);
         let watchdog = client.config.subscribe_timeout + WATCHDOG_GRACE;
         let delay = delay.map(with_jitter);
@@ -1079,28 +1113,10 @@ impl Multiplexer {
             }
             now < due
         });
-        if self.potential.waiting.is_some() {
-            let due = self
-                .potential
-                .reported_at
-                .map_or(now, |at| at + LOSS_REPORT_INTERVAL);
-            if all || now >= due {
-                if let Some(waiting) = self.potential.waiting.take() {
-                    self.status.emit_to(
-                        Status::PotentialLoss {
-                            channels: waiting.channels.into_iter().collect(),
-                            channel_groups: waiting.groups.into_iter().collect(),
-                            after: waiting.after,
-                            before: waiting.before,
-                            reason: waiting.reason,
-                        },
-                        &self.router.ids(),
-                    );
-                    self.potential.reported_at = Some(now);
-                }
-            } else {
-                next = Some(next.map_or(due, |at| at.min(due)));
-            }
+        match self.potential.flush(now, all) {
+            Ok(Some(status)) => self.status.emit_to(status, &self.router.ids()),
+            Ok(None) => {}
+            Err(due) => next = Some(next.map_or(due, |at| at.min(due))),
         }
         self.loss_deadline = next;
     }
@@ -1180,21 +1196,19 @@ pub(crate) fn subscribe_request(
     cursor: Option<Cursor>,
 ) -> Request {
     let config = &client.config;
-    let channels: BTreeSet<&str> = channels.iter().map(String::as_str).collect();
-    let groups: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
     let path = format!(
         "/v2/subscribe/{}/{}/0",
         encode(&config.subscribe_key),
-        encode_list(&channels)
+        encode_list(channels)
     );
-    let plain = |names: &BTreeSet<&str>| -> Vec<String> {
+    let plain = |names: &BTreeSet<String>| -> Vec<String> {
         names
             .iter()
             .filter(|n| !n.ends_with(PRESENCE_SUFFIX))
-            .map(|n| (*n).to_owned())
+            .cloned()
             .collect()
     };
-    let state = heartbeat::state_param(client, &plain(&channels), &plain(&groups));
+    let state = heartbeat::state_param(client, &plain(channels), &plain(groups));
     let mut request = Request::new(HttpMethod::Get, path)
         .param(
             "tt",
@@ -1208,7 +1222,13 @@ pub(crate) fn subscribe_request(
         )
         .param_opt(
             "channel-group",
-            (!groups.is_empty()).then(|| groups.iter().copied().collect::<Vec<_>>().join(",")),
+            (!groups.is_empty()).then(|| {
+                groups
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
         )
         .param("heartbeat", config.presence_timeout.to_string())
         .param_opt("state", state)
