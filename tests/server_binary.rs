@@ -158,11 +158,15 @@ async fn help_explains_every_flag_and_names_the_console() {
         "--max-store-bytes",
         "--max-file-bytes",
         "--header-read-timeout",
+        "--data-dir",
+        "--commit",
+        "--import",
+        "--export",
         "--version",
     ] {
         assert!(help.contains(flag), "{flag} missing: {help}");
     }
-    assert!(flags >= 14, "{help}");
+    assert!(flags >= 18, "{help}");
     assert!(help.contains("/console"), "{help}");
     assert!(!help.contains('\u{1b}'), "no colour codes off a terminal");
 }

@@ -4,11 +4,15 @@
 //! ```text
 //! pubnub-dev-server --host 127.0.0.1 --port 8090 --hold 280 --presence-timeout 300 --queue-size 100 --log info
 //! pubnub-dev-server --subscribe-key sub-c-dev --publish-key pub-c-dev --secret-key sec-c-dev
+//! pubnub-dev-server --data-dir ./pubnub-data          # keep state across restarts
+//! pubnub-dev-server --data-dir ./pubnub-data --export dump.json   # write it out and exit
+//! pubnub-dev-server --data-dir ./fresh --import dump.json          # start from an export
 //! ```
 //!
 //! It prints the origin to give the SDKs, the web console's URL
-//! (`http://HOST:PORT/console`) and where its data lives (in memory), one
-//! per line; logs have no colour codes unless stdout is a terminal.
+//! (`http://HOST:PORT/console`) and where its data lives (the data dir, or
+//! in memory), one per line; logs have no colour codes unless stdout is a
+//! terminal. Ctrl-C (or SIGTERM) commits what is queued and stops.
 //!
 //! Without keys any subscribe and publish key is accepted. With
 //! `--subscribe-key` and `--publish-key` only that keyset is; adding
@@ -28,7 +32,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use pubnub_rx::server::{DevServer, DevServerConfig, Keyset};
+use pubnub_rx::server::{CommitMode, DevServer, DevServerConfig, Keyset};
 use tracing_subscriber::EnvFilter;
 
 /// An offline PubNub-compatible server for development and tests.
@@ -40,7 +44,7 @@ use tracing_subscriber::EnvFilter;
 server answers its own routes: the web console at http://HOST:PORT/console (keysets, channels, \
 live messages, publish, presence, history, groups, App Context, Access Manager, the request log, \
 queue losses), /metrics (Prometheus), /healthz and the /dev/... JSON the console reads. Data is \
-kept in memory."
+kept in memory unless --data-dir is given; with it every acknowledged change is on disk first."
 )]
 struct Args {
     /// Address to listen on.
@@ -92,6 +96,39 @@ struct Args {
     /// connections are kept 300 s regardless.
     #[arg(long, default_value_t = 30.0)]
     header_read_timeout: f64,
+    /// Keep state in this directory (an embedded database, created when
+    /// missing) across restarts: history with its message actions, App
+    /// Context, channel groups, files, push registrations, Access Manager
+    /// grants, tokens and revocations, keysets. A change is acknowledged
+    /// only once committed. Without it everything is in memory.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// How --data-dir commits: `group` (changes that arrive during a commit
+    /// share the next one) or `each` (one commit and fsync per change).
+    #[arg(long, value_enum, default_value_t = Commit::Group, requires = "data_dir")]
+    commit: Commit,
+    /// Start from an --export file: loaded into an empty --data-dir, or
+    /// into memory without one.
+    #[arg(long, value_name = "FILE")]
+    import: Option<std::path::PathBuf>,
+    /// Write --data-dir to one JSON file and exit (the server must not be
+    /// running on that dir).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "data_dir",
+        conflicts_with = "import"
+    )]
+    export: Option<std::path::PathBuf>,
+}
+
+/// `--commit`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Commit {
+    /// Group the changes that queue during a commit into the next one.
+    Group,
+    /// One commit per change.
+    Each,
 }
 
 /// The web console's URL; a server bound to every interface is reached
@@ -146,6 +183,28 @@ async fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_ansi(std::io::stdout().is_terminal())
         .init();
+    if let (Some(dir), Some(out)) = (&args.data_dir, &args.export) {
+        let (dir, out) = (dir.clone(), out.clone());
+        let exported = tokio::task::spawn_blocking(move || {
+            pubnub_rx::server::export_data_dir(&dir, &out).map(|n| (n, out))
+        })
+        .await;
+        return match exported {
+            Ok(Ok((records, out))) => {
+                let plural = if records == 1 { "" } else { "s" };
+                println!("exported {records} record{plural} to {}", out.display());
+                ExitCode::SUCCESS
+            }
+            Ok(Err(error)) => {
+                eprintln!("pubnub-dev-server: {error}");
+                ExitCode::FAILURE
+            }
+            Err(error) => {
+                eprintln!("pubnub-dev-server: the export stopped: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let hold = match Duration::try_from_secs_f64(args.hold) {
         Ok(hold) if hold <= Duration::from_secs(300) => hold,
         _ => {
@@ -175,7 +234,19 @@ async fn main() -> ExitCode {
         .with_signature_window(Duration::from_secs(args.signature_window))
         .with_max_store_bytes(args.max_store_bytes)
         .with_max_file_bytes(args.max_file_bytes)
-        .with_header_read_timeout(header_read_timeout);
+        .with_header_read_timeout(header_read_timeout)
+        .with_commit_mode(match args.commit {
+            Commit::Group => CommitMode::Group,
+            Commit::Each => CommitMode::EachChange,
+        });
+    let config = match args.data_dir {
+        Some(dir) => config.with_data_dir(dir),
+        None => config,
+    };
+    let config = match args.import {
+        Some(file) => config.with_import(file),
+        None => config,
+    };
     let config = match (args.subscribe_key, args.publish_key) {
         (Some(subscribe_key), Some(publish_key)) => {
             let mut keyset = Keyset::new(subscribe_key, publish_key);
@@ -197,8 +268,12 @@ async fn main() -> ExitCode {
     // tests): keep its format. One write, so that a reader who stops after
     // the first line cannot make a later line fail; a closed stdout is not
     // a reason to stop serving.
+    let data_dir = server.data_dir().map_or_else(
+        || "none (in memory)".to_owned(),
+        |dir| dir.display().to_string(),
+    );
     let banner = format!(
-        "pubnub-dev-server listening; use origin {} with ssl=false\nconsole: {}\ndata dir: none (in memory)\n",
+        "pubnub-dev-server listening; use origin {} with ssl=false\nconsole: {}\ndata dir: {data_dir}\n",
         server.origin(),
         console_url(server.addr()),
     );
@@ -207,11 +282,30 @@ async fn main() -> ExitCode {
         .write_all(banner.as_bytes())
         .and_then(|()| stdout.flush());
     drop(stdout);
+    stop_signal().await;
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// Ctrl-C, or SIGTERM (what `docker stop` and service managers send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                return;
+            }
+            Err(error) => eprintln!("pubnub-dev-server: cannot wait for SIGTERM ({error})"),
+        }
+    }
     if let Err(error) = tokio::signal::ctrl_c().await {
         eprintln!("pubnub-dev-server: cannot wait for Ctrl-C ({error}); stopping");
     }
-    server.shutdown().await;
-    ExitCode::SUCCESS
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Response, StatusCode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::to_raw_value;
 use serde_json::{json, Map, Value};
 
@@ -25,6 +25,7 @@ use super::errors::{ok_json, ApiError};
 use super::history::percent_encode;
 use super::keyset::KeysetHandle;
 use super::message::{MessageKind, NewMessage, PreparedMessage};
+use super::storage::{Persist, Table};
 use super::wire::RequestCtx;
 
 /// The most actions one channel keeps; the oldest are dropped past it.
@@ -39,8 +40,9 @@ const MAX_VALUE_LEN: usize = 1024;
 /// `source` of every message-actions error body.
 const SOURCE: &str = "actions";
 
-/// One stored action.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One stored action (also as the data dir keeps it, keyed by channel and
+/// action timetoken).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct StoredAction {
     pub(crate) message_timetoken: u64,
     pub(crate) action_type: String,
@@ -60,10 +62,20 @@ impl ChannelActions {
         self.by_timetoken.is_empty()
     }
 
-    fn insert(&mut self, action_timetoken: u64, action: StoredAction) {
+    /// Adds an action (also one read back from the data dir); the oldest
+    /// past [`MAX_ACTIONS_PER_CHANNEL`] are dropped, there too.
+    pub(crate) fn insert(
+        &mut self,
+        channel: &str,
+        action_timetoken: u64,
+        action: StoredAction,
+        persist: &Persist,
+    ) {
         self.by_timetoken.insert(action_timetoken, action);
         while self.by_timetoken.len() > MAX_ACTIONS_PER_CHANNEL {
-            self.by_timetoken.pop_first();
+            if let Some((dropped, _)) = self.by_timetoken.pop_first() {
+                persist.delete(Table::Actions, &(channel, dropped));
+            }
         }
     }
 
@@ -227,13 +239,17 @@ pub(crate) fn add(
     let action_timetoken = state.clock.tick();
     let event = announce(keyset, channel, "added", action_timetoken, &action)?;
     let answer = json!({"status": 200, "data": ActionBody::new(action_timetoken, &action)});
-    state
+    let inner = &mut *state;
+    inner
+        .persist
+        .put(Table::Actions, &(channel, action_timetoken), &action);
+    inner
         .store
         .channels
         .entry(Arc::from(channel))
         .or_default()
         .actions
-        .insert(action_timetoken, action);
+        .insert(channel, action_timetoken, action, &inner.persist);
     state.insert(event);
     drop(state);
     Ok(ok_json(answer.to_string()))
@@ -270,6 +286,9 @@ pub(crate) fn remove(
         }
     });
     if let Some(action) = removed {
+        state
+            .persist
+            .delete(Table::Actions, &(channel, action_timetoken));
         let event = announce(keyset, channel, "removed", action_timetoken, &action)?;
         state.insert(event);
     }
@@ -342,6 +361,7 @@ mod tests {
         let mut actions = ChannelActions::default();
         for tt in 1..=(MAX_ACTIONS_PER_CHANNEL as u64 + 5) {
             actions.insert(
+                "c",
                 tt,
                 StoredAction {
                     message_timetoken: 1,
@@ -349,6 +369,7 @@ mod tests {
                     value: tt.to_string(),
                     uuid: "u".into(),
                 },
+                &Persist::default(),
             );
         }
         assert_eq!(actions.by_timetoken.len(), MAX_ACTIONS_PER_CHANNEL);
@@ -364,9 +385,9 @@ mod tests {
             value: value.into(),
             uuid: uuid.into(),
         };
-        actions.insert(10, action("smile", "a"));
-        actions.insert(11, action("smile", "b"));
-        actions.insert(12, action("frown", "a"));
+        actions.insert("c", 10, action("smile", "a"), &Persist::default());
+        actions.insert("c", 11, action("smile", "b"), &Persist::default());
+        actions.insert("c", 12, action("frown", "a"), &Persist::default());
         assert_eq!(
             Value::Object(actions.for_message(7)),
             json!({"reaction": {

@@ -15,6 +15,7 @@ use super::files::FileBudget;
 use super::hooks::{Faults, RequestLog};
 use super::keyset::{KeysetHandle, Keysets};
 use super::metrics::Metrics;
+use super::storage::{Snapshot, Storage, StorageError};
 use super::wire::RequestCtx;
 
 /// Resolves once `shutdown` turns true or its sender is gone.
@@ -103,24 +104,40 @@ pub(crate) struct App {
     pub(crate) files: FileBudget,
     /// Queue-overflow losses per subscriber, for the console (`console/`).
     pub(crate) losses: Losses,
+    /// The data dir's journal (a no-op in memory, `storage/`).
+    pub(crate) storage: Storage,
 }
 
 impl App {
-    pub(crate) fn new(config: DevServerConfig) -> Self {
+    /// The server's state: the configured keysets and whatever `snapshot`
+    /// read back from the data dir, kept from now on through `storage`.
+    pub(crate) fn new(
+        config: DevServerConfig,
+        storage: Storage,
+        snapshot: &Snapshot,
+    ) -> Result<Self, StorageError> {
         let config = Arc::new(config);
         let clock = Arc::new(Clock::new());
-        Self {
-            keysets: Keysets::new(config.clone(), clock.clone()),
+        let files = FileBudget::new(config.max_file_bytes).with_salt(snapshot.file_salt);
+        Ok(Self {
+            keysets: Keysets::new(
+                config.clone(),
+                clock.clone(),
+                storage.clone(),
+                snapshot,
+                &files,
+            )?,
             log: RequestLog::new(config.request_log_capacity),
             faults: Faults::default(),
-            files: FileBudget::new(config.max_file_bytes),
+            files,
+            storage,
             clock,
             config,
             stopping: AtomicBool::new(false),
             parked: ParkedPolls::default(),
             metrics: Metrics::default(),
             losses: Losses::default(),
-        }
+        })
     }
 
     /// The authorization seam: every data request passes here with the

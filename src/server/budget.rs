@@ -160,7 +160,7 @@ impl StoreBudget {
             let (Some(msg), Some(keyset)) = (entry.msg.upgrade(), entry.keyset.upgrade()) else {
                 continue;
             };
-            if lock(&keyset).store.evict(&msg) {
+            if lock(&keyset).evict(&msg) {
                 // Counted as freed even if an answer being written still
                 // holds it for a moment: that answer ends soon, and counting
                 // it again would evict more than needed.

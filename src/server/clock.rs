@@ -63,6 +63,12 @@ impl Clock {
         }
     }
 
+    /// Makes every later [`Clock::tick`] larger than `timetoken` (one read
+    /// back from the data dir), even if the system clock went back.
+    pub(crate) fn observe(&self, timetoken: u64) {
+        self.last.fetch_max(timetoken, Ordering::AcqRel);
+    }
+
     /// Unix seconds of "now" (presence event timestamps).
     pub(crate) fn unix_secs(&self) -> u64 {
         self.now() / TT_PER_SEC

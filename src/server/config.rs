@@ -2,7 +2,10 @@
 //! long-poll, presence timing, limits and the keysets it accepts.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
+
+pub use super::storage::CommitMode;
 
 /// One keyset the server accepts when it runs with explicit keysets
 /// ([`DevServerConfig::with_keyset`]).
@@ -128,6 +131,18 @@ pub struct DevServerConfig {
     /// remembers to refuse an exact replay inside the window; 0 turns the
     /// replay check off. Default 100 000.
     pub replay_memory: usize,
+    /// Where the server keeps what PubNub keeps (history with message
+    /// actions, App Context, channel groups, files, push registrations,
+    /// Access Manager grants, tokens and revocations, keysets), in an
+    /// embedded database, so that it survives a restart or a crash. `None`
+    /// (the default) keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    /// How changes are committed to the data dir. Default
+    /// [`CommitMode::Group`].
+    pub commit_mode: CommitMode,
+    /// An export file (`pubnub-dev-server --export`) to load at start: into
+    /// the data dir, which must be empty, or into memory without one.
+    pub import: Option<PathBuf>,
 }
 
 impl Default for DevServerConfig {
@@ -156,6 +171,9 @@ impl Default for DevServerConfig {
             keysets: Vec::new(),
             signature_window: Duration::from_secs(60),
             replay_memory: 100_000,
+            data_dir: None,
+            commit_mode: CommitMode::Group,
+            import: None,
         }
     }
 }
@@ -290,6 +308,36 @@ impl DevServerConfig {
     /// against replays (0 turns the replay check off).
     pub fn with_replay_memory(mut self, signatures: usize) -> Self {
         self.replay_memory = signatures;
+        self
+    }
+
+    /// Keeps state in the data dir `dir` (created if missing), across
+    /// restarts and crashes: an acknowledged change is on disk.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), pubnub_rx::server::ServerError> {
+    /// use pubnub_rx::server::{DevServer, DevServerConfig};
+    ///
+    /// let server = DevServer::start(DevServerConfig::default().with_data_dir("pubnub-data")).await?;
+    /// # server.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets how changes are committed to the data dir.
+    pub fn with_commit_mode(mut self, mode: CommitMode) -> Self {
+        self.commit_mode = mode;
+        self
+    }
+
+    /// Loads an export file at start (into the data dir, which must be
+    /// empty, or into memory).
+    pub fn with_import(mut self, file: impl Into<PathBuf>) -> Self {
+        self.import = Some(file.into());
         self
     }
 

@@ -49,14 +49,16 @@ use axum::http::{header, HeaderValue, Response, StatusCode};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::access::{Permission, Resources};
 use super::app::App;
 use super::errors::{ok_json, ApiError};
-use super::keyset::KeysetHandle;
+use super::keyset::{KeysetHandle, Keysets};
 use super::objects::iso8601;
+use super::storage::{Persist, Table};
 use super::wire::RequestCtx;
 
 /// The largest file PubNub accepts (the S3 policy's `content-length-range`
@@ -132,6 +134,24 @@ impl FileBudget {
         self.evicted.load(Ordering::Relaxed)
     }
 
+    /// Charges `bytes` of one stored file.
+    fn charge(&self, bytes: usize) -> FileCharge {
+        self.held.fetch_add(bytes, Ordering::Relaxed);
+        FileCharge {
+            held: self.held.clone(),
+            bytes,
+        }
+    }
+
+    /// Uses `salt` for the path tokens (the data dir's, so that URLs
+    /// handed out before a restart keep working).
+    pub(crate) fn with_salt(mut self, salt: Option<[u8; 32]>) -> Self {
+        if let Some(salt) = salt {
+            self.salt = salt;
+        }
+        self
+    }
+
     /// The random path token of a channel's files (like PubNub's per-channel
     /// key prefix).
     fn channel_token(&self, subscribe_key: &str, channel: &str) -> String {
@@ -180,6 +200,24 @@ struct StoredFile {
     _charge: FileCharge,
 }
 
+/// A stored file's metadata as the data dir keeps it (table `files`, keyed
+/// by channel and id; the contents go to `file_bytes` under the same key).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct KeptFile {
+    name: String,
+    key: String,
+    content_type: String,
+    created_secs: u64,
+    seq: u64,
+}
+
+impl KeptFile {
+    /// Its upload order.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
 /// The files of one keyset.
 #[derive(Debug, Default)]
 pub(crate) struct Files {
@@ -188,9 +226,19 @@ pub(crate) struct Files {
     channels: HashMap<Arc<str>, BTreeMap<String, StoredFile>>,
     /// Upload order → (channel, id), for eviction.
     order: BTreeMap<u64, (Arc<str>, String)>,
+    /// Stored files are kept here too (`storage`).
+    pub(crate) persist: Persist,
 }
 
 impl Files {
+    /// Empty file store, with changes journalled to `persist`.
+    pub(crate) fn kept_in(persist: &Persist) -> Self {
+        Self {
+            persist: persist.clone(),
+            ..Self::default()
+        }
+    }
+
     /// The upload order of the oldest file, if any.
     fn oldest_seq(&self) -> Option<u64> {
         self.order.keys().next().copied()
@@ -203,7 +251,42 @@ impl Files {
             self.channels.remove(channel);
         }
         self.order.remove(&file.seq);
+        self.persist.delete(Table::Files, &(channel, id));
+        self.persist.delete(Table::FileBytes, &(channel, id));
         Some(file)
+    }
+
+    fn insert(&mut self, channel: Arc<str>, id: &str, file: StoredFile) {
+        self.order
+            .insert(file.seq, (channel.clone(), id.to_owned()));
+        self.channels
+            .entry(channel)
+            .or_default()
+            .insert(id.to_owned(), file);
+    }
+
+    /// Puts a file read back from the data dir, charged to `budget`.
+    pub(crate) fn restore(
+        &mut self,
+        budget: &FileBudget,
+        channel: &str,
+        id: &str,
+        kept: KeptFile,
+        data: Vec<u8>,
+    ) {
+        budget.next_seq.fetch_max(kept.seq + 1, Ordering::Relaxed);
+        let file = StoredFile {
+            name: kept.name,
+            key: kept.key,
+            content_type: kept.content_type,
+            _charge: budget.charge(data.len()),
+            data: Bytes::from(data),
+            created_secs: kept.created_secs,
+            seq: kept.seq,
+        };
+        self.insert(Arc::from(channel), id, file);
+        // A lower limit than when it was kept: the oldest go, as at upload.
+        while self.len() > MAX_FILES_PER_KEYSET && self.evict_oldest() {}
     }
 
     fn evict_oldest(&mut self) -> bool {
@@ -499,27 +582,29 @@ pub(crate) async fn upload(app: &App, ctx: &RequestCtx) -> Result<Response<Body>
         match files.pending.remove(id) {
             Some(pending) if pending.key == key && pending.expires_at > now => {
                 let seq = app.files.next_seq.fetch_add(1, Ordering::Relaxed);
-                app.files.held.fetch_add(size, Ordering::Relaxed);
-                let file = StoredFile {
+                let kept = KeptFile {
                     name: pending.name,
                     key: pending.key,
                     content_type: pending.content_type,
+                    created_secs: now,
+                    seq,
+                };
+                files
+                    .persist
+                    .put(Table::Files, &(&*pending.channel, id), &kept);
+                files
+                    .persist
+                    .put_raw(Table::FileBytes, &(&*pending.channel, id), &data[..]);
+                let file = StoredFile {
+                    name: kept.name,
+                    key: kept.key,
+                    content_type: kept.content_type,
                     data,
                     created_secs: now,
                     seq,
-                    _charge: FileCharge {
-                        held: app.files.held.clone(),
-                        bytes: size,
-                    },
+                    _charge: app.files.charge(size),
                 };
-                files
-                    .order
-                    .insert(seq, (pending.channel.clone(), id.to_owned()));
-                files
-                    .channels
-                    .entry(pending.channel)
-                    .or_default()
-                    .insert(id.to_owned(), file);
+                files.insert(pending.channel, id, file);
                 let mut evicted = 0u64;
                 while files.len() > MAX_FILES_PER_KEYSET && files.evict_oldest() {
                     evicted += 1;
@@ -539,7 +624,7 @@ pub(crate) async fn upload(app: &App, ctx: &RequestCtx) -> Result<Response<Body>
     let Some(mut evicted) = stored else {
         return Ok(denied());
     };
-    evicted += enforce_byte_cap(app);
+    evicted += enforce_byte_cap(&app.files, &app.keysets);
     if evicted > 0 {
         app.files.evicted.fetch_add(evicted, Ordering::Relaxed);
         tracing::warn!(
@@ -562,12 +647,12 @@ pub(crate) async fn upload(app: &App, ctx: &RequestCtx) -> Result<Response<Body>
 }
 
 /// Evicts the oldest files server-wide until the held bytes are under the
-/// cap; returns how many went. Locks one keyset at a time.
-fn enforce_byte_cap(app: &App) -> u64 {
+/// cap; returns how many went. Locks one keyset at a time. (Also after a
+/// restore, when the cap is lower than when the files were kept.)
+pub(crate) fn enforce_byte_cap(budget: &FileBudget, keysets: &Keysets) -> u64 {
     let mut evicted = 0;
-    while app.files.held() > app.files.cap {
-        let oldest = app
-            .keysets
+    while budget.held() > budget.cap {
+        let oldest = keysets
             .all()
             .into_iter()
             .filter_map(|keyset| {

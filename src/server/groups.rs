@@ -12,6 +12,7 @@ use super::access::{Permission, Resources};
 use super::app::App;
 use super::errors::{ok_json, service, ApiError};
 use super::keyset::KeysetHandle;
+use super::storage::{Persist, Table};
 use super::wire::RequestCtx;
 
 /// PubNub's limit of channels in one group.
@@ -84,6 +85,20 @@ impl Groups {
     fn names(&self) -> Vec<String> {
         self.groups.keys().cloned().collect()
     }
+
+    /// Keeps the current channels of `group` (or its removal) in the data dir.
+    fn keep(&self, persist: &Persist, group: &str) {
+        match self.groups.get(group) {
+            Some(channels) => persist.put(Table::Groups, &group, channels),
+            None => persist.delete(Table::Groups, &group),
+        }
+    }
+
+    /// Puts a group read back from the data dir.
+    pub(crate) fn restore(&mut self, group: &str, channels: &[String]) {
+        self.groups.entry(group.to_owned()).or_default();
+        let _ = self.add(group, channels);
+    }
 }
 
 fn unindex(by_channel: &mut HashMap<String, BTreeSet<String>>, channel: &str, group: &str) {
@@ -133,7 +148,9 @@ pub(crate) fn channel_registration(
         GroupOp::Delete(group) => {
             check_group_name(group)?;
             app.authorize(keyset, ctx, Permission::Manage, &Resources::group(group))?;
-            keyset.lock().groups.delete(group);
+            let mut state = keyset.lock();
+            state.groups.delete(group);
+            state.groups.keep(&state.persist, group);
             Ok(ok_message())
         }
         GroupOp::Group(group) => {
@@ -172,6 +189,7 @@ pub(crate) fn channel_registration(
             if let Some(remove) = remove {
                 state.groups.remove(group, &remove);
             }
+            state.groups.keep(&state.persist, group);
             Ok(ok_message())
         }
     }

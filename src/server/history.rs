@@ -34,6 +34,7 @@ use super::app::App;
 use super::errors::{ok_json, ApiError};
 use super::keyset::KeysetHandle;
 use super::message::StoredMessage;
+use super::storage::Table;
 use super::wire::{split_list, RequestCtx};
 
 const HISTORY_MAX_COUNT: usize = 100;
@@ -432,10 +433,17 @@ pub(crate) fn delete_messages(
         Permission::Delete,
         &Resources::channels(channels.iter().cloned()),
     )?;
-    let mut state = keyset.lock();
+    let mut guard = keyset.lock();
+    let state = &mut *guard;
     for channel in &channels {
         if let Some(data) = state.store.channels.get_mut(channel.as_str()) {
-            data.history.retain(|m| !range.contains(m.timetoken, false));
+            data.history.retain(|m| {
+                let deleted = range.contains(m.timetoken, false);
+                if deleted {
+                    state.persist.delete(Table::Messages, &m.seq);
+                }
+                !deleted
+            });
         }
     }
     Ok(ok_json(

@@ -15,6 +15,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, Weak};
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use super::access::AccessControl;
@@ -22,12 +23,14 @@ use super::budget::StoreBudget;
 use super::clock::Clock;
 use super::config::{DevServerConfig, Keyset};
 use super::errors::ApiError;
+use super::files::FileBudget;
 use super::files::Files;
 use super::groups::Groups;
-use super::message::{PreparedMessage, StoredMessage};
+use super::message::{KeptMessage, PreparedMessage, StoredMessage};
 use super::objects::Objects;
 use super::presence::Presence;
 use super::push::PushRegistry;
+use super::storage::{Persist, Snapshot, Storage, StorageError, Table};
 
 /// The `-pnpres` suffix of presence channels and groups.
 pub(crate) const PRESENCE_SUFFIX: &str = "-pnpres";
@@ -109,7 +112,13 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    fn push(&mut self, msg: &Arc<StoredMessage>, retention: usize, history_retention: usize) {
+    fn push(
+        &mut self,
+        msg: &Arc<StoredMessage>,
+        retention: usize,
+        history_retention: usize,
+        persist: &Persist,
+    ) {
         let data = self.channels.entry(msg.channel.clone()).or_default();
         data.recent.push_back(msg.clone());
         while data.recent.len() > retention {
@@ -124,7 +133,9 @@ impl Store {
                 .map_or(0, |i| i + 1);
             data.history.insert(at, msg.clone());
             while data.history.len() > history_retention {
-                data.history.pop_front();
+                if let Some(dropped) = data.history.pop_front() {
+                    persist.delete(Table::Messages, &dropped.seq);
+                }
             }
         }
     }
@@ -132,16 +143,19 @@ impl Store {
     /// Removes `msg` from its channel (recent messages and history), for the
     /// global byte cap; `false` if the store no longer holds it. The oldest
     /// message is normally at the front, so this is O(1) in practice.
-    pub(crate) fn evict(&mut self, msg: &Arc<StoredMessage>) -> bool {
+    pub(crate) fn evict(&mut self, msg: &Arc<StoredMessage>, persist: &Persist) -> bool {
         let Some(data) = self.channels.get_mut(&msg.channel) else {
             return false;
         };
         let mut found = false;
-        for list in [&mut data.recent, &mut data.history] {
-            if let Some(at) = list.iter().position(|m| Arc::ptr_eq(m, msg)) {
-                list.remove(at);
-                found = true;
-            }
+        if let Some(at) = data.recent.iter().position(|m| Arc::ptr_eq(m, msg)) {
+            data.recent.remove(at);
+            found = true;
+        }
+        if let Some(at) = data.history.iter().position(|m| Arc::ptr_eq(m, msg)) {
+            data.history.remove(at);
+            persist.delete(Table::Messages, &msg.seq);
+            found = true;
         }
         if data.is_empty() {
             self.channels.remove(&msg.channel);
@@ -300,6 +314,8 @@ pub(crate) struct KeysetState {
     pub(crate) waiters: Waiters,
     /// App Context metadata and memberships.
     pub(crate) objects: Objects,
+    /// This keyset's way into the data dir (a no-op in memory).
+    pub(crate) persist: Persist,
     /// Uploaded files and upload forms (`files.rs`).
     pub(crate) files: Files,
     /// Mobile Push registrations and recorded notifications (`push.rs`).
@@ -318,14 +334,13 @@ impl KeysetState {
     /// Gives a prepared message its timetoken, stores it and schedules the
     /// wake-up of every interested poll.
     pub(crate) fn insert(&mut self, prepared: PreparedMessage) -> Arc<StoredMessage> {
+        let sequence = prepared.sequence();
         let msg = Arc::new(prepared.finish(self.clock.tick()).charged_to(&self.budget));
-        self.store.push(
-            &msg,
-            self.config.effective_channel_retention(),
-            self.config.history_retention,
-        );
-        self.budget.track(&msg, &self.me);
-        self.evict_due |= self.budget.over();
+        if msg.stored && self.config.history_retention > 0 {
+            self.persist
+                .put(Table::Messages, &msg.seq, &msg.kept(sequence));
+        }
+        self.hold(&msg);
         self.waiters
             .collect(&msg.channel, &self.groups, &mut self.wakes);
         msg
@@ -333,6 +348,40 @@ impl KeysetState {
 }
 
 impl KeysetState {
+    /// Removes `msg` for the global byte cap (see [`Store::evict`]).
+    pub(crate) fn evict(&mut self, msg: &Arc<StoredMessage>) -> bool {
+        self.store.evict(msg, &self.persist)
+    }
+
+    /// Puts a message read back from the data dir into history and the
+    /// recent messages, as its insert did; expired ones are forgotten.
+    /// Call in `seq` order.
+    pub(crate) fn restore_message(&mut self, seq: u64, kept: KeptMessage) {
+        let msg = kept.restore(&self.subscribe_key, seq);
+        // Expired, or history is off now: dropped here as on disk.
+        if !msg.is_live(self.clock.now()) || self.config.history_retention == 0 {
+            self.persist.delete(Table::Messages, &seq);
+            return;
+        }
+        // `seq` is the server's own timetoken (a `ptto` may be anything).
+        self.clock.observe(msg.seq);
+        let msg = Arc::new(msg.charged_to(&self.budget));
+        self.hold(&msg);
+    }
+
+    /// Puts `msg` into its channel's store under the retention limits and
+    /// charges it to the global byte cap.
+    fn hold(&mut self, msg: &Arc<StoredMessage>) {
+        self.store.push(
+            msg,
+            self.config.effective_channel_retention(),
+            self.config.history_retention,
+            &self.persist,
+        );
+        self.budget.track(msg, &self.me);
+        self.evict_due |= self.budget.over();
+    }
+
     /// Schedules the wake-up of every registered poll (shutdown).
     pub(crate) fn wake_all_polls(&mut self) {
         self.waiters.all(&mut self.wakes);
@@ -351,6 +400,8 @@ pub(crate) struct KeysetHandle {
     access: OnceLock<AccessControl>,
     state: Arc<Mutex<KeysetState>>,
     next_poll_id: AtomicU64,
+    /// The keyset record's way into the data dir.
+    persist: Persist,
 }
 
 /// Exclusive access to a keyset's state; wakes scheduled polls on drop,
@@ -391,6 +442,15 @@ impl Drop for KeysetGuard<'_> {
     }
 }
 
+/// A keyset as the data dir keeps it (table `keysets`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct KeptKeyset {
+    /// The signing key the server made up when Access Manager came on by
+    /// trust on first use (tokens it signed stay valid after a restart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_use_secret: Option<String>,
+}
+
 impl KeysetHandle {
     fn new(
         keyset: Keyset,
@@ -398,12 +458,15 @@ impl KeysetHandle {
         clock: Arc<Clock>,
         budget: Arc<StoreBudget>,
         explicit: bool,
+        persist: Persist,
     ) -> Self {
         let subscribe_key: Arc<str> = Arc::from(keyset.subscribe_key.as_str());
         Self {
             subscribe_key: subscribe_key.clone(),
-            access: AccessControl::new(&keyset, &config).map_or_else(OnceLock::new, OnceLock::from),
+            access: AccessControl::new(&keyset, &config, &persist)
+                .map_or_else(OnceLock::new, OnceLock::from),
             publish_key: explicit.then_some(keyset.publish_key),
+            persist: persist.clone(),
             state: Arc::new_cyclic(|me| {
                 Mutex::new(KeysetState {
                     subscribe_key,
@@ -413,8 +476,9 @@ impl KeysetHandle {
                     groups: Groups::default(),
                     presence: Presence::default(),
                     waiters: Waiters::default(),
-                    objects: Objects::default(),
-                    files: Files::default(),
+                    objects: Objects::kept_in(&persist),
+                    files: Files::kept_in(&persist),
+                    persist,
                     push: PushRegistry::default(),
                     wakes: Vec::new(),
                     budget,
@@ -456,8 +520,36 @@ impl KeysetHandle {
                 self.subscribe_key.as_ref(),
                 self.publish_key.as_deref().unwrap_or_default(),
             );
-            AccessControl::first_use(&keyset, config)
+            let access = AccessControl::first_use(&keyset, config, None, &self.persist);
+            self.keep(Some(access.signing_secret()));
+            access
         })
+    }
+
+    /// Keeps the keyset record in the data dir.
+    fn keep(&self, first_use_secret: Option<&str>) {
+        self.persist.put(
+            Table::Keysets,
+            &(),
+            &KeptKeyset {
+                first_use_secret: first_use_secret.map(str::to_owned),
+            },
+        );
+    }
+
+    /// Puts the keyset record read back from the data dir.
+    pub(crate) fn restore(&self, kept: KeptKeyset, config: &DevServerConfig) {
+        if let Some(secret) = kept.first_use_secret {
+            // Creating the keyset wrote a record without the secret.
+            self.keep(Some(&secret));
+            let _ = self.access.get_or_init(|| {
+                let keyset = Keyset::new(
+                    self.subscribe_key.as_ref(),
+                    self.publish_key.as_deref().unwrap_or_default(),
+                );
+                AccessControl::first_use(&keyset, config, Some(secret), &self.persist)
+            });
+        }
     }
 
     pub(crate) fn next_poll_id(&self) -> u64 {
@@ -471,16 +563,26 @@ pub(crate) struct Keysets {
     config: Arc<DevServerConfig>,
     clock: Arc<Clock>,
     budget: Arc<StoreBudget>,
+    storage: Storage,
     map: RwLock<HashMap<String, Arc<KeysetHandle>>>,
 }
 
 impl Keysets {
-    pub(crate) fn new(config: Arc<DevServerConfig>, clock: Arc<Clock>) -> Self {
+    /// The configured keysets, and every keyset the snapshot read back from
+    /// the data dir holds, with all it kept.
+    pub(crate) fn new(
+        config: Arc<DevServerConfig>,
+        clock: Arc<Clock>,
+        storage: Storage,
+        snapshot: &Snapshot,
+        files: &FileBudget,
+    ) -> Result<Self, StorageError> {
         let budget = Arc::new(StoreBudget::new(config.max_store_bytes));
         let map = config
             .keysets
             .iter()
             .map(|keyset| {
+                let subscribe_key = Arc::from(keyset.subscribe_key.as_str());
                 (
                     keyset.subscribe_key.clone(),
                     Arc::new(KeysetHandle::new(
@@ -489,16 +591,38 @@ impl Keysets {
                         clock.clone(),
                         budget.clone(),
                         true,
+                        storage.keyset(&subscribe_key),
                     )),
                 )
             })
             .collect();
-        Self {
+        let keysets = Self {
             config,
             clock,
             budget,
+            storage,
             map: RwLock::new(map),
+        };
+        if !snapshot.is_empty() {
+            super::restore::restore(&keysets, snapshot, files)?;
         }
+        Ok(keysets)
+    }
+
+    /// The keyset of `subscribe_key` for data read back from the data dir;
+    /// `None` when the configured keysets no longer include it.
+    pub(crate) fn for_restore(&self, subscribe_key: &str) -> Option<Arc<KeysetHandle>> {
+        self.resolve(subscribe_key).ok()
+    }
+
+    /// The server configuration.
+    pub(crate) fn config(&self) -> &DevServerConfig {
+        &self.config
+    }
+
+    /// The server clock.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The keyset of `subscribe_key`: created on first use in open mode,
@@ -521,13 +645,16 @@ impl Keysets {
         }
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
         let handle = map.entry(subscribe_key.to_owned()).or_insert_with(|| {
-            Arc::new(KeysetHandle::new(
+            let handle = KeysetHandle::new(
                 Keyset::new(subscribe_key, ""),
                 self.config.clone(),
                 self.clock.clone(),
                 self.budget.clone(),
                 false,
-            ))
+                self.storage.keyset(&Arc::from(subscribe_key)),
+            );
+            handle.keep(None);
+            Arc::new(handle)
         });
         Ok(handle.clone())
     }

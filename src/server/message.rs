@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -171,6 +172,11 @@ impl NewMessage {
 }
 
 impl PreparedMessage {
+    /// The publisher's sequence number (`seq` of the publish), if any.
+    pub(crate) fn sequence(&self) -> Option<u64> {
+        self.new.sequence
+    }
+
     /// Completes the message with its server timetoken.
     pub(crate) fn finish(self, seq: u64) -> StoredMessage {
         let NewMessage {
@@ -263,6 +269,90 @@ impl StoredMessage {
     /// Whether the message is still in history at `now`.
     pub(crate) fn is_live(&self, now: u64) -> bool {
         self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// A stored message as the data dir keeps it (table `messages`, keyed by
+/// `seq`): everything needed to render it again, the payload verbatim.
+#[derive(Debug, Serialize)]
+pub(crate) struct KeptMessageRef<'a> {
+    timetoken: u64,
+    channel: &'a str,
+    message_type: u8,
+    data: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publisher: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_message_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequence: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<u64>,
+}
+
+/// [`KeptMessageRef`] read back.
+#[derive(Debug, Deserialize)]
+pub(crate) struct KeptMessage {
+    timetoken: u64,
+    channel: String,
+    message_type: u8,
+    data: Box<RawValue>,
+    #[serde(default)]
+    meta: Option<Box<RawValue>>,
+    #[serde(default)]
+    publisher: Option<String>,
+    #[serde(default)]
+    custom_message_type: Option<String>,
+    #[serde(default)]
+    sequence: Option<u64>,
+    #[serde(default)]
+    expires_at: Option<u64>,
+}
+
+impl StoredMessage {
+    /// The record the data dir keeps for this message.
+    pub(crate) fn kept(&self, sequence: Option<u64>) -> KeptMessageRef<'_> {
+        KeptMessageRef {
+            timetoken: self.timetoken,
+            channel: &self.channel,
+            message_type: self.kind.type_number().unwrap_or(0),
+            data: &self.data,
+            meta: self.meta.as_deref(),
+            publisher: self.publisher.as_deref(),
+            custom_message_type: self.custom_message_type.as_deref(),
+            sequence,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+impl KeptMessage {
+    /// The message again, as it was published, for `subscribe_key`, with
+    /// its server sequence number `seq`; its envelope is rendered anew.
+    pub(crate) fn restore(self, subscribe_key: &str, seq: u64) -> StoredMessage {
+        let kind = match self.message_type {
+            1 => MessageKind::Signal,
+            2 => MessageKind::AppContext,
+            3 => MessageKind::Action,
+            4 => MessageKind::File,
+            _ => MessageKind::Message,
+        };
+        NewMessage {
+            channel: Arc::from(self.channel),
+            kind,
+            data: self.data,
+            meta: self.meta,
+            publisher: self.publisher.map(Arc::from),
+            custom_message_type: self.custom_message_type,
+            sequence: self.sequence,
+            stored: true,
+            ttl: self.expires_at.map(|at| at.saturating_sub(self.timetoken)),
+            ptto: (self.timetoken != seq).then_some(self.timetoken),
+        }
+        .prepare(subscribe_key)
+        .finish(seq)
     }
 }
 

@@ -52,6 +52,8 @@
 //! | `push.rs` | Mobile Push: device registrations, the notifications a publish would send, `/dev/push/{sub}/notifications` |
 //! | `files.rs` | Files: upload forms, the in-memory bucket (`/file-store/`), list, redirect, delete |
 //! | `actions.rs` | message actions, stored beside their channel's history |
+//! | `storage/` | the data dir (`--data-dir`): the journal every family writes its changes to, the writer thread committing them into redb before the answer, read-back, export / import (`db.rs`) |
+//! | `restore.rs` | at start, puts what the data dir holds back into each family |
 //!
 //! **Keys.** Without explicit keysets any subscribe key is accepted and gets
 //! its own state, created on first use (like PubNub's `demo` keys). With
@@ -66,6 +68,19 @@
 //! well-formed, fresh signature is accepted as the administrator's (see
 //! `access/mod.rs` for why; `--secret-key` pins it instead). PubNub itself
 //! has no such mode: a keyset there has its secret from the start.
+//!
+//! **Persistence.** Without a data dir everything is in memory. With
+//! [`DevServerConfig::with_data_dir`] (`--data-dir`) each family mirrors
+//! what PubNub keeps (history and message actions, App Context, channel
+//! groups, files, push registrations, Access Manager grants, tokens and
+//! revocations, keysets) into one redb database: a mutation journals its
+//! key's new value under the lock that guards it, and the request is
+//! answered only once the writer thread committed it, so an acknowledged
+//! change survives `kill -9`. The families keep serving from memory; the
+//! database is read only at start. Presence, the request log and the recorded
+//! push notifications are not kept. [`CommitMode`] picks grouped commits or
+//! one per change; [`export_data_dir`] and [`DevServerConfig::with_import`]
+//! move a data dir through one JSON file.
 //!
 //! **Hot path.** A publish renders its envelope once (without `p` and `b`),
 //! stores an `Arc` of it and wakes only the long-polls registered on its
@@ -209,7 +224,9 @@ mod objects;
 mod presence;
 mod publish;
 mod push;
+mod restore;
 mod router;
+mod storage;
 mod subscribe;
 mod wire;
 
@@ -221,12 +238,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::{DevServerConfig, Keyset};
+pub use config::{CommitMode, DevServerConfig, Keyset};
 pub use hooks::{Fault, Faults, LoggedRequest, RequestLog, RouteKind};
 pub use push::{
     PushNotification, PushService, MAX_CHANNELS_PER_DEVICE, MAX_DEVICES, MAX_NOTIFICATIONS,
     MAX_REGISTRATIONS,
 };
+pub use storage::StorageError;
 
 use app::App;
 
@@ -245,6 +263,31 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The data dir (`--data-dir`) or the import file could not be used.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Writes everything the data dir `dir` keeps to one JSON file `out` (the
+/// format [`DevServerConfig::with_import`] reads) and answers how many
+/// records it wrote. Values are written as stored (messages byte for byte;
+/// file contents in base64). The dir must not be in use by a running
+/// server ([`StorageError::Locked`] otherwise).
+///
+/// Blocking file I/O: call it from `spawn_blocking` inside a runtime.
+///
+/// ```no_run
+/// use std::path::Path;
+///
+/// let records = pubnub_rx::server::export_data_dir(Path::new("pubnub-data"), Path::new("dump.json"))?;
+/// println!("{records} records exported");
+/// # Ok::<(), pubnub_rx::server::StorageError>(())
+/// ```
+pub fn export_data_dir(
+    dir: &std::path::Path,
+    out: &std::path::Path,
+) -> Result<usize, StorageError> {
+    storage::export_json(dir, out)
 }
 
 /// Starts dev servers; see [`DevServer::start`].
@@ -265,7 +308,30 @@ impl DevServer {
         let listener = TcpListener::bind(requested).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
         let (shutdown, stopping) = watch::channel(false);
-        let app = Arc::new(App::new(config));
+        let (data_dir, mode, import) = (
+            config.data_dir.clone(),
+            config.commit_mode,
+            config.import.clone(),
+        );
+        // Opening and reading the data dir is file I/O: off the runtime.
+        let (storage, snapshot) = tokio::task::spawn_blocking(move || {
+            storage::open(data_dir.as_deref(), mode, import.as_deref())
+        })
+        .await
+        .map_err(|e| {
+            ServerError::Storage(StorageError::Unreadable {
+                dir: config.data_dir.clone().unwrap_or_default(),
+                reason: e.to_string(),
+            })
+        })??;
+        let app = match App::new(config, storage.clone(), &snapshot) {
+            Ok(app) => Arc::new(app),
+            Err(error) => {
+                storage.close().await;
+                return Err(error.into());
+            }
+        };
+        drop(snapshot);
         let task = tokio::spawn(listener::run(listener, app.clone(), stopping));
         tracing::info!(%addr, "pubnub dev server listening");
         Ok(DevServerHandle {
@@ -312,6 +378,14 @@ impl DevServerHandle {
             // A panicking or aborted server task has nothing left to stop.
             let _ = task.await;
         }
+        // Everything answered is committed already; this commits the rest
+        // and releases the data dir, so a new server can open it at once.
+        self.app.storage.close().await;
+    }
+
+    /// The data dir the server keeps its state in, `None` in memory.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self.app.storage.dir()
     }
 
     /// The log of received requests.
@@ -377,5 +451,6 @@ impl Drop for DevServerHandle {
             // connection task: nothing outlives the handle.
             task.abort();
         }
+        self.app.storage.close_now();
     }
 }

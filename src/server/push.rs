@@ -80,6 +80,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Response, StatusCode};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::access::{Permission, Resources};
@@ -87,6 +88,7 @@ use super::app::App;
 use super::errors::{json_string, ok_json, pn_response, ApiError, PN_CONTENT_TYPE};
 use super::keyset::KeysetHandle;
 use super::message::StoredMessage;
+use super::storage::{Persist, Table};
 use super::wire::{decode_path, RequestCtx};
 use crate::api::push::ApnsEnvironment;
 
@@ -208,6 +210,51 @@ pub(crate) struct DeviceKey {
     apns2: Option<(Arc<str>, Environment)>,
 }
 
+/// A device as the data dir keys it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct KeptDevice {
+    service: String,
+    token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    topic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    environment: Option<String>,
+}
+
+impl KeptDevice {
+    fn of(device: &DeviceKey) -> Self {
+        Self {
+            service: device.service.as_str().to_owned(),
+            token: device.token.to_string(),
+            topic: device.apns2.as_ref().map(|(topic, _)| topic.to_string()),
+            environment: device
+                .apns2
+                .as_ref()
+                .map(|(_, env)| env.public().as_str().to_owned()),
+        }
+    }
+
+    fn device(&self) -> Option<DeviceKey> {
+        let service = match self.service.as_str() {
+            "apns2" => PushService::Apns2,
+            other => PushService::from_type(other)?,
+        };
+        let apns2 = match (&self.topic, service) {
+            (Some(topic), PushService::Apns2) => Some((
+                Arc::from(topic.as_str()),
+                Environment::parse(self.environment.as_deref())?,
+            )),
+            (None, PushService::Apns2) => return None,
+            _ => None,
+        };
+        Some(DeviceKey {
+            service,
+            token: Arc::from(self.token.as_str()),
+            apns2,
+        })
+    }
+}
+
 /// The push registrations and recorded notifications of one keyset.
 #[derive(Debug, Default)]
 pub(crate) struct PushRegistry {
@@ -301,6 +348,22 @@ impl PushRegistry {
                 self.notifications.pop_front();
             }
             self.notifications.push_back(notification);
+        }
+    }
+
+    /// Keeps the channels of `device` (or its removal) in the data dir.
+    fn keep(&self, persist: &Persist, device: &DeviceKey) {
+        let key = KeptDevice::of(device);
+        match self.devices.get(device) {
+            Some(channels) => persist.put(Table::Push, &key, channels),
+            None => persist.delete(Table::Push, &key),
+        }
+    }
+
+    /// Puts a registration read back from the data dir.
+    pub(crate) fn restore(&mut self, device: &KeptDevice, channels: &[String]) {
+        if let Some(device) = device.device() {
+            let _ = self.add(&device, channels);
         }
     }
 
@@ -407,7 +470,9 @@ pub(crate) fn handle(
     if path.remove_device {
         let held = keyset.lock().push.channels_of(&device);
         app.authorize(keyset, ctx, Permission::Read, &Resources::channels(held))?;
-        keyset.lock().push.remove_device(&device);
+        let mut state = keyset.lock();
+        state.push.remove_device(&device);
+        state.push.keep(&state.persist, &device);
         return Ok(modified("Removed Device"));
     }
     let add = query.get("add").map(|_| query.list("add"));
@@ -442,6 +507,7 @@ pub(crate) fn handle(
         .add(&device, &add)
         .map_err(|message| push_error(&message))?;
     state.push.remove(&device, &remove);
+    state.push.keep(&state.persist, &device);
     Ok(modified("Modified Channels"))
 }
 

@@ -904,7 +904,11 @@ pub(crate) async fn handle(app: Arc<App>, conn: ConnControl, request: Request) -
             body,
             caller: OnceLock::new(),
         };
-        dispatch(&app, route, &ctx).await
+        // Publishes are the writes that can outrun the data dir's disk.
+        if matches!(route, Route::Publish { .. } | Route::FileUpload) {
+            app.storage.admit()?;
+        }
+        app.storage.scope(dispatch(&app, route, &ctx)).await?
     }
     .await;
     let response = result.unwrap_or_else(ApiError::into_response);

@@ -15,10 +15,12 @@
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
 
 use crate::access::Permissions;
 
 use super::super::errors::ApiError;
+use super::super::storage::{Persist, Table};
 use super::Permission;
 
 /// Most grants one keyset keeps.
@@ -35,8 +37,9 @@ pub(crate) enum Scope<'a> {
 }
 
 /// One grant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Grant {
+    #[serde(with = "permission_bits")]
     pub(crate) permissions: Permissions,
     /// As granted, in minutes (0 = forever).
     pub(crate) ttl: u32,
@@ -70,8 +73,24 @@ impl Grant {
     }
 }
 
-/// The grants of one target.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `Permissions` as their bits in the data dir.
+mod permission_bits {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::access::Permissions;
+
+    pub(super) fn serialize<S: Serializer>(p: &Permissions, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(p.bits())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Permissions, D::Error> {
+        u32::deserialize(d).map(Permissions::from_bits)
+    }
+}
+
+/// The grants of one target (also as the data dir keeps them, keyed by
+/// [`Scope::kept_key`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Entry {
     /// For every client.
     pub(crate) public: Option<Grant>,
@@ -110,6 +129,29 @@ impl Entry {
     }
 }
 
+impl Scope<'_> {
+    /// The key of this target's grants in the data dir.
+    pub(crate) fn kept_key(&self) -> (&'static str, &str) {
+        match self {
+            Self::Keyset => ("keyset", ""),
+            Self::Channel(name) => ("channel", name),
+            Self::Group(name) => ("group", name),
+            Self::Uuid(name) => ("uuid", name),
+        }
+    }
+
+    /// The target of a data dir key.
+    pub(crate) fn from_kept<'a>(kind: &str, name: &'a str) -> Option<Scope<'a>> {
+        match kind {
+            "keyset" => Some(Scope::Keyset),
+            "channel" => Some(Scope::Channel(name)),
+            "group" => Some(Scope::Group(name)),
+            "uuid" => Some(Scope::Uuid(name)),
+            _ => None,
+        }
+    }
+}
+
 /// Every v2 grant of a keyset.
 #[derive(Debug, Default)]
 pub(crate) struct Grants {
@@ -118,9 +160,19 @@ pub(crate) struct Grants {
     pub(crate) groups: BTreeMap<String, Entry>,
     pub(crate) uuids: BTreeMap<String, Entry>,
     count: usize,
+    /// Every change is kept here too (`storage`).
+    pub(crate) persist: Persist,
 }
 
 impl Grants {
+    /// Empty grants, with changes journalled to `persist`.
+    pub(crate) fn kept_in(persist: &Persist) -> Self {
+        Self {
+            persist: persist.clone(),
+            ..Self::default()
+        }
+    }
+
     /// Whether a live grant gives `permission` on `scope` to a request with
     /// `auth` (keyset-level grants apply to every scope).
     pub(crate) fn allows(
@@ -178,6 +230,8 @@ impl Grants {
                 let before = self.keyset.len();
                 apply(&mut self.keyset, auth, adding.then_some(grant));
                 self.count = self.count.saturating_sub(before) + self.keyset.len();
+                self.persist
+                    .put(Table::Grants, &scope.kept_key(), &self.keyset);
                 return Ok(());
             }
             Scope::Channel(name) => (&mut self.channels, *name),
@@ -190,19 +244,61 @@ impl Grants {
         let after = entry.len();
         if entry.is_empty() {
             map.remove(name);
+            self.persist.delete(Table::Grants, &scope.kept_key());
+        } else {
+            self.persist.put(Table::Grants, &scope.kept_key(), &*entry);
         }
         self.count = self.count.saturating_sub(before) + after;
         Ok(())
     }
 
+    /// Puts the grants of a target read back from the data dir (the expired
+    /// ones are dropped, there too).
+    pub(crate) fn restore(&mut self, scope: &Scope<'_>, mut entry: Entry, now: u64) {
+        entry.prune(now);
+        if entry.is_empty() {
+            self.persist.delete(Table::Grants, &scope.kept_key());
+            return;
+        }
+        self.count += entry.len();
+        match scope {
+            Scope::Keyset => self.keyset = entry,
+            Scope::Channel(name) => {
+                self.channels.insert((*name).to_owned(), entry);
+            }
+            Scope::Group(name) => {
+                self.groups.insert((*name).to_owned(), entry);
+            }
+            Scope::Uuid(name) => {
+                self.uuids.insert((*name).to_owned(), entry);
+            }
+        }
+    }
+
     /// Drops every expired grant.
     fn prune(&mut self, now: u64) {
+        let persist = &self.persist;
+        let keyset_before = self.keyset.len();
         self.keyset.prune(now);
+        if self.keyset.len() != keyset_before {
+            persist.put(Table::Grants, &Scope::Keyset.kept_key(), &self.keyset);
+        }
         let mut count = self.keyset.len();
-        for map in [&mut self.channels, &mut self.groups, &mut self.uuids] {
-            map.retain(|_, entry| {
+        let maps = [
+            ("channel", &mut self.channels),
+            ("group", &mut self.groups),
+            ("uuid", &mut self.uuids),
+        ];
+        for (kind, map) in maps {
+            map.retain(|name, entry| {
+                let before = entry.len();
                 entry.prune(now);
                 count += entry.len();
+                if entry.is_empty() {
+                    persist.delete(Table::Grants, &(kind, name));
+                } else if entry.len() != before {
+                    persist.put(Table::Grants, &(kind, name), &*entry);
+                }
                 !entry.is_empty()
             });
         }

@@ -96,11 +96,13 @@ pub(crate) use view::token_json;
 
 use crate::access::{Permissions, Token};
 
-use self::grants::{Grants, Scope};
+use self::grants::Grants;
+pub(crate) use self::grants::{Entry as GrantEntry, Scope};
 use self::signature::{ReplayGuard, SigningKeys};
 use self::tokens::{PatternCache, Revocations};
 use super::config::{DevServerConfig, Keyset};
 use super::errors::ApiError;
+use super::storage::Persist;
 use super::wire::RequestCtx;
 
 /// A permission a request needs (PROTOCOL.md §8.1: r, w, m, d, g, u, j).
@@ -246,6 +248,8 @@ pub(crate) struct AccessControl {
     /// The tokens this keyset issued, for the console (bounded).
     issued: Mutex<view::Issued>,
     trust: Trust,
+    /// Grants, issued tokens and revocations are kept here too.
+    persist: Persist,
 }
 
 /// How a keyset came to enforce Access Manager.
@@ -266,22 +270,67 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl AccessControl {
     /// Access Manager for `keyset`, or `None` when it has no secret key.
-    pub(crate) fn new(keyset: &Keyset, config: &DevServerConfig) -> Option<Self> {
+    pub(crate) fn new(
+        keyset: &Keyset,
+        config: &DevServerConfig,
+        persist: &Persist,
+    ) -> Option<Self> {
         let secret = keyset.secret_key.clone()?;
-        Some(Self::with_keys(keyset, secret, Trust::Pinned, config))
+        Some(Self::with_keys(
+            keyset,
+            secret,
+            Trust::Pinned,
+            config,
+            persist,
+        ))
     }
 
     /// Access Manager turned on by trust on first use for a keyset without
     /// a secret key. Tokens are signed with a random key of the server's
     /// own, so that they cannot be forged either.
-    pub(crate) fn first_use(keyset: &Keyset, config: &DevServerConfig) -> Self {
+    /// `secret` is the server's own signing key of an earlier run (from the
+    /// data dir), `None` for a new one.
+    pub(crate) fn first_use(
+        keyset: &Keyset,
+        config: &DevServerConfig,
+        secret: Option<String>,
+        persist: &Persist,
+    ) -> Self {
         use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         use base64::Engine as _;
-        let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-        Self::with_keys(keyset, secret, Trust::FirstUse, config)
+        let secret = secret.unwrap_or_else(|| URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()));
+        Self::with_keys(keyset, secret, Trust::FirstUse, config, persist)
     }
 
-    fn with_keys(keyset: &Keyset, secret: String, trust: Trust, config: &DevServerConfig) -> Self {
+    /// The key tokens are signed with (kept in the data dir for trust on
+    /// first use, where the server made it up).
+    pub(crate) fn signing_secret(&self) -> &str {
+        &self.keys.secret
+    }
+
+    /// Puts what the data dir kept for this keyset back: grants of a
+    /// target, an issued token, a revocation.
+    pub(crate) fn restore_grants(&self, scope: &Scope<'_>, entry: GrantEntry, now: u64) {
+        lock(&self.grants).restore(scope, entry, now);
+    }
+
+    /// See [`AccessControl::restore_grants`].
+    pub(crate) fn restore_issued(&self, number: u64, text: String) {
+        lock(&self.issued).restore(number, text, &self.persist);
+    }
+
+    /// See [`AccessControl::restore_grants`].
+    pub(crate) fn restore_revocation(&self, signature: &str, expires_at: u64) {
+        lock(&self.revoked).restore(signature, expires_at);
+    }
+
+    fn with_keys(
+        keyset: &Keyset,
+        secret: String,
+        trust: Trust,
+        config: &DevServerConfig,
+        persist: &Persist,
+    ) -> Self {
         Self {
             keys: SigningKeys {
                 subscribe_key: keyset.subscribe_key.clone(),
@@ -289,12 +338,13 @@ impl AccessControl {
                 secret,
             },
             window: config.signature_window,
-            grants: Mutex::new(Grants::default()),
-            revoked: Mutex::new(Revocations::default()),
+            grants: Mutex::new(Grants::kept_in(persist)),
+            revoked: Mutex::new(Revocations::kept_in(persist)),
             replays: Mutex::new(ReplayGuard::new(config.replay_memory)),
             patterns: Mutex::new(PatternCache::default()),
             issued: Mutex::new(view::Issued::default()),
             trust,
+            persist: persist.clone(),
         }
     }
 

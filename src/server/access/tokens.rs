@@ -44,6 +44,7 @@ use sha2::Sha256;
 use crate::access::{Permissions, Token};
 
 use super::super::errors::ApiError;
+use super::super::storage::{Persist, Table};
 use super::grants::Scope;
 use super::Permission;
 
@@ -187,9 +188,25 @@ impl PatternCache {
 #[derive(Debug, Default)]
 pub(crate) struct Revocations {
     by_signature: HashMap<Vec<u8>, u64>,
+    /// Kept in the data dir's `pam_revocations`, keyed by the signature
+    /// in base64.
+    pub(crate) persist: Persist,
+}
+
+fn signature_key(signature: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(signature)
 }
 
 impl Revocations {
+    /// Empty revocations, with changes journalled to `persist`.
+    pub(crate) fn kept_in(persist: &Persist) -> Self {
+        Self {
+            persist: persist.clone(),
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn contains(&self, signature: &[u8]) -> bool {
         self.by_signature.contains_key(signature)
     }
@@ -198,14 +215,40 @@ impl Revocations {
     /// revocations.
     pub(crate) fn revoke(&mut self, token: &Token, now: u64) -> bool {
         if self.by_signature.len() >= MAX_REVOKED {
-            self.by_signature.retain(|_, expires_at| now < *expires_at);
+            let persist = &self.persist;
+            self.by_signature.retain(|signature, expires_at| {
+                let live = now < *expires_at;
+                if !live {
+                    persist.delete(Table::Revocations, &signature_key(signature));
+                }
+                live
+            });
             if self.by_signature.len() >= MAX_REVOKED {
                 return false;
             }
         }
+        self.persist.put(
+            Table::Revocations,
+            &signature_key(&token.signature),
+            &token.expires_at(),
+        );
         self.by_signature
             .insert(token.signature.clone(), token.expires_at());
         true
+    }
+
+    /// Puts a revocation read back from the data dir. Expired ones are kept
+    /// as at run time (a revoked token answers "revoked" until the set is
+    /// full and prunes), so the answers do not change across a restart.
+    pub(crate) fn restore(&mut self, signature: &str, expires_at: u64) {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(signature);
+        match decoded {
+            Ok(bytes) if self.by_signature.len() < MAX_REVOKED => {
+                self.by_signature.insert(bytes, expires_at);
+            }
+            _ => self.persist.delete(Table::Revocations, &signature),
+        }
     }
 }
 

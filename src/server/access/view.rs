@@ -9,24 +9,42 @@ use serde_json::{json, Map, Value};
 
 use crate::access::{parse_token, Permissions, Token, TokenResources};
 
+use super::super::storage::{Persist, Table};
 use super::grants::{Entry, Grant};
 use super::{lock, tokens, AccessControl, Trust};
 
 /// Most issued tokens remembered per keyset for the console (newest kept).
 pub(crate) const MAX_ISSUED: usize = 1_000;
 
-/// Tokens this keyset issued, newest last.
+/// Tokens this keyset issued, newest last, each with its number (its key
+/// in the data dir's `pam_tokens`).
 #[derive(Debug, Default)]
 pub(crate) struct Issued {
-    tokens: VecDeque<String>,
+    tokens: VecDeque<(u64, String)>,
+    next: u64,
 }
 
 impl Issued {
-    pub(crate) fn remember(&mut self, text: &str) {
+    pub(crate) fn remember(&mut self, text: &str, persist: &Persist) {
         if self.tokens.len() >= MAX_ISSUED {
-            self.tokens.pop_front();
+            if let Some((dropped, _)) = self.tokens.pop_front() {
+                persist.delete(Table::Tokens, &dropped);
+            }
         }
-        self.tokens.push_back(text.to_owned());
+        persist.put(Table::Tokens, &self.next, text);
+        self.tokens.push_back((self.next, text.to_owned()));
+        self.next += 1;
+    }
+
+    /// Puts a token read back from the data dir; call in number order.
+    pub(crate) fn restore(&mut self, number: u64, text: String, persist: &Persist) {
+        self.next = self.next.max(number + 1);
+        self.tokens.push_back((number, text));
+        if self.tokens.len() > MAX_ISSUED {
+            if let Some((dropped, _)) = self.tokens.pop_front() {
+                persist.delete(Table::Tokens, &dropped);
+            }
+        }
     }
 }
 
@@ -118,7 +136,7 @@ impl AccessControl {
 
     /// Remembers a token this keyset issued (the console lists them).
     pub(crate) fn remember_issued(&self, text: &str) {
-        lock(&self.issued).remember(text);
+        lock(&self.issued).remember(text, &self.persist);
     }
 
     /// The console's view: mode, live v2 grants (`offset`, at most
@@ -160,7 +178,7 @@ impl AccessControl {
             .iter()
             .rev()
             .take(limit)
-            .cloned()
+            .map(|(_, text)| text.clone())
             .collect();
         let issued_total = lock(&self.issued).tokens.len();
         let revoked = lock(&self.revoked);

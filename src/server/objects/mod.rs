@@ -59,7 +59,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-pub(crate) use store::Objects;
+pub(crate) use store::{Kind, Object, Objects, Relation};
 
 use self::query::{Includes, ListOptions};
 
@@ -115,7 +115,7 @@ pub(crate) fn console_page(
     }
     (page, total, next)
 }
-use self::store::{relation_event_data, render_relation, Kind, Outcome, Patch, Shown};
+use self::store::{relation_event_data, render_relation, Outcome, Patch, Shown};
 use super::access::{Permission, Resources};
 use super::app::App;
 use super::errors::{ok_json, ApiError};

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
@@ -18,6 +19,7 @@ use super::{objects_error, ObjectsError};
 use crate::server::clock::TT_PER_SEC;
 use crate::server::errors::json_string;
 use crate::server::message::minify_json;
+use crate::server::storage::{Persist, Table};
 
 /// Most objects of one kind (uuids, channels) a keyset keeps.
 pub(crate) const MAX_OBJECTS: usize = 50_000;
@@ -37,7 +39,8 @@ pub(crate) const MAX_STORE_BYTES: usize = 64 * 1024 * 1024;
 const RECORD_OVERHEAD: usize = 128;
 
 /// The two kinds of App Context object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum Kind {
     Uuid,
     Channel,
@@ -108,7 +111,7 @@ fn raw_text(raw: &Raw) -> &str {
 }
 
 /// The parts every stored record has: status, type, custom, version.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Common {
     pub(crate) status: Raw,
     pub(crate) r#type: Raw,
@@ -179,7 +182,7 @@ fn push_field(out: &mut String, key: &str, raw: &str) {
 }
 
 /// Uuid or channel metadata.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Object {
     /// The [`Kind::fields`] values, in that order.
     pub(crate) fields: Vec<Raw>,
@@ -226,7 +229,7 @@ impl Object {
 }
 
 /// The fields of a membership itself.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Relation {
     pub(crate) common: Common,
 }
@@ -351,6 +354,8 @@ pub(crate) struct Objects {
     memberships: usize,
     /// Stored bytes, as [`Object::bytes`] and [`relation_bytes`] count them.
     bytes: usize,
+    /// Every change is kept here too (`storage`).
+    pub(crate) persist: Persist,
 }
 
 fn store_full() -> ObjectsError {
@@ -368,6 +373,14 @@ fn relation_bytes(uuid: &str, channel: &str, relation: &Relation) -> usize {
 }
 
 impl Objects {
+    /// Empty App Context store, with changes journalled to `persist`.
+    pub(crate) fn kept_in(persist: &Persist) -> Self {
+        Self {
+            persist: persist.clone(),
+            ..Self::default()
+        }
+    }
+
     /// Takes `new` bytes in place of `old`, or refuses when the store would
     /// outgrow [`MAX_STORE_BYTES`].
     fn account(&mut self, old: usize, new: usize) -> Result<(), ObjectsError> {
@@ -459,6 +472,7 @@ impl Objects {
         object.common.stamp(timetoken, &content, false);
         let old = existing.map_or(0, |o| o.bytes(id));
         self.account(old, object.bytes(id))?;
+        self.persist.put(Table::Objects, &(kind, id), &object);
         self.map_mut(kind).insert(id.to_owned(), object);
         Ok(Outcome::Changed)
     }
@@ -469,6 +483,7 @@ impl Objects {
         match self.map_mut(kind).remove(id) {
             Some(object) => {
                 self.bytes = self.bytes.saturating_sub(object.bytes(id));
+                self.persist.delete(Table::Objects, &(kind, id));
                 true
             }
             None => false,
@@ -596,6 +611,13 @@ impl Objects {
             existing.is_none(),
         );
         self.account(old, relation_bytes(uuid, channel, &relation))?;
+        self.persist
+            .put(Table::Memberships, &(uuid, channel), &relation);
+        self.insert_relation(uuid, channel, relation, is_new);
+        Ok(Outcome::Changed)
+    }
+
+    fn insert_relation(&mut self, uuid: &str, channel: &str, relation: Relation, is_new: bool) {
         if is_new {
             self.memberships += 1;
             self.by_channel
@@ -607,7 +629,25 @@ impl Objects {
             .entry(uuid.to_owned())
             .or_default()
             .insert(channel.to_owned(), relation);
-        Ok(Outcome::Changed)
+    }
+
+    /// Puts an object read back from the data dir.
+    pub(crate) fn restore_object(&mut self, kind: Kind, id: &str, object: Object) {
+        self.bytes = self.bytes.saturating_add(object.bytes(id));
+        if let Some(old) = self.map_mut(kind).insert(id.to_owned(), object) {
+            self.bytes = self.bytes.saturating_sub(old.bytes(id));
+        }
+    }
+
+    /// Puts a membership read back from the data dir.
+    pub(crate) fn restore_relation(&mut self, uuid: &str, channel: &str, relation: Relation) {
+        let is_new = self.relation(uuid, channel).is_none();
+        if is_new {
+            self.bytes = self
+                .bytes
+                .saturating_add(relation_bytes(uuid, channel, &relation));
+            self.insert_relation(uuid, channel, relation, true);
+        }
     }
 
     /// Removes a membership; the removed one, if it existed.
@@ -627,6 +667,7 @@ impl Objects {
         self.bytes = self
             .bytes
             .saturating_sub(relation_bytes(uuid, channel, &removed));
+        self.persist.delete(Table::Memberships, &(uuid, channel));
         Some(removed)
     }
 
