@@ -322,6 +322,25 @@ async fn a_publisher_chosen_timetoken_does_not_move_the_server_clock_on_restart(
 }
 
 #[tokio::test]
+async fn a_restarted_clock_continues_after_every_cursor_handed_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let t = TestServer::with_config(config(dir.path())).await;
+    // An hour ahead (the test clock), on a signal nothing stores.
+    t.server.advance_clock(Duration::from_secs(3600));
+    let signal = t.signal("live", "\"ping\"").await;
+    assert_eq!(signal.status, 200, "{}", signal.body);
+    let cursor: u64 = signal.json()[2]
+        .as_str()
+        .and_then(|tt| tt.parse().ok())
+        .expect("timetoken");
+    stop(t).await;
+    let t = TestServer::with_config(config(dir.path())).await;
+    let next = t.publish("live", "\"after\"").await;
+    assert!(next > cursor, "{next} after the cursor {cursor}");
+    stop(t).await;
+}
+
+#[tokio::test]
 async fn the_global_byte_cap_evicts_from_the_data_dir_too() {
     let dir = tempfile::tempdir().expect("temp dir");
     // Room for a few of these messages, not for all.

@@ -118,6 +118,9 @@ impl App {
     ) -> Result<Self, StorageError> {
         let config = Arc::new(config);
         let clock = Arc::new(Clock::new());
+        if let Some(last) = snapshot.last_timetoken {
+            clock.observe(last);
+        }
         let files = FileBudget::new(config.max_file_bytes).with_salt(snapshot.file_salt);
         Ok(Self {
             keysets: Keysets::new(

@@ -69,6 +69,11 @@ impl Clock {
         self.last.fetch_max(timetoken, Ordering::AcqRel);
     }
 
+    /// The last timetoken handed out (0 before the first).
+    pub(crate) fn last(&self) -> u64 {
+        self.last.load(Ordering::Acquire)
+    }
+
     /// Unix seconds of "now" (presence event timestamps).
     pub(crate) fn unix_secs(&self) -> u64 {
         self.now() / TT_PER_SEC

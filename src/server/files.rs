@@ -274,7 +274,9 @@ impl Files {
         kept: KeptFile,
         data: Vec<u8>,
     ) {
-        budget.next_seq.fetch_max(kept.seq + 1, Ordering::Relaxed);
+        budget
+            .next_seq
+            .fetch_max(kept.seq.saturating_add(1), Ordering::Relaxed);
         let file = StoredFile {
             name: kept.name,
             key: kept.key,

@@ -313,25 +313,25 @@ impl DevServer {
             config.commit_mode,
             config.import.clone(),
         );
-        // Opening and reading the data dir is file I/O: off the runtime.
-        let (storage, snapshot) = tokio::task::spawn_blocking(move || {
-            storage::open(data_dir.as_deref(), mode, import.as_deref())
+        let dir = config.data_dir.clone().unwrap_or_default();
+        // Opening the data dir and restoring what it holds is file I/O and
+        // decoding: off the runtime's workers.
+        let app = tokio::task::spawn_blocking(move || {
+            let (storage, snapshot) = storage::open(data_dir.as_deref(), mode, import.as_deref())?;
+            App::new(config, storage.clone(), &snapshot).inspect_err(|_| {
+                // What restore queued (deletes of expired records) is not
+                // written: a start that fails leaves the data dir as it was.
+                storage.abort_blocking();
+            })
         })
         .await
         .map_err(|e| {
             ServerError::Storage(StorageError::Unreadable {
-                dir: config.data_dir.clone().unwrap_or_default(),
+                dir,
                 reason: e.to_string(),
             })
         })??;
-        let app = match App::new(config, storage.clone(), &snapshot) {
-            Ok(app) => Arc::new(app),
-            Err(error) => {
-                storage.close().await;
-                return Err(error.into());
-            }
-        };
-        drop(snapshot);
+        let app = Arc::new(app);
         let task = tokio::spawn(listener::run(listener, app.clone(), stopping));
         tracing::info!(%addr, "pubnub dev server listening");
         Ok(DevServerHandle {
@@ -380,10 +380,13 @@ impl DevServerHandle {
         }
         // Everything answered is committed already; this commits the rest
         // and releases the data dir, so a new server can open it at once.
-        self.app.storage.close().await;
+        self.app.storage.close(self.app.clock.last()).await;
     }
 
-    /// The data dir the server keeps its state in, `None` in memory.
+    /// The data dir the server keeps its state in, `None` in memory. To
+    /// open the same data dir again in this process, `shutdown().await`
+    /// first: a dropped handle releases the database's lock only once its
+    /// writer thread has finished.
     pub fn data_dir(&self) -> Option<&std::path::Path> {
         self.app.storage.dir()
     }
@@ -451,6 +454,6 @@ impl Drop for DevServerHandle {
             // connection task: nothing outlives the handle.
             task.abort();
         }
-        self.app.storage.close_now();
+        self.app.storage.close_now(self.app.clock.last());
     }
 }

@@ -38,7 +38,7 @@ impl Issued {
 
     /// Puts a token read back from the data dir; call in number order.
     pub(crate) fn restore(&mut self, number: u64, text: String, persist: &Persist) {
-        self.next = self.next.max(number + 1);
+        self.next = self.next.max(number.saturating_add(1));
         self.tokens.push_back((number, text));
         if self.tokens.len() > MAX_ISSUED {
             if let Some((dropped, _)) = self.tokens.pop_front() {

@@ -25,6 +25,7 @@ const FILE_NAME: &str = "pubnub-dev-server.redb";
 const META: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("meta");
 const FORMAT_KEY: &str = "format_version";
 const SALT_KEY: &str = "file_salt";
+const CLOCK_KEY: &str = "last_timetoken";
 /// What an export file says it is.
 const EXPORT_FORMAT: &str = "pubnub-rx dev server data";
 
@@ -140,9 +141,18 @@ fn unreadable(dir: &Path, error: impl std::fmt::Display) -> StorageError {
     }
 }
 
-/// Opens (or creates) the database of `dir`, checking its format; imports
-/// `import` into it first when given (the data dir must hold nothing yet).
-fn open_database(dir: &Path, import: Option<&Path>) -> Result<Database, StorageError> {
+/// What a data dir is opened for.
+#[derive(Clone, Copy)]
+enum Purpose<'a> {
+    /// A server: imports the file first when given (into an empty dir) and
+    /// stamps the format version and the file salt.
+    Serve { import: Option<&'a Path> },
+    /// An export: read only, nothing written.
+    Export,
+}
+
+/// Opens (or creates) the database of `dir`, checking its format.
+fn open_database(dir: &Path, purpose: Purpose<'_>) -> Result<Database, StorageError> {
     std::fs::create_dir_all(dir).map_err(|source| StorageError::Io {
         dir: dir.to_owned(),
         source,
@@ -151,6 +161,26 @@ fn open_database(dir: &Path, import: Option<&Path>) -> Result<Database, StorageE
         DatabaseError::DatabaseAlreadyOpen => StorageError::Locked {
             dir: dir.to_owned(),
         },
+        // Permissions, a read-only or full disk: the file may be fine.
+        // (redb reports a file it cannot parse as `InvalidData`.)
+        DatabaseError::Storage(redb::StorageError::Io(source))
+            if !matches!(
+                source.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            StorageError::Io {
+                dir: dir.to_owned(),
+                source,
+            }
+        }
+        DatabaseError::UpgradeRequired(version) => unreadable(
+            dir,
+            format!(
+                "its file format ({version}) is not the one this build of redb writes; \
+                 open it with the pubnub-dev-server that wrote it and --export"
+            ),
+        ),
         other => unreadable(dir, other),
     })?;
     let read = db.begin_read().map_err(|e| unreadable(dir, e))?;
@@ -185,6 +215,9 @@ fn open_database(dir: &Path, import: Option<&Path>) -> Result<Database, StorageE
         }
         None => {}
     }
+    let Purpose::Serve { import } = purpose else {
+        return Ok(db);
+    };
     if let Some(path) = import {
         if has_data {
             return Err(StorageError::Import {
@@ -224,6 +257,14 @@ fn write_meta(db: &Database) -> Result<(), DbError> {
     Ok(())
 }
 
+fn write_last_timetoken(db: &Database, last: u64) -> Result<(), DbError> {
+    let tx = db.begin_write()?;
+    tx.open_table(META)?
+        .insert(CLOCK_KEY, last.to_string().as_bytes())?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// Reads every table back.
 fn read_snapshot(db: &Database) -> Result<Snapshot, DbError> {
     let read = db.begin_read()?;
@@ -243,6 +284,11 @@ fn read_snapshot(db: &Database) -> Result<Snapshot, DbError> {
         if let Some(salt) = meta.get(SALT_KEY)? {
             snapshot.file_salt = salt.value().try_into().ok();
         }
+        if let Some(last) = meta.get(CLOCK_KEY)? {
+            snapshot.last_timetoken = std::str::from_utf8(last.value())
+                .ok()
+                .and_then(|text| text.parse().ok());
+        }
     }
     Ok(snapshot)
 }
@@ -255,8 +301,15 @@ fn write_snapshot(db: &Database, snapshot: &Snapshot) -> Result<(), DbError> {
             opened.insert(key.as_slice(), value.as_slice())?;
         }
     }
+    // In the same transaction: an import cut short leaves nothing.
+    tx.open_table(META)?
+        .insert(FORMAT_KEY, FORMAT_VERSION.to_string().as_bytes())?;
     if let Some(salt) = snapshot.file_salt {
         tx.open_table(META)?.insert(SALT_KEY, salt.as_slice())?;
+    }
+    if let Some(last) = snapshot.last_timetoken {
+        tx.open_table(META)?
+            .insert(CLOCK_KEY, last.to_string().as_bytes())?;
     }
     tx.commit()?;
     Ok(())
@@ -290,6 +343,18 @@ fn commit(db: &Database, batch: &[Change]) -> Result<(), DbError> {
 /// The writer thread: commits batches until the journal is closed and
 /// drained, then closes the database and says so.
 fn write_loop(db: Database, journal: &Journal, done: oneshot::Sender<()>) {
+    /// Says the writer stopped if it ends by a panic, so that no request
+    /// waits for a commit that will never come.
+    struct Stopped<'a>(&'a Journal);
+    impl Drop for Stopped<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0
+                    .failed("the data dir's writer thread stopped".to_owned());
+            }
+        }
+    }
+    let _stopped = Stopped(journal);
     let mut failed = false;
     while let Some((batch, ticket)) = journal.take() {
         if failed {
@@ -301,6 +366,14 @@ fn write_loop(db: Database, journal: &Journal, done: oneshot::Sender<()>) {
                 failed = true;
                 journal.failed(error.to_string());
             }
+        }
+    }
+    let last = journal
+        .last_timetoken
+        .load(std::sync::atomic::Ordering::Acquire);
+    if !failed && last > 0 {
+        if let Err(error) = write_last_timetoken(&db, last) {
+            tracing::warn!(%error, "the clock's last timetoken was not kept");
         }
     }
     drop(db);
@@ -320,7 +393,7 @@ pub(crate) fn open(
         let snapshot = import.map(read_export).transpose()?.unwrap_or_default();
         return Ok((Storage::memory(), snapshot));
     };
-    let db = open_database(dir, import)?;
+    let db = open_database(dir, Purpose::Serve { import })?;
     let snapshot = read_snapshot(&db).map_err(|e| unreadable(dir, e))?;
     let (done_tx, done_rx) = oneshot::channel();
     let journal = Arc::new(Journal {
@@ -330,6 +403,7 @@ pub(crate) fn open(
         mode,
         dir: dir.to_owned(),
         done: Mutex::new(Some(done_rx)),
+        last_timetoken: std::sync::atomic::AtomicU64::new(0),
     });
     let writer = journal.clone();
     std::thread::Builder::new()
@@ -366,6 +440,8 @@ struct ExportFile {
     version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     file_salt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_timetoken: Option<u64>,
     tables: BTreeMap<String, Vec<ExportRecord>>,
 }
 
@@ -387,7 +463,7 @@ pub(crate) fn export_json(dir: &Path, out: &Path) -> Result<usize, StorageError>
             ),
         });
     }
-    let db = open_database(dir, None)?;
+    let db = open_database(dir, Purpose::Export)?;
     let snapshot = read_snapshot(&db).map_err(|e| unreadable(dir, e))?;
     drop(db);
     let export_error = |reason: String| StorageError::Export {
@@ -421,11 +497,24 @@ pub(crate) fn export_json(dir: &Path, out: &Path) -> Result<usize, StorageError>
         format: EXPORT_FORMAT.to_owned(),
         version: FORMAT_VERSION,
         file_salt: snapshot.file_salt.map(|salt| STANDARD.encode(salt)),
+        last_timetoken: snapshot.last_timetoken,
         tables,
     };
-    let mut writer = BufWriter::new(File::create(out).map_err(|e| export_error(e.to_string()))?);
-    serde_json::to_writer(&mut writer, &file).map_err(|e| export_error(e.to_string()))?;
-    writer.flush().map_err(|e| export_error(e.to_string()))?;
+    // Written beside `out` and renamed over it: a failed export leaves the
+    // previous one whole.
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let written = File::create(&partial).and_then(|created| {
+        let mut writer = BufWriter::new(created);
+        serde_json::to_writer(&mut writer, &file)?;
+        writer.flush()?;
+        writer.get_ref().sync_all()
+    });
+    if let Err(error) = written.and_then(|()| std::fs::rename(&partial, out)) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(export_error(error.to_string()));
+    }
     Ok(count)
 }
 
@@ -453,8 +542,15 @@ fn read_export(path: &Path) -> Result<Snapshot, StorageError> {
     let mut snapshot = Snapshot {
         file_salt: export
             .file_salt
-            .and_then(|salt| STANDARD.decode(salt).ok())
-            .and_then(|salt| salt.try_into().ok()),
+            .map(|salt| {
+                STANDARD
+                    .decode(salt)
+                    .ok()
+                    .and_then(|salt| <[u8; 32]>::try_from(salt).ok())
+                    .ok_or_else(|| import_error("`file_salt` is not 32 bytes in base64".to_owned()))
+            })
+            .transpose()?,
+        last_timetoken: export.last_timetoken,
         ..Snapshot::default()
     };
     for (name, records) in export.tables {
@@ -510,7 +606,7 @@ mod tests {
     #[test]
     fn a_newer_format_is_refused_with_both_versions() {
         let dir = data_dir_with(Some("2"));
-        match open_database(dir.path(), None) {
+        match open_database(dir.path(), Purpose::Serve { import: None }) {
             Err(StorageError::NewerFormat {
                 found, supported, ..
             }) => assert_eq!((found, supported), (2, FORMAT_VERSION)),
@@ -521,7 +617,7 @@ mod tests {
     #[test]
     fn tables_without_a_format_version_are_not_taken_for_an_empty_store() {
         let dir = data_dir_with(None);
-        match open_database(dir.path(), None) {
+        match open_database(dir.path(), Purpose::Serve { import: None }) {
             Err(error @ StorageError::Unreadable { .. }) => {
                 assert!(error.to_string().contains("no format version"), "{error}");
             }
@@ -529,7 +625,7 @@ mod tests {
         }
         let garbled = data_dir_with(Some("one"));
         assert!(matches!(
-            open_database(garbled.path(), None),
+            open_database(garbled.path(), Purpose::Serve { import: None }),
             Err(StorageError::Unreadable { .. })
         ));
     }
@@ -537,7 +633,7 @@ mod tests {
     #[test]
     fn a_record_this_build_cannot_decode_is_an_error_not_a_gap() {
         let dir = data_dir_with(Some("1"));
-        let db = open_database(dir.path(), None).expect("opens");
+        let db = open_database(dir.path(), Purpose::Serve { import: None }).expect("opens");
         let snapshot = read_snapshot(&db).expect("reads");
         // The message record is `{}`: no timetoken, no channel.
         let decoded = snapshot.records::<u64, crate::server::message::KeptMessage>(Table::Messages);
@@ -552,7 +648,7 @@ mod tests {
     #[test]
     fn the_current_format_opens_and_reads_back_what_was_committed() {
         let dir = data_dir_with(Some("1"));
-        let db = open_database(dir.path(), None).expect("opens");
+        let db = open_database(dir.path(), Purpose::Serve { import: None }).expect("opens");
         let change = |key: &[u8], value: Option<&[u8]>| Change {
             table: Table::Groups,
             key: key.to_vec(),

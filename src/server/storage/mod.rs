@@ -169,6 +169,10 @@ pub(crate) struct Journal {
     /// Fired by the writer thread once it has committed everything and
     /// closed the database (the file lock is released then).
     done: Mutex<Option<oneshot::Receiver<()>>>,
+    /// The server clock's last timetoken, written at close so that a
+    /// restarted clock continues after every cursor handed out (also those
+    /// of events nothing stores: signals, presence).
+    last_timetoken: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -186,6 +190,8 @@ impl Journal {
     fn push(&self, change: Change) {
         let mut queue = lock(&self.queue);
         if queue.closed {
+            // Not kept: make the request that made it say so (`scope`).
+            let _ = REQUEST_TICKET.try_with(|last| last.set(u64::MAX));
             return;
         }
         queue.bytes += change.key.len() + change.value.as_ref().map_or(0, Vec::len);
@@ -285,25 +291,32 @@ impl Storage {
         Ok(())
     }
 
-    /// Runs one request's handler and then, if it changed kept state,
-    /// waits until those changes are committed before its answer goes out:
-    /// an acknowledged change is on disk. Without a data dir, just runs it.
+    /// Runs one request's handler and then waits until every change queued
+    /// by the time it ended is committed, before its answer goes out: an
+    /// acknowledged change is on disk, and no answer shows state that is
+    /// not (a message delivered to a subscriber, an "unchanged" answer to a
+    /// write another request is still committing). With nothing pending
+    /// that is no wait at all. Without a data dir, just runs the handler.
     pub(crate) async fn scope<F>(&self, handler: F) -> Result<F::Output, ApiError>
     where
         F: Future,
     {
-        if self.journal.is_none() {
+        let Some(journal) = &self.journal else {
             return Ok(handler.await);
-        }
-        let (output, ticket) = REQUEST_TICKET
+        };
+        let (output, own) = REQUEST_TICKET
             .scope(Cell::new(0), async {
                 let output = handler.await;
                 (output, REQUEST_TICKET.with(Cell::get))
             })
             .await;
-        if ticket > 0 {
-            self.committed(ticket).await?;
+        let queued = lock(&journal.queue).last;
+        // A change journaled after close (the handle was dropped while this
+        // request ran) was not taken: it is not acknowledged either.
+        if own > queued {
+            return Err(storage_failed("the server is stopping"));
         }
+        self.committed(own.max(queued)).await?;
         Ok(output)
     }
 
@@ -324,12 +337,16 @@ impl Storage {
         }
     }
 
-    /// Commits what is queued, closes the database and waits until its file
-    /// lock is released (graceful shutdown).
-    pub(crate) async fn close(&self) {
+    /// Commits what is queued and `last_timetoken` (the server clock's),
+    /// closes the database and waits until its file lock is released
+    /// (graceful shutdown).
+    pub(crate) async fn close(&self, last_timetoken: u64) {
         let Some(journal) = &self.journal else {
             return;
         };
+        journal
+            .last_timetoken
+            .fetch_max(last_timetoken, std::sync::atomic::Ordering::AcqRel);
         lock(&journal.queue).closed = true;
         journal.ready.notify_all();
         let done = lock(&journal.done).take();
@@ -338,10 +355,33 @@ impl Storage {
         }
     }
 
+    /// Drops what is queued unwritten, closes the database and waits for its
+    /// file lock to be released: a start that failed after the data dir
+    /// was opened leaves it as it was. Blocking.
+    pub(crate) fn abort_blocking(&self) {
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        {
+            let mut queue = lock(&journal.queue);
+            queue.changes.clear();
+            queue.bytes = 0;
+            queue.closed = true;
+        }
+        journal.ready.notify_all();
+        let done = lock(&journal.done).take();
+        if let Some(done) = done {
+            let _ = done.blocking_recv();
+        }
+    }
+
     /// Stops taking changes (the handle was dropped without a shutdown);
     /// the writer commits what is queued and exits on its own.
-    pub(crate) fn close_now(&self) {
+    pub(crate) fn close_now(&self, last_timetoken: u64) {
         if let Some(journal) = &self.journal {
+            journal
+                .last_timetoken
+                .fetch_max(last_timetoken, std::sync::atomic::Ordering::AcqRel);
             lock(&journal.queue).closed = true;
             journal.ready.notify_all();
         }
@@ -416,6 +456,8 @@ pub(crate) struct Snapshot {
     /// The random salt of the file path tokens, kept so that file URLs
     /// handed out before a restart keep working.
     pub(crate) file_salt: Option<[u8; 32]>,
+    /// The clock's last timetoken at the previous graceful stop.
+    pub(crate) last_timetoken: Option<u64>,
 }
 
 /// One record read back: its keyset, family key and value.
