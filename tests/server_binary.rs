@@ -1,6 +1,9 @@
 //! The `pubnub-dev-server` binary: prints the origin, serves, and stops
 //! cleanly on Ctrl-C (SIGINT).
 
+#[path = "common/binary.rs"]
+mod binary;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -13,34 +16,24 @@ const STEP: Duration = Duration::from_secs(20);
 #[cfg(unix)]
 #[tokio::test]
 async fn binary_prints_its_origin_serves_and_stops_on_ctrl_c() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pubnub-dev-server"))
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--hold",
-            "1",
-            "--presence-timeout",
-            "60",
-        ])
-        .args(["--queue-size", "100", "--log", "warn"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(STEP, lines.next_line())
-        .await
-        .expect("a line in time")
-        .expect("readable")
-        .expect("one line");
-    let origin = line
-        .strip_prefix("pubnub-dev-server listening; use origin ")
-        .and_then(|rest| rest.strip_suffix(" with ssl=false"))
-        .unwrap_or_else(|| panic!("unexpected banner: {line}"));
+    let started = binary::start([
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--hold",
+        "1",
+        "--presence-timeout",
+        "60",
+        "--queue-size",
+        "100",
+        "--log",
+        "warn",
+    ])
+    .await;
+    // Scripts read the first line: nothing comes before it.
+    assert_eq!(started.banner_at, 0, "{:?}", started.lines);
+    let (mut child, origin) = (started.child, started.origin);
     assert!(origin.starts_with("127.0.0.1:"), "{origin}");
 
     let body = reqwest::get(format!("http://{origin}/time/0"))
@@ -175,41 +168,15 @@ async fn help_explains_every_flag_and_names_the_console() {
 /// and the data dir; the logs have no colour codes when piped.
 #[tokio::test]
 async fn the_banner_names_the_origin_console_and_data_dir_without_colours() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pubnub-dev-server"))
-        .args(["--port", "0", "--log", "info"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    while seen.len() < 4 {
-        let line = tokio::time::timeout(STEP, lines.next_line())
-            .await
-            .expect("a line in time")
-            .expect("readable")
-            .expect("a line");
-        seen.push(line);
-    }
+    let mut started = binary::start(["--port", "0", "--log", "info"]).await;
     // The INFO log line comes first, then the banner.
-    let at = seen
-        .iter()
-        .position(|l| l.starts_with("pubnub-dev-server listening; use origin "))
-        .unwrap_or_else(|| panic!("{seen:?}"));
-    let origin = seen[at]
-        .strip_prefix("pubnub-dev-server listening; use origin ")
-        .and_then(|rest| rest.strip_suffix(" with ssl=false"))
-        .expect("origin");
+    let origin = started.origin.clone();
     assert_eq!(
-        seen.get(at + 1).map(String::as_str),
+        started.banner(1),
         Some(format!("console: http://{origin}/console").as_str())
     );
-    assert_eq!(
-        seen.get(at + 2).map(String::as_str),
-        Some("data dir: none (in memory)")
-    );
+    assert_eq!(started.banner(2), Some("data dir: none (in memory)"));
+    let seen = &started.lines;
     assert!(
         seen.iter().all(|l| !l.contains('\u{1b}')),
         "colour codes: {seen:?}"
@@ -218,5 +185,5 @@ async fn the_banner_names_the_origin_console_and_data_dir_without_colours() {
         .await
         .expect("answers");
     assert_eq!(page.status(), 200);
-    let _ = child.kill().await;
+    let _ = started.child.kill().await;
 }

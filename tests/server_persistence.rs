@@ -3,13 +3,14 @@
 //! for byte; retention holds across restarts; a locked or damaged data dir
 //! is a clear error at start; export and import round-trip.
 
+#[path = "common/binary.rs"]
+mod binary;
 mod common;
 #[path = "common/dev_server.rs"]
 mod dev_server;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,7 +23,6 @@ use pubnub_rx::server::{
 };
 use pubnub_rx::{Config, PubNub};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 /// A keyset with Access Manager on, beside the open one of `dev_server`.
@@ -560,31 +560,19 @@ const KILL_AFTER: usize = 300;
 #[tokio::test]
 async fn a_data_dir_from_a_killed_server_holds_every_acknowledged_publish() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pubnub-dev-server"))
-        .args(["--port", "0", "--log", "warn", "--data-dir"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut banner = Vec::new();
-    while banner.len() < 3 {
-        let line = tokio::time::timeout(STEP, lines.next_line())
-            .await
-            .expect("banner in time")
-            .expect("readable")
-            .expect("a banner line");
-        banner.push(line);
-    }
-    let origin = banner[0]
-        .strip_prefix("pubnub-dev-server listening; use origin ")
-        .and_then(|rest| rest.strip_suffix(" with ssl=false"))
-        .unwrap_or_else(|| panic!("unexpected banner: {banner:?}"))
-        .to_owned();
-    assert_eq!(banner[2], format!("data dir: {}", dir.path().display()));
+    let data_dir = dir.path().as_os_str();
+    let mut started = binary::start([
+        "--port".as_ref(),
+        "0".as_ref(),
+        "--data-dir".as_ref(),
+        data_dir,
+    ])
+    .await;
+    assert_eq!(
+        started.banner(2),
+        Some(format!("data dir: {}", dir.path().display()).as_str())
+    );
+    let origin = started.origin.clone();
 
     let http = reqwest::Client::new();
     let acked: Arc<Vec<Mutex<Vec<usize>>>> =
@@ -624,8 +612,8 @@ async fn a_data_dir_from_a_killed_server_holds_every_acknowledged_publish() {
         .expect("enough publishes in time")
         .expect("publishers running");
     // SIGKILL, with publishes in flight: no chance to commit or close.
-    child.start_kill().expect("kill -9");
-    child.wait().await.expect("the child died");
+    started.child.start_kill().expect("kill -9");
+    started.child.wait().await.expect("the child died");
     while publishers.join_next().await.is_some() {}
 
     let t = TestServer::with_config(test_config().with_data_dir(dir.path())).await;
