@@ -16,15 +16,20 @@ Environment (set by tests/interop/run.sh):
   INTEROP_PYTHON   the Python of the venv that has freenub installed
   INTEROP_NODE     node; NODE_PATH must reach the installed `pubnub`
   INTEROP_RS_AGENT the built pubnub-rx agent (tests/interop/rs/agent.rs)
+  INTEROP_SERVER_BIN the built pubnub-dev-server, for cases that run their own
+                   (`h.dev_server(...)`: a data dir, restarts, kill -9)
   INTEROP_LOG_DIR  where agent logs go
 """
 
 import json
 import os
 import queue
+import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 import traceback
 import urllib.request
 import uuid as uuid_module
@@ -175,6 +180,68 @@ class Agent:
         self.log.close()
 
 
+class DevServer:
+    """A pubnub-dev-server of the case's own, on a port of its own that it
+    keeps across restarts (so agents keep their origin)."""
+
+    def __init__(self, name, args, log_dir):
+        self.args = list(args)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.origin = f"127.0.0.1:{self.port}"
+        self.log_path = os.path.join(log_dir, f"{name}.log")
+        self.log = open(self.log_path, "a", buffering=1)
+        self.process = None
+        self.start()
+
+    def __repr__(self):
+        return f"dev server {self.origin} {' '.join(self.args)}"
+
+    def start(self, timeout=30):
+        """Starts the binary and returns once /time/0 answers."""
+        command = [_env("INTEROP_SERVER_BIN"), "--host", "127.0.0.1", "--port", str(self.port),
+                   "--log", "warn,pubnub_rx=info"] + self.args
+        self.log.write(f"--- {' '.join(command)}\n")
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=self.log,
+                                        env=dict(os.environ, NO_COLOR="1"))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise InteropFailure(f"{self} exited (code {self.process.returncode}); see {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"http://{self.origin}/time/0", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise InteropFailure(f"{self} did not answer /time/0 within {timeout}s; see {self.log_path}")
+
+    def stop(self):
+        """Ctrl-C (the graceful stop) and wait for the exit."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                code = self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise InteropFailure(f"{self} did not stop on SIGINT within 10s") from None
+            if code != 0:
+                raise InteropFailure(f"{self} exited with {code} on SIGINT; see {self.log_path}")
+
+    def kill(self):
+        """SIGKILL: no chance to finish anything."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def close(self):
+        self.kill()
+        self.log.close()
+
+
 class Harness:
     def __init__(self, case_name):
         self.case_name = case_name
@@ -183,6 +250,7 @@ class Harness:
         self.log_dir = os.path.join(_env("INTEROP_LOG_DIR"), case_name)
         os.makedirs(self.log_dir, exist_ok=True)
         self.agents = []
+        self.servers = []
 
     def name(self, base):
         """A channel / group / uuid name unique to this run of this case."""
@@ -226,6 +294,14 @@ class Harness:
         self.agents.append(agent)
         return agent
 
+    def dev_server(self, *args, label="server"):
+        """Starts a pubnub-dev-server of this case's own with the binary's
+        options `args` (e.g. `--data-dir`, DIR); `.origin` for agents,
+        `.stop()`, `.kill()`, `.start()` again on the same port."""
+        server = DevServer(label, args, self.log_dir)
+        self.servers.append(server)
+        return server
+
     def pair(self, **settings):
         """A Python and a JavaScript agent with the same settings."""
         return self.agent("py", **settings), self.agent("js", **settings)
@@ -238,6 +314,8 @@ class Harness:
     def close(self):
         for agent in self.agents:
             agent.close()
+        for server in self.servers:
+            server.close()
 
 
 def expect_eq(actual, expected, what):

@@ -231,6 +231,7 @@ for case_file in "${CASES[@]}"; do
     # (bash defers traps while a foreground command runs); cleanup stops it.
     env INTEROP_ORIGIN="$ORIGIN" INTEROP_PAM_ORIGIN="$PAM_ORIGIN" INTEROP_PAM_SUBSCRIBE_KEY="$PAM_SUBSCRIBE_KEY" \
         INTEROP_PAM_PUBLISH_KEY="$PAM_PUBLISH_KEY" INTEROP_PAM_SECRET_KEY="$PAM_SECRET_KEY" \
+        INTEROP_SERVER_BIN="$SERVER_BIN" \
         PYTHONDONTWRITEBYTECODE=1 INTEROP_PYTHON="$PYTHON" INTEROP_NODE="$NODE" INTEROP_RS_AGENT="$RS_AGENT_BIN" \
         INTEROP_LOG_DIR="$LOGS/agents" NODE_PATH="$NODE_DIR/node_modules" PYTHONPATH="$HERE" \
         timeout --kill-after=5 "$CASE_TIMEOUT" "$PYTHON" -P "$case_file" >"$case_log" 2>&1 &
