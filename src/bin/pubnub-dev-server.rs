@@ -184,13 +184,12 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::stdout().is_terminal())
         .init();
     if let (Some(dir), Some(out)) = (&args.data_dir, &args.export) {
-        let (dir, out) = (dir.clone(), out.clone());
-        let exported = tokio::task::spawn_blocking(move || {
-            pubnub_rx::server::export_data_dir(&dir, &out).map(|n| (n, out))
-        })
-        .await;
+        let (dir, target) = (dir.clone(), out.clone());
+        let exported =
+            tokio::task::spawn_blocking(move || pubnub_rx::server::export_data_dir(&dir, &target))
+                .await;
         return match exported {
-            Ok(Ok((records, out))) => {
+            Ok(Ok(records)) => {
                 let plural = if records == 1 { "" } else { "s" };
                 println!("exported {records} record{plural} to {}", out.display());
                 ExitCode::SUCCESS

@@ -114,7 +114,7 @@ impl App {
     pub(crate) fn new(
         config: DevServerConfig,
         storage: Storage,
-        snapshot: &Snapshot,
+        snapshot: &mut Snapshot,
     ) -> Result<Self, StorageError> {
         let config = Arc::new(config);
         let clock = Arc::new(Clock::new());

@@ -458,9 +458,10 @@ impl KeysetHandle {
         clock: Arc<Clock>,
         budget: Arc<StoreBudget>,
         explicit: bool,
-        persist: Persist,
+        storage: &Storage,
     ) -> Self {
         let subscribe_key: Arc<str> = Arc::from(keyset.subscribe_key.as_str());
+        let persist = storage.keyset(&subscribe_key);
         Self {
             subscribe_key: subscribe_key.clone(),
             access: AccessControl::new(&keyset, &config, &persist)
@@ -516,14 +517,20 @@ impl KeysetHandle {
                  request now needs a grant or a token; start pubnub-dev-server with \
                  --subscribe-key, --publish-key and --secret-key to verify signatures"
             );
-            let keyset = Keyset::new(
-                self.subscribe_key.as_ref(),
-                self.publish_key.as_deref().unwrap_or_default(),
-            );
-            let access = AccessControl::first_use(&keyset, config, None, &self.persist);
+            let access = self.first_use_access(config, None);
             self.keep(Some(access.signing_secret()));
             access
         })
+    }
+
+    /// Access Manager by trust on first use, signing with `secret` (kept
+    /// from an earlier run) or a new random key.
+    fn first_use_access(&self, config: &DevServerConfig, secret: Option<String>) -> AccessControl {
+        let keyset = Keyset::new(
+            self.subscribe_key.as_ref(),
+            self.publish_key.as_deref().unwrap_or_default(),
+        );
+        AccessControl::first_use(&keyset, config, secret, &self.persist)
     }
 
     /// Keeps the keyset record in the data dir.
@@ -542,13 +549,9 @@ impl KeysetHandle {
         if let Some(secret) = kept.first_use_secret {
             // Creating the keyset wrote a record without the secret.
             self.keep(Some(&secret));
-            let _ = self.access.get_or_init(|| {
-                let keyset = Keyset::new(
-                    self.subscribe_key.as_ref(),
-                    self.publish_key.as_deref().unwrap_or_default(),
-                );
-                AccessControl::first_use(&keyset, config, Some(secret), &self.persist)
-            });
+            let _ = self
+                .access
+                .get_or_init(|| self.first_use_access(config, Some(secret)));
         }
     }
 
@@ -574,7 +577,7 @@ impl Keysets {
         config: Arc<DevServerConfig>,
         clock: Arc<Clock>,
         storage: Storage,
-        snapshot: &Snapshot,
+        snapshot: &mut Snapshot,
         files: &FileBudget,
     ) -> Result<Self, StorageError> {
         let budget = Arc::new(StoreBudget::new(config.max_store_bytes));
@@ -582,7 +585,6 @@ impl Keysets {
             .keysets
             .iter()
             .map(|keyset| {
-                let subscribe_key = Arc::from(keyset.subscribe_key.as_str());
                 (
                     keyset.subscribe_key.clone(),
                     Arc::new(KeysetHandle::new(
@@ -591,7 +593,7 @@ impl Keysets {
                         clock.clone(),
                         budget.clone(),
                         true,
-                        storage.keyset(&subscribe_key),
+                        &storage,
                     )),
                 )
             })
@@ -651,7 +653,7 @@ impl Keysets {
                 self.clock.clone(),
                 self.budget.clone(),
                 false,
-                self.storage.keyset(&Arc::from(subscribe_key)),
+                &self.storage,
             );
             handle.keep(None);
             Arc::new(handle)

@@ -308,17 +308,16 @@ impl DevServer {
         let listener = TcpListener::bind(requested).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
         let (shutdown, stopping) = watch::channel(false);
-        let (data_dir, mode, import) = (
-            config.data_dir.clone(),
-            config.commit_mode,
-            config.import.clone(),
-        );
         let dir = config.data_dir.clone().unwrap_or_default();
         // Opening the data dir and restoring what it holds is file I/O and
         // decoding: off the runtime's workers.
         let app = tokio::task::spawn_blocking(move || {
-            let (storage, snapshot) = storage::open(data_dir.as_deref(), mode, import.as_deref())?;
-            App::new(config, storage.clone(), &snapshot).inspect_err(|_| {
+            let (storage, mut snapshot) = storage::open(
+                config.data_dir.as_deref(),
+                config.commit_mode,
+                config.import.as_deref(),
+            )?;
+            App::new(config, storage.clone(), &mut snapshot).inspect_err(|_| {
                 // What restore queued (deletes of expired records) is not
                 // written: a start that fails leaves the data dir as it was.
                 storage.abort_blocking();

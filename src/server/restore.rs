@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::access::{GrantEntry, Scope};
+use super::access::{AccessControl, GrantEntry, Scope};
 use super::actions::StoredAction;
 use super::files::{enforce_byte_cap, FileBudget, KeptFile};
 use super::keyset::{KeptKeyset, KeysetHandle, Keysets};
@@ -19,7 +19,7 @@ use super::storage::{Record, Snapshot, StorageError, Table};
 /// Restores everything `snapshot` holds into `keysets`.
 pub(crate) fn restore(
     keysets: &Keysets,
-    snapshot: &Snapshot,
+    snapshot: &mut Snapshot,
     files: &FileBudget,
 ) -> Result<(), StorageError> {
     let mut restorer = Restorer {
@@ -140,34 +140,23 @@ pub(crate) fn restore(
     let now = keysets.clock().unix_secs();
     for record in snapshot.records::<(String, String), GrantEntry>(Table::Grants)? {
         let (kind, name) = &record.key;
-        let (Some(keyset), Some(scope)) = (
-            restorer.keyset(&record.subscribe_key),
-            Scope::from_kept(kind, name),
-        ) else {
-            continue;
-        };
-        match keyset.access() {
-            Some(access) => access.restore_grants(&scope, record.value, now),
-            None => restorer.no_access(&record.subscribe_key),
+        if let Some(scope) = Scope::from_kept(kind, name) {
+            restorer.with_access(&record.subscribe_key, |access| {
+                access.restore_grants(&scope, record.value, now);
+            });
         }
     }
     let mut tokens = snapshot.records::<u64, String>(Table::Tokens)?;
     tokens.sort_by_key(|r| r.key);
     for record in tokens {
-        if let Some(keyset) = restorer.keyset(&record.subscribe_key) {
-            match keyset.access() {
-                Some(access) => access.restore_issued(record.key, record.value),
-                None => restorer.no_access(&record.subscribe_key),
-            }
-        }
+        restorer.with_access(&record.subscribe_key, |access| {
+            access.restore_issued(record.key, record.value);
+        });
     }
     for record in snapshot.records::<String, u64>(Table::Revocations)? {
-        if let Some(keyset) = restorer.keyset(&record.subscribe_key) {
-            match keyset.access() {
-                Some(access) => access.restore_revocation(&record.key, record.value),
-                None => restorer.no_access(&record.subscribe_key),
-            }
-        }
+        restorer.with_access(&record.subscribe_key, |access| {
+            access.restore_revocation(&record.key, record.value);
+        });
     }
 
     for (subscribe_key, why) in &restorer.skipped {
@@ -215,10 +204,20 @@ impl Restorer<'_> {
         }
     }
 
-    fn no_access(&mut self, subscribe_key: &str) {
-        self.skipped.entry(subscribe_key.to_owned()).or_insert(
-            "its Access Manager grants and tokens need the keyset's secret key \
-             (--secret-key), which the server does not have now",
-        );
+    /// Runs `restore` on the keyset's Access Manager; a keyset without one
+    /// now (no `--secret-key`) is reported as skipped.
+    fn with_access(&mut self, subscribe_key: &str, restore: impl FnOnce(&AccessControl)) {
+        let Some(keyset) = self.keyset(subscribe_key) else {
+            return;
+        };
+        match keyset.access() {
+            Some(access) => restore(access),
+            None => {
+                self.skipped.entry(subscribe_key.to_owned()).or_insert(
+                    "its Access Manager grants and tokens need the keyset's secret key \
+                     (--secret-key), which the server does not have now",
+                );
+            }
+        }
     }
 }

@@ -634,7 +634,7 @@ mod tests {
     fn a_record_this_build_cannot_decode_is_an_error_not_a_gap() {
         let dir = data_dir_with(Some("1"));
         let db = open_database(dir.path(), Purpose::Serve { import: None }).expect("opens");
-        let snapshot = read_snapshot(&db).expect("reads");
+        let mut snapshot = read_snapshot(&db).expect("reads");
         // The message record is `{}`: no timetoken, no channel.
         let decoded = snapshot.records::<u64, crate::server::message::KeptMessage>(Table::Messages);
         match decoded {
@@ -663,7 +663,7 @@ mod tests {
             ],
         )
         .expect("commit");
-        let snapshot = read_snapshot(&db).expect("reads");
+        let mut snapshot = read_snapshot(&db).expect("reads");
         let groups = snapshot
             .records::<String, Vec<String>>(Table::Groups)
             .expect("decodes");

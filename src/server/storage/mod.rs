@@ -478,10 +478,11 @@ impl Snapshot {
         self.tables.values().all(Vec::is_empty)
     }
 
-    /// The records of `table` as JSON values; a record that does not decode
-    /// is an error (a store this server cannot read is never loaded as empty).
+    /// Takes the records of `table` out, decoding their values as JSON; a
+    /// record that does not decode is an error (a store this server cannot
+    /// read is never loaded as empty).
     pub(crate) fn records<K: DeserializeOwned, V: DeserializeOwned>(
-        &self,
+        &mut self,
         table: Table,
     ) -> Result<Vec<Record<K, V>>, StorageError> {
         self.raw_records(table)?
@@ -498,22 +499,23 @@ impl Snapshot {
             .collect()
     }
 
-    /// The records of `table` with their values as stored.
+    /// Takes the records of `table` out with their values as stored (moved,
+    /// not copied: file contents can be large).
     pub(crate) fn raw_records<K: DeserializeOwned>(
-        &self,
+        &mut self,
         table: Table,
     ) -> Result<Vec<Record<K, Vec<u8>>>, StorageError> {
         self.tables
-            .get(&table)
+            .remove(&table)
+            .unwrap_or_default()
             .into_iter()
-            .flatten()
             .map(|(key, value)| {
-                let (subscribe_key, key) = serde_json::from_slice::<(String, K)>(key)
+                let (subscribe_key, key) = serde_json::from_slice::<(String, K)>(&key)
                     .map_err(|e| StorageError::record(table, &e))?;
                 Ok(Record {
                     subscribe_key,
                     key,
-                    value: value.clone(),
+                    value,
                 })
             })
             .collect()
