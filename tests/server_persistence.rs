@@ -549,6 +549,51 @@ async fn the_binary_exports_a_data_dir_and_refuses_what_is_not_one() {
     assert!(!missing.exists(), "nothing created");
 }
 
+/// Needs `kill -TERM`, so Unix only.
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_stops_the_binary_gracefully_with_everything_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().as_os_str();
+    let mut started = binary::start([
+        "--port".as_ref(),
+        "0".as_ref(),
+        "--data-dir".as_ref(),
+        data_dir,
+    ])
+    .await;
+    let http = reqwest::Client::new();
+    let reply = http
+        .get(format!(
+            "http://{}/publish/demo/demo/0/term/0/%22kept%22",
+            started.origin
+        ))
+        .send()
+        .await
+        .expect("published");
+    assert!(reply.status().is_success());
+    let pid = started.child.id().expect("running").to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(status.success());
+    let exit = tokio::time::timeout(STEP, started.child.wait())
+        .await
+        .expect("exits in time")
+        .expect("exit status");
+    assert!(exit.success(), "a graceful stop, not a kill: {exit:?}");
+
+    // The lock is released and the message kept.
+    let t = TestServer::with_config(test_config().with_data_dir(dir.path())).await;
+    let kept = t
+        .get("/v2/history/sub-key/demo/channel/term?uuid=reader")
+        .await;
+    assert_eq!(kept.json()[0], json!(["kept"]), "{}", kept.body);
+    stop(t).await;
+}
+
 /// Publishers that flood `CHANNELS` channels until the server dies, each
 /// remembering which of its messages were acknowledged.
 const CHANNELS: usize = 8;
